@@ -1,0 +1,107 @@
+# gitopskit — build, test and benchmark.
+#
+#   make test      build the local control plane and tools if missing, then vet,
+#                  gofmt, staticcheck and every test tier
+#   make demo      the end-to-end demo (see README)
+#   make bench     Go benchmarks and the side-by-side comparison commands
+#   make generate  regenerate Flux's CRDs under examples/config/crd
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+BIN := $(CURDIR)/bin
+export GITOPSKIT_BIN := $(BIN)
+export GOTOOLCHAIN := local
+
+STATICCHECK_VERSION    := v0.8.2
+CONTROLLER_GEN_VERSION := v0.23.0
+KUSTOMIZE_VERSION      := v5.8.2
+SOPS_VERSION           := v3.13.3
+
+CONTROL_PLANE := $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kube-controller-manager
+TOOLS         := $(BIN)/kustomize $(BIN)/sops $(BIN)/kubectl
+
+# USE_EXISTING_CLUSTER=true runs the control-plane tests against $KUBECONFIG;
+# KUBEBUILDER_ASSETS=<dir> uses etcd and kube-apiserver you already have.
+ifeq ($(USE_EXISTING_CLUSTER),true)
+CONTROL_PLANE_DEPS :=
+else ifneq ($(KUBEBUILDER_ASSETS),)
+CONTROL_PLANE_DEPS :=
+else
+CONTROL_PLANE_DEPS := $(CONTROL_PLANE)
+endif
+
+# Packages whose tests start the control plane run without the race detector.
+CP_PKG := github.com/gitopskit/gitopskit/internal/testenv
+
+.PHONY: test vet fmt staticcheck unit controlplane tools generate bench demo clean
+
+test: $(CONTROL_PLANE_DEPS) tools vet fmt staticcheck unit
+
+controlplane: $(CONTROL_PLANE)
+
+tools: $(TOOLS)
+
+$(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kubectl: tools/controlplane/go.mod
+	@mkdir -p $(BIN)
+	@echo ">> building $(@F) from k8s.io/kubernetes (a few minutes on a cold cache)"
+	cd tools/controlplane && go build -trimpath -o $@ k8s.io/kubernetes/cmd/$(@F)
+
+$(BIN)/etcd: tools/etcd/go.mod
+	@mkdir -p $(BIN)
+	@echo ">> building etcd"
+	cd tools/etcd && go build -trimpath -o $@ go.etcd.io/etcd/server/v3
+
+$(BIN)/kustomize:
+	@mkdir -p $(BIN)
+	@echo ">> building kustomize $(KUSTOMIZE_VERSION)"
+	GOBIN=$(BIN) GOFLAGS= go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+$(BIN)/sops:
+	@mkdir -p $(BIN)
+	@echo ">> building sops $(SOPS_VERSION)"
+	GOBIN=$(BIN) GOFLAGS= go install github.com/getsops/sops/v3/cmd/sops@$(SOPS_VERSION)
+
+vet:
+	go vet ./...
+
+fmt:
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*' -not -path './tmp/*')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+staticcheck:
+	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+unit:
+	@all=$$(go list ./...); \
+	cp=$$(go list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}} {{join .Imports " "}}' ./... | awk -v p="$(CP_PKG)" '{for(i=2;i<=NF;i++) if($$i==p){print $$1; break}}'); \
+	race=$$(comm -23 <(echo "$$all" | sort) <(echo "$$cp" | sort)); \
+	echo ">> go test -race (packages without the control plane)"; \
+	go test -race -count=1 -timeout 15m $$race; \
+	if [ -n "$$cp" ]; then echo ">> go test (packages on the local control plane)"; go test -count=1 -timeout 15m $$cp; fi
+
+generate:
+	go run sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION) crd \
+	  paths=github.com/fluxcd/source-controller/api/v1 \
+	  paths=github.com/fluxcd/source-controller/api/v1beta2 \
+	  paths=github.com/fluxcd/kustomize-controller/api/v1 \
+	  paths=github.com/fluxcd/helm-controller/api/v2 \
+	  paths=github.com/fluxcd/notification-controller/api/v1 \
+	  paths=github.com/fluxcd/notification-controller/api/v1beta3 \
+	  paths=github.com/fluxcd/image-reflector-controller/api/v1 \
+	  paths=github.com/fluxcd/image-automation-controller/api/v1 \
+	  output:crd:dir=examples/config/crd
+
+bench: $(CONTROL_PLANE_DEPS) tools
+	go test -run '^$$' -bench . -benchmem -count=1 ./...
+	@for d in internal/benchcmd/*/; do \
+	  [ -f "$$d/main.go" ] || continue; \
+	  echo ">> go run ./$$d"; go run ./$$d; \
+	done
+
+demo: $(CONTROL_PLANE_DEPS)
+	go run ./examples/demo $(DEMO_FLAGS)
+
+clean:
+	rm -rf $(BIN)
