@@ -1,0 +1,84 @@
+package source_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitopskit/gitopskit/source"
+)
+
+func writeFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestApplyIncludes(t *testing.T) {
+	other := t.TempDir()
+	writeFiles(t, other, map[string]string{"deploy/a.yaml": "a", "deploy/sub/b.yaml": "b", "other.txt": "x"})
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{"keep.txt": "k", "inc/a.yaml": "old"})
+
+	err := source.ApplyIncludes(context.Background(), root, []source.Include{{Dir: other, FromPath: "deploy", ToPath: "inc"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]string{"keep.txt": "k", "inc/a.yaml": "a", "inc/sub/b.yaml": "b"} {
+		got, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", p, got, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "inc", "other.txt")); err == nil {
+		t.Error("a file outside fromPath was copied")
+	}
+}
+
+func TestApplyIncludesConfined(t *testing.T) {
+	other := t.TempDir()
+	writeFiles(t, other, map[string]string{"deploy/a.yaml": "a"})
+	outside := t.TempDir()
+	root := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	linked := t.TempDir()
+	writeFiles(t, linked, map[string]string{"d/f": "x"})
+	if err := os.Symlink("/etc/passwd", filepath.Join(linked, "d", "passwd")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		inc  source.Include
+		want string
+	}{
+		{"to escapes", source.Include{Dir: other, FromPath: "deploy", ToPath: "../x"}, "leaves its root"},
+		{"to absolute", source.Include{Dir: other, FromPath: "deploy", ToPath: "/tmp/x"}, "absolute"},
+		{"to root", source.Include{Dir: other, FromPath: "deploy", ToPath: "."}, "below the root"},
+		{"from escapes", source.Include{Dir: other, FromPath: "../..", ToPath: "x"}, "leaves its root"},
+		{"from missing", source.Include{Dir: other, FromPath: "nope", ToPath: "x"}, "not found"},
+		{"through symlink", source.Include{Dir: other, FromPath: "deploy", ToPath: "link/x"}, "symbolic link"},
+		{"symlink inside", source.Include{Dir: linked, FromPath: "d", ToPath: "x"}, "not a regular file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := source.ApplyIncludes(context.Background(), root, []source.Include{tt.inc})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("files were written outside the root: %v", entries)
+	}
+}
