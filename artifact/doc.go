@@ -1,0 +1,28 @@
+// Package artifact turns a directory tree into a reproducible, digested
+// tar.gz artifact, keeps artifacts in a local store that it can serve over
+// HTTP and garbage-collect, and, on the consuming side, downloads an
+// artifact, verifies its digest and unpacks it safely.
+//
+// The pieces, in the order data flows through them:
+//
+//   - [NewIgnoreFilter] builds the exclusion rules Flux users know: the
+//     version-control and default patterns, `.sourceignore` files anywhere in
+//     the tree and an optional extra pattern block (a GitRepository's
+//     spec.ignore), all in gitignore syntax.
+//   - [Pack] writes a directory as a gzip-compressed tarball whose bytes only
+//     depend on file names, contents and the executable bit: entries are
+//     sorted, owners and times are cleared and modes normalised, so the same
+//     tree always gets the same digest.
+//   - [Store] keeps artifacts under `<kind>/<namespace>/<name>/<file>`,
+//     writes them atomically, verifies them, removes stale ones
+//     ([Store.GarbageCollect]) and serves them ([Store.Handler]).
+//   - [Fetcher] downloads an [Artifact] by URL with a size cap, checks its
+//     digest and calls [Unpack], which confines every entry to the target
+//     directory, refuses links and device files by default and caps the
+//     unpacked size and entry count.
+//
+// An [Artifact] mirrors the artifact in Flux's source API: path, URL,
+// revision, digest (`sha256:<hex>`), size, last update time and metadata.
+//
+// Package artifacttest provides an in-process artifact server for tests.
+package artifact

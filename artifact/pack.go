@@ -1,0 +1,176 @@
+package artifact
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+)
+
+// Modes written into archives: owner-only permissions, executable kept as
+// the only significant bit, the same normalisation Flux applies.
+const (
+	packFileMode int64 = 0o600
+	packExecMode int64 = 0o700
+	packDirMode  int64 = 0o750
+)
+
+// PackOptions tunes Pack. The zero value packs every regular file and
+// directory with gzip's default compression.
+type PackOptions struct {
+	// Filter excludes entries; nil keeps everything. Use NewIgnoreFilter for
+	// Flux's rules.
+	Filter Filter
+	// Level is the gzip compression level, 1 (fastest) to 9 (smallest);
+	// 0 means gzip's default (6).
+	Level int
+}
+
+// PackResult describes a written archive.
+type PackResult struct {
+	// Digest is the sha256 digest of the compressed archive, `sha256:<hex>`.
+	Digest string
+	// Size is the size of the compressed archive in bytes.
+	Size int64
+	// Files is the number of regular files in the archive.
+	Files int
+}
+
+// Pack writes dir as a gzip-compressed tar stream to w.
+//
+// The output is reproducible: entries appear in lexical order, directories
+// before their contents; owner, group and times are cleared; files get mode
+// 0600, or 0700 when any executable bit is set, and directories 0750. Only
+// regular files and directories are packed; symbolic links and special
+// files are left out, as Flux does. The root directory itself has no entry.
+func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackResult, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return PackResult{}, fmt.Errorf("pack: %w", err)
+	}
+	if !fi.IsDir() {
+		return PackResult{}, fmt.Errorf("pack: %s is not a directory", dir)
+	}
+	level := opts.Level
+	switch {
+	case level == 0:
+		level = gzip.DefaultCompression
+	case level < gzip.BestSpeed || level > gzip.BestCompression:
+		return PackResult{}, fmt.Errorf("pack: gzip level %d out of range 1-9", opts.Level)
+	}
+	d, _ := NewDigester("sha256")
+	cw := &countWriter{w: io.MultiWriter(w, d)}
+	gw, err := gzip.NewWriterLevel(cw, level)
+	if err != nil {
+		return PackResult{}, fmt.Errorf("pack: %w", err)
+	}
+	p := &packer{ctx: ctx, root: dir, tw: tar.NewWriter(gw), filter: opts.Filter, buf: make([]byte, 64<<10)}
+	if err := p.walk(""); err != nil {
+		return PackResult{}, err
+	}
+	if err := p.tw.Close(); err != nil {
+		return PackResult{}, fmt.Errorf("pack: %w", err)
+	}
+	if err := gw.Close(); err != nil {
+		return PackResult{}, fmt.Errorf("pack: %w", err)
+	}
+	return PackResult{Digest: d.Digest(), Size: cw.n, Files: p.files}, nil
+}
+
+type packer struct {
+	ctx    context.Context
+	root   string
+	tw     *tar.Writer
+	filter Filter
+	files  int
+	buf    []byte
+}
+
+// walk writes the contents of the directory rel (slash-separated, "" for
+// the root).
+func (p *packer) walk(rel string) error {
+	if err := p.ctx.Err(); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(filepath.Join(p.root, filepath.FromSlash(rel)))
+	if err != nil {
+		return fmt.Errorf("pack: %w", err)
+	}
+	for _, e := range entries { // os.ReadDir sorts by name
+		name := path.Join(rel, e.Name())
+		t := e.Type()
+		switch {
+		case t.IsDir():
+			if p.filter != nil && p.filter(name, true) {
+				continue
+			}
+			if err := p.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: packDirMode}); err != nil {
+				return fmt.Errorf("pack: %s: %w", name, err)
+			}
+			if err := p.walk(name); err != nil {
+				return err
+			}
+		case t.IsRegular():
+			if p.filter != nil && p.filter(name, false) {
+				continue
+			}
+			if err := p.file(name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (p *packer) file(name string) error {
+	f, err := os.Open(filepath.Join(p.root, filepath.FromSlash(name)))
+	if err != nil {
+		return fmt.Errorf("pack: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("pack: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil // replaced by something else since the directory was read
+	}
+	mode := packFileMode
+	if fi.Mode().Perm()&0o111 != 0 {
+		mode = packExecMode
+	}
+	size := fi.Size()
+	if err := p.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: size}); err != nil {
+		return fmt.Errorf("pack: %s: %w", name, err)
+	}
+	n, err := io.CopyBuffer(p.tw, io.LimitReader(onlyReader{f}, size), p.buf)
+	if err != nil {
+		return fmt.Errorf("pack: %s: %w", name, err)
+	}
+	if n != size {
+		return fmt.Errorf("pack: %s: %w (changed size while being packed)", name, io.ErrUnexpectedEOF)
+	}
+	p.files++
+	return nil
+}
+
+// onlyReader hides other methods (WriterTo) so CopyBuffer uses its buffer.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(b []byte) (int, error) { return o.r.Read(b) }
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+

@@ -1,0 +1,213 @@
+package artifact
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+)
+
+// Default limits applied by Unpack when UnpackOptions leaves them zero.
+const (
+	// DefaultMaxUnpackSize caps the total size of the files in an archive.
+	DefaultMaxUnpackSize int64 = 100 << 20
+	// DefaultMaxEntries caps the number of entries in an archive.
+	DefaultMaxEntries = 100_000
+)
+
+// ErrTooLarge is returned when a download or an archive exceeds a size or
+// entry-count limit.
+var ErrTooLarge = errors.New("exceeds limit")
+
+// ErrUnsafeEntry is returned for archive entries that could write outside
+// the target directory or are of a refused type (links, devices, FIFOs).
+var ErrUnsafeEntry = errors.New("unsafe archive entry")
+
+// UnpackOptions tunes Unpack. The zero value accepts gzip-compressed tar
+// streams of at most DefaultMaxUnpackSize bytes of file content and
+// DefaultMaxEntries entries, and rejects symbolic and hard links.
+type UnpackOptions struct {
+	// MaxSize caps the sum of the file sizes; 0 means DefaultMaxUnpackSize,
+	// a negative value means no limit.
+	MaxSize int64
+	// MaxEntries caps the number of entries; 0 means DefaultMaxEntries, a
+	// negative value means no limit.
+	MaxEntries int
+	// SkipLinks drops symbolic and hard links instead of failing on them.
+	SkipLinks bool
+	// Uncompressed reads a plain tar stream instead of a gzip-compressed one.
+	Uncompressed bool
+}
+
+// UnpackResult describes what Unpack wrote.
+type UnpackResult struct {
+	// Files is the number of regular files written.
+	Files int
+	// Bytes is the total size of the files written.
+	Bytes int64
+}
+
+// Unpack extracts the tar.gz stream r into dir, creating dir if needed.
+//
+// Every path is resolved inside dir through an os.Root, so neither `..`,
+// absolute names nor symbolic links already present in dir can make it
+// write elsewhere. Names containing a backslash or NUL are refused. Only
+// regular files and directories are created: links fail the unpack unless
+// SkipLinks is set, device files and FIFOs always fail it. File modes keep
+// their permission bits (without setuid, setgid or sticky), directories are
+// always owner-writable, and times are not restored.
+func Unpack(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (res UnpackResult, err error) {
+	maxSize := opts.MaxSize
+	if maxSize == 0 {
+		maxSize = DefaultMaxUnpackSize
+	}
+	maxEntries := opts.MaxEntries
+	if maxEntries == 0 {
+		maxEntries = DefaultMaxEntries
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return res, fmt.Errorf("unpack: %w", err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return res, fmt.Errorf("unpack: %w", err)
+	}
+	defer root.Close()
+
+	stream := r
+	if !opts.Uncompressed {
+		gz, err := gzip.NewReader(bufio.NewReaderSize(r, 64<<10))
+		if err != nil {
+			return res, fmt.Errorf("unpack: not a gzip stream: %w", err)
+		}
+		defer gz.Close()
+		stream = gz
+	}
+	defer func() {
+		if rec := recover(); rec != nil {
+			err = fmt.Errorf("unpack: malformed archive: %v", rec)
+		}
+	}()
+	tr := tar.NewReader(stream)
+	buf := make([]byte, 64<<10)
+	var total int64
+	entries := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return res, nil
+		}
+		if err != nil {
+			return res, fmt.Errorf("unpack: reading archive: %w", err)
+		}
+		entries++
+		if maxEntries > 0 && entries > maxEntries {
+			return res, fmt.Errorf("unpack: archive has more than %d entries: %w", maxEntries, ErrTooLarge)
+		}
+		if h.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		if h.Size < 0 {
+			return res, fmt.Errorf("unpack: entry %q has negative size: %w", truncate(h.Name, 256), ErrUnsafeEntry)
+		}
+		total += h.Size
+		if maxSize > 0 && total > maxSize {
+			return res, fmt.Errorf("unpack: archive content is larger than %d bytes: %w", maxSize, ErrTooLarge)
+		}
+		name, err := cleanEntryName(h.Name)
+		if err != nil {
+			return res, err
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if name == "." {
+				continue
+			}
+			perm := fs.FileMode(h.Mode).Perm() | 0o700
+			if err := root.MkdirAll(name, perm); err != nil {
+				return res, fmt.Errorf("unpack: %w", err)
+			}
+		case tar.TypeReg, tar.TypeRegA:
+			if name == "." {
+				return res, fmt.Errorf("unpack: file entry %q names the root: %w", truncate(h.Name, 256), ErrUnsafeEntry)
+			}
+			if d := path.Dir(name); d != "." {
+				if err := root.MkdirAll(d, 0o750); err != nil {
+					return res, fmt.Errorf("unpack: %w", err)
+				}
+			}
+			n, err := writeEntry(root, name, fs.FileMode(h.Mode).Perm(), tr, buf)
+			if err != nil {
+				return res, err
+			}
+			if n != h.Size {
+				return res, fmt.Errorf("unpack: entry %q: wrote %d of %d bytes: %w", name, n, h.Size, io.ErrUnexpectedEOF)
+			}
+			res.Files++
+			res.Bytes += n
+		case tar.TypeSymlink, tar.TypeLink:
+			if opts.SkipLinks {
+				continue
+			}
+			return res, fmt.Errorf("unpack: entry %q is a link: %w", name, ErrUnsafeEntry)
+		default:
+			return res, fmt.Errorf("unpack: entry %q has unsupported type %q: %w", name, string(rune(h.Typeflag)), ErrUnsafeEntry)
+		}
+	}
+}
+
+func writeEntry(root *os.Root, name string, perm fs.FileMode, r io.Reader, buf []byte) (int64, error) {
+	// Remove whatever is there first so an existing symbolic link or
+	// read-only file is replaced rather than followed or failed on.
+	if fi, err := root.Lstat(name); err == nil && !fi.IsDir() {
+		if err := root.Remove(name); err != nil {
+			return 0, fmt.Errorf("unpack: %w", err)
+		}
+	}
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_EXCL, perm)
+	if err != nil {
+		return 0, fmt.Errorf("unpack: %w", err)
+	}
+	n, err := io.CopyBuffer(onlyWriter{f}, r, buf)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, fmt.Errorf("unpack: entry %q: %w", name, err)
+	}
+	return n, nil
+}
+
+type onlyWriter struct{ w io.Writer }
+
+func (o onlyWriter) Write(b []byte) (int, error) { return o.w.Write(b) }
+
+// cleanEntryName validates an archive entry name and returns it cleaned,
+// relative and slash-separated ("." for the root).
+func cleanEntryName(name string) (string, error) {
+	if name == "" {
+		return "", fmt.Errorf("unpack: entry with empty name: %w", ErrUnsafeEntry)
+	}
+	if strings.ContainsAny(name, "\\\x00") {
+		return "", fmt.Errorf("unpack: entry %q contains a backslash or NUL: %w", truncate(name, 256), ErrUnsafeEntry)
+	}
+	if strings.HasPrefix(name, "/") {
+		return "", fmt.Errorf("unpack: entry %q is an absolute path: %w", truncate(name, 256), ErrUnsafeEntry)
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("unpack: entry %q leaves the target directory: %w", truncate(name, 256), ErrUnsafeEntry)
+		}
+	}
+	return path.Clean(name), nil
+}
