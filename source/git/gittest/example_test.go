@@ -1,0 +1,33 @@
+package gittest_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/gitopskit/gitopskit/source/git/gittest"
+)
+
+// ExampleNewHTTPServer starts a smart HTTP server, commits to a repository
+// it serves and clones it with the git CLI.
+func ExampleNewHTTPServer() {
+	t := &testing.T{} // in a real test, use the test's own *testing.T
+	srv := gittest.NewHTTPServer(t)
+	repo := srv.NewRepo(t, "app")
+	repo.Commit("first", map[string]string{"hello.txt": "hi\n"})
+
+	dst, _ := os.MkdirTemp("", "clone")
+	defer os.RemoveAll(dst)
+	if err := exec.Command("git", "clone", "-q", repo.URL, dst).Run(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	b, _ := os.ReadFile(filepath.Join(dst, "hello.txt"))
+	fmt.Print(string(b))
+	fmt.Println(srv.UploadPacks() > 0)
+	// Output:
+	// hi
+	// true
+}

@@ -1,0 +1,101 @@
+package gittest_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitopskit/gitopskit/source/git/gittest"
+)
+
+func gitClone(t *testing.T, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "credential.helper=", "clone", "-q"}, args...)...)
+	cmd.Env = append(os.Environ(), append(env, "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_GLOBAL=/dev/null")...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestHTTPServerWithGitCLI(t *testing.T) {
+	srv := gittest.NewHTTPServer(t, gittest.WithBasicAuth("alice", "s3cret"))
+	repo := srv.NewRepo(t, "app")
+	head := repo.Commit("first", map[string]string{"a.txt": "hello"})
+
+	u := strings.Replace(srv.URL, "http://", "http://alice:s3cret@", 1) + "/app"
+	dst := filepath.Join(t.TempDir(), "c")
+	if out, err := gitClone(t, nil, "-c", "protocol.version=1", u, dst); err != nil {
+		t.Fatalf("clone: %v: %s", err, out)
+	}
+	got, err := os.ReadFile(filepath.Join(dst, "a.txt"))
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("a.txt = %q, %v", got, err)
+	}
+	if out, _ := exec.Command("git", "-C", dst, "rev-parse", "HEAD").Output(); strings.TrimSpace(string(out)) != head {
+		t.Errorf("HEAD = %s, want %s", out, head)
+	}
+	if srv.UploadPacks() != 1 {
+		t.Errorf("UploadPacks = %d, want 1", srv.UploadPacks())
+	}
+
+	bad := strings.Replace(srv.URL, "http://", "http://alice:wrong@", 1) + "/app"
+	if out, err := gitClone(t, nil, "-c", "protocol.version=1", bad, filepath.Join(t.TempDir(), "d")); err == nil {
+		t.Fatalf("clone with a wrong password succeeded: %s", out)
+	}
+}
+
+func TestSSHServerWithOpenSSH(t *testing.T) {
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Fatalf("ssh client not installed: %v", err)
+	}
+	srv := gittest.NewSSHServer(t)
+	repo := srv.NewRepo(t, "org/app")
+	repo.Commit("first", map[string]string{"a.txt": "over ssh"})
+
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id")
+	kh := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(key, srv.ClientKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kh, srv.KnownHosts, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sshCmd := "ssh -F /dev/null -i " + key + " -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=" + kh
+	dst := filepath.Join(dir, "c")
+	if out, err := gitClone(t, []string{"GIT_SSH_COMMAND=" + sshCmd}, srv.URL("org/app"), dst); err != nil {
+		t.Fatalf("clone: %v: %s", err, out)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "a.txt")); string(got) != "over ssh" {
+		t.Fatalf("a.txt = %q", got)
+	}
+	if srv.Sessions() != 1 {
+		t.Errorf("Sessions = %d, want 1", srv.Sessions())
+	}
+	// An empty known_hosts makes OpenSSH refuse the server.
+	if err := os.WriteFile(kh, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := gitClone(t, []string{"GIT_SSH_COMMAND=" + sshCmd}, srv.URL("org/app"), filepath.Join(dir, "d")); err == nil {
+		t.Fatalf("clone with an unknown host key succeeded: %s", out)
+	}
+}
+
+func TestSignedObjects(t *testing.T) {
+	repo := gittest.NewRepo(t, t.TempDir())
+	gpgKey := gittest.NewGPGKey(t, "Signer", "signer@example.com")
+	sshKey := gittest.NewSSHSigningKey(t)
+	repo.SignedCommit(gpgKey, "pgp signed", map[string]string{"a": "1"})
+	if out := repo.Git("cat-file", "commit", "HEAD"); !strings.Contains(out, "BEGIN PGP SIGNATURE") {
+		t.Fatalf("commit is not PGP-signed:\n%s", out)
+	}
+	repo.SignedCommit(sshKey, "ssh signed", map[string]string{"a": "2"})
+	if out := repo.Git("cat-file", "commit", "HEAD"); !strings.Contains(out, "BEGIN SSH SIGNATURE") {
+		t.Fatalf("commit is not SSH-signed:\n%s", out)
+	}
+	repo.SignedTag(sshKey, "v1", "release")
+	if out := repo.Git("cat-file", "tag", "v1"); !strings.Contains(out, "BEGIN SSH SIGNATURE") {
+		t.Fatalf("tag is not SSH-signed:\n%s", out)
+	}
+}
