@@ -1,0 +1,258 @@
+package git
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/gitopskit/gitopskit/source"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	skknownhosts "github.com/skeema/knownhosts"
+	"golang.org/x/crypto/ssh"
+)
+
+// Auth holds credentials for a Git server. The zero value means anonymous
+// HTTP(S); SSH always needs Identity and KnownHosts.
+type Auth struct {
+	// Username and Password are sent with HTTP basic auth. For SSH, Username
+	// overrides the URL's user (default "git") and Password is the
+	// passphrase of an encrypted Identity.
+	Username, Password string
+	// BearerToken is sent as "Authorization: Bearer <token>" over HTTP(S).
+	BearerToken string
+	// CAFile is a PEM bundle of certificate authorities to trust for HTTPS,
+	// in addition to the system roots.
+	CAFile []byte
+	// CertFile and KeyFile are a PEM client certificate and key for HTTPS.
+	CertFile, KeyFile []byte
+	// Identity is a PEM SSH private key (OpenSSH, PKCS#1 or PKCS#8),
+	// optionally encrypted with Password.
+	Identity []byte
+	// KnownHosts holds known_hosts lines; a server whose host key is not
+	// listed is refused. Required for SSH.
+	KnownHosts []byte
+}
+
+// Proxy is an HTTP(S) or SOCKS5 proxy for Git traffic.
+type Proxy struct {
+	// URL is the proxy address, for example "http://proxy:3128" or
+	// "socks5://proxy:1080".
+	URL string
+	// Username and Password authenticate to the proxy, if set.
+	Username, Password string
+}
+
+// AuthFromSecretData maps the data of a Flux Git credentials Secret to
+// Auth: keys "username", "password", "bearerToken", "identity",
+// "known_hosts", "ca.crt" (or the legacy "caFile"), "tls.crt" and
+// "tls.key" (or the legacy "certFile" and "keyFile"). repoURL decides which
+// keys matter: SSH URLs need "identity" and "known_hosts"; HTTP(S) URLs use
+// the rest. Bad combinations are reported naming the keys, never values.
+func AuthFromSecretData(data map[string][]byte, repoURL string) (*Auth, error) {
+	get := func(keys ...string) []byte {
+		for _, k := range keys {
+			if v, ok := data[k]; ok && len(v) > 0 {
+				return v
+			}
+		}
+		return nil
+	}
+	a := &Auth{
+		Username:    string(get("username")),
+		Password:    string(get("password")),
+		BearerToken: string(get("bearerToken")),
+		CAFile:      get("ca.crt", "caFile"),
+		CertFile:    get("tls.crt", "certFile"),
+		KeyFile:     get("tls.key", "keyFile"),
+		Identity:    get("identity"),
+		KnownHosts:  get("known_hosts"),
+	}
+	ep, err := parseEndpoint(repoURL)
+	if err != nil {
+		return nil, err
+	}
+	if ep.Protocol == "ssh" {
+		if a.Identity == nil {
+			return nil, errors.New(`git credentials: SSH URL needs the "identity" key`)
+		}
+		if a.KnownHosts == nil {
+			return nil, errors.New(`git credentials: SSH URL needs the "known_hosts" key`)
+		}
+		return a, nil
+	}
+	if a.BearerToken != "" && (a.Username != "" || a.Password != "") {
+		return nil, errors.New(`git credentials: "bearerToken" cannot be combined with "username"/"password"`)
+	}
+	if a.Password != "" && a.Username == "" {
+		return nil, errors.New(`git credentials: "password" given without "username"`)
+	}
+	if (a.CertFile == nil) != (a.KeyFile == nil) {
+		return nil, errors.New(`git credentials: "tls.crt" and "tls.key" must be given together`)
+	}
+	return a, nil
+}
+
+// ProxyFromSecretData maps the data of a Flux proxy Secret (keys
+// "address", "username", "password") to a Proxy.
+func ProxyFromSecretData(data map[string][]byte) (*Proxy, error) {
+	addr := string(data["address"])
+	if addr == "" {
+		return nil, errors.New(`proxy secret: the "address" key is required`)
+	}
+	u, err := url.Parse(addr)
+	if err != nil || u.Host == "" {
+		return nil, errors.New(`proxy secret: "address" is not a URL with a host`)
+	}
+	switch u.Scheme {
+	case "http", "https", "socks5", "socks5h":
+	default:
+		return nil, fmt.Errorf("proxy secret: scheme %q is not one of http, https, socks5", u.Scheme)
+	}
+	return &Proxy{URL: addr, Username: string(data["username"]), Password: string(data["password"])}, nil
+}
+
+// secrets lists the credential values that must never appear in errors.
+func (a *Auth) secrets() []string {
+	if a == nil {
+		return nil
+	}
+	return []string{a.Password, a.BearerToken}
+}
+
+// endpoint is a parsed repository address.
+type endpoint struct {
+	Protocol string // "http", "https" or "ssh"
+	Host     string // host[:port]
+	User     string
+	Password string
+	// Clean is the URL without credentials, as handed to go-git.
+	Clean string
+}
+
+// parseEndpoint accepts http(s)://, ssh:// and SCP-like user@host:path
+// addresses and separates any credentials from them.
+func parseEndpoint(raw string) (endpoint, error) {
+	if raw == "" {
+		return endpoint{}, errors.New("repository URL is empty")
+	}
+	if !strings.Contains(raw, "://") {
+		// SCP-like: [user@]host:path
+		at := strings.Index(raw, "@")
+		colon := strings.Index(raw, ":")
+		if colon <= 0 || (at >= 0 && at > colon) {
+			return endpoint{}, fmt.Errorf("repository URL %q: want http(s)://, ssh:// or user@host:path", source.Redact(raw))
+		}
+		user, host := "", raw[:colon]
+		if at >= 0 {
+			user, host = raw[:at], raw[at+1:colon]
+		}
+		return endpoint{Protocol: "ssh", Host: host, User: user, Clean: raw}, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return endpoint{}, fmt.Errorf("repository URL %q does not parse", source.Redact(raw))
+	}
+	ep := endpoint{Protocol: u.Scheme, Host: u.Host}
+	switch u.Scheme {
+	case "http", "https", "ssh":
+	default:
+		return endpoint{}, fmt.Errorf("repository URL scheme %q is not supported (want http, https or ssh)", u.Scheme)
+	}
+	if u.Host == "" {
+		return endpoint{}, fmt.Errorf("repository URL %q has no host", source.Redact(raw))
+	}
+	if u.User != nil {
+		ep.User = u.User.Username()
+		ep.Password, _ = u.User.Password()
+		if u.Scheme != "ssh" {
+			u.User = nil
+		} else {
+			u.User = url.User(ep.User)
+		}
+	}
+	ep.Clean = u.String()
+	return ep, nil
+}
+
+// transportAuth builds go-git's auth method for the endpoint.
+func (a *Auth) transportAuth(ep endpoint) (transport.AuthMethod, error) {
+	var zero Auth
+	if a == nil {
+		a = &zero
+	}
+	if ep.Protocol == "ssh" {
+		if len(a.Identity) == 0 {
+			return nil, errors.New("SSH needs an identity (private key)")
+		}
+		if len(a.KnownHosts) == 0 {
+			return nil, errors.New("SSH needs known_hosts: an unknown server is never trusted")
+		}
+		user := ep.User
+		if a.Username != "" {
+			user = a.Username
+		}
+		if user == "" {
+			user = "git"
+		}
+		var signer ssh.Signer
+		var err error
+		if a.Password != "" {
+			signer, err = ssh.ParsePrivateKeyWithPassphrase(a.Identity, []byte(a.Password))
+		} else {
+			signer, err = ssh.ParsePrivateKey(a.Identity)
+		}
+		if err != nil {
+			var missing *ssh.PassphraseMissingError
+			if errors.As(err, &missing) {
+				return nil, errors.New("SSH identity is encrypted and no passphrase (password) was given")
+			}
+			return nil, errors.New("SSH identity cannot be parsed or decrypted")
+		}
+		cb, algos, err := knownHostsCallback(a.KnownHosts, ep.Host)
+		if err != nil {
+			return nil, err
+		}
+		return &gitssh.PublicKeys{User: user, Signer: signer, HostKeyCallbackHelper: gitssh.HostKeyCallbackHelper{
+			HostKeyCallback: cb, HostKeyAlgorithms: algos,
+		}}, nil
+	}
+	switch {
+	case a.BearerToken != "":
+		return &githttp.TokenAuth{Token: a.BearerToken}, nil
+	case a.Username != "":
+		return &githttp.BasicAuth{Username: a.Username, Password: a.Password}, nil
+	case ep.User != "":
+		return &githttp.BasicAuth{Username: ep.User, Password: ep.Password}, nil
+	}
+	return nil, nil
+}
+
+// knownHostsCallback builds a strict host key callback from known_hosts
+// content, and the host key algorithms known for host.
+func knownHostsCallback(content []byte, host string) (ssh.HostKeyCallback, []string, error) {
+	f, err := os.CreateTemp("", "known_hosts")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(content); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, nil, err
+	}
+	db, err := skknownhosts.NewDB(f.Name())
+	if err != nil {
+		return nil, nil, errors.New("known_hosts does not parse")
+	}
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		host = net.JoinHostPort(host, "22")
+	}
+	return db.HostKeyCallback(), db.HostKeyAlgorithms(host), nil
+}

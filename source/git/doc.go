@@ -1,0 +1,35 @@
+// Package git is the Git source: a Repository value, configured with a URL,
+// a reference, credentials and options, whose Fetch checks a commit out
+// into a directory and returns a source.Snapshot with the revision in
+// Flux's format ("main@sha1:<hex>", "sha1:<hex>") and the commit's
+// metadata.
+//
+// What it covers, following Flux's GitRepository:
+//
+//   - References: branch, tag, semver range over tags (highest match),
+//     full reference name ("refs/pull/1/head"), commit alone or within a
+//     branch. Precedence when several are set is the one Flux's Git client
+//     applies: commit, name, tag, semver, branch. Branch, tag, name and
+//     semver checkouts are shallow (depth 1); a commit is fetched by hash
+//     with depth 1 when the server allows it.
+//   - Credentials (Auth): HTTP basic, bearer token, custom CA bundle and
+//     client certificate, SSH private key (optionally encrypted) with
+//     known_hosts required — an unknown host key is always an error. An
+//     HTTP or SOCKS5 Proxy. AuthFromSecretData and ProxyFromSecretData map
+//     the data of Flux's Secrets.
+//   - Verification of PGP- and SSH-signed commits and annotated tags
+//     (modes HEAD, Tag, TagAndHEAD). SSH signatures are checked with this
+//     package's own implementation of OpenSSH's SSHSIG format.
+//   - The no-op check: with the last revision given, one ls-remote round
+//     trip decides that nothing changed, and Fetch returns
+//     source.ErrUnchanged without downloading objects.
+//   - Submodules (opt-in), sparse checkout of directories, and includes of
+//     other snapshots' subtrees.
+//
+// Objects are held in memory during a fetch and only the working tree is
+// written: dir never contains a .git directory.
+//
+// Errors are *Error values that unwrap to source.ErrAuth, ErrNotFound,
+// ErrRefNotFound, ErrVerification or ErrNetwork; their text carries the
+// URL without credentials and masks passwords and tokens.
+package git

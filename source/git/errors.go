@@ -1,0 +1,128 @@
+package git
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/gitopskit/gitopskit/source"
+	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+)
+
+// Error is the error a Repository returns for a failed operation. It
+// unwraps to one of the source sentinels (source.ErrAuth, ErrNotFound,
+// ErrRefNotFound, ErrVerification, ErrNetwork) when the failure is of
+// that kind, and to the context's error when the context ended. Its text
+// never holds credentials: the URL is shown without userinfo and known
+// secrets are masked.
+type Error struct {
+	// Op is what failed, for example "clone" or "ls-remote".
+	Op string
+	// URL is the repository address without credentials.
+	URL string
+	// Kind is the source sentinel for the failure, or nil.
+	Kind error
+	// Detail is the redacted description of the failure.
+	Detail string
+
+	ctxErr error
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("git ")
+	b.WriteString(e.Op)
+	if e.URL != "" {
+		b.WriteString(" ")
+		b.WriteString(e.URL)
+	}
+	if e.Kind != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Kind.Error())
+	}
+	if e.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Detail)
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel and the context error, if any.
+func (e *Error) Unwrap() []error {
+	var out []error
+	if e.Kind != nil {
+		out = append(out, e.Kind)
+	}
+	if e.ctxErr != nil {
+		out = append(out, e.ctxErr)
+	}
+	return out
+}
+
+// classify turns an error from go-git or the network into an *Error.
+func classify(ctx context.Context, op, cleanURL string, err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	var already *Error
+	if errors.As(err, &already) {
+		return err
+	}
+	e := &Error{Op: op, URL: source.Redact(cleanURL, secrets...)}
+	msg := err.Error()
+	e.Detail = source.Redact(msg, secrets...)
+	var (
+		noMatch   gogit.NoMatchingRefSpecError
+		netErr    net.Error
+		opErr     *net.OpError
+		dnsErr    *net.DNSError
+		urlErr    *url.Error
+		certErr   *x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		certInval x509.CertificateInvalidError
+	)
+	switch {
+	case ctx.Err() != nil:
+		e.ctxErr = ctx.Err()
+		e.Kind = source.ErrNetwork
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		e.ctxErr = err
+		e.Kind = source.ErrNetwork
+	case errors.Is(err, transport.ErrAuthenticationRequired),
+		errors.Is(err, transport.ErrAuthorizationFailed),
+		errors.Is(err, transport.ErrInvalidAuthMethod):
+		e.Kind = source.ErrAuth
+	case strings.Contains(msg, "knownhosts: key is unknown"), strings.Contains(msg, "knownhosts: key mismatch"):
+		e.Kind = source.ErrAuth
+		e.Detail = "the server's SSH host key is not in known_hosts"
+	case strings.Contains(msg, "ssh: handshake failed") && strings.Contains(msg, "unable to authenticate"):
+		e.Kind = source.ErrAuth
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		e.Kind = source.ErrNotFound
+	case errors.Is(err, transport.ErrEmptyRemoteRepository):
+		e.Kind = source.ErrRefNotFound
+		e.Detail = "the repository is empty"
+	case errors.Is(err, plumbing.ErrReferenceNotFound), errors.As(err, &noMatch), errors.Is(err, plumbing.ErrObjectNotFound):
+		e.Kind = source.ErrRefNotFound
+	case errors.As(err, &certErr), errors.As(err, &hostErr), errors.As(err, &certInval):
+		e.Kind = source.ErrNetwork
+	case errors.As(err, &dnsErr), errors.As(err, &opErr), errors.As(err, &netErr), errors.As(err, &urlErr):
+		e.Kind = source.ErrNetwork
+	case strings.Contains(msg, "connection refused"), strings.Contains(msg, "no such host"),
+		strings.Contains(msg, "i/o timeout"), strings.Contains(msg, "EOF"):
+		e.Kind = source.ErrNetwork
+	}
+	return e
+}
+
+// newError builds an *Error of a given kind with a formatted detail.
+func newError(op, cleanURL string, kind error, format string, args ...any) *Error {
+	return &Error{Op: op, URL: source.Redact(cleanURL), Kind: kind, Detail: fmt.Sprintf(format, args...)}
+}
