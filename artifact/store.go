@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/gitopskit/gitopskit/source"
 )
 
 // Default retention applied by Store.GarbageCollect, the same as Flux's
@@ -228,7 +230,42 @@ func (c ctxReader) Read(b []byte) (int, error) {
 	return c.r.Read(b)
 }
 
-func (s *Store) write(ctx context.Context, a Artifact, fill func(io.Writer) error) (_ Artifact, err error) {
+// ArchiveSnapshot packs dir, the tree a source fetched as snap, into a
+// content-addressed file of the object kind/namespace/name
+// (`<sha256 hex of the archive>.tar.gz`), so an unchanged tree maps to the
+// same file and URL. The artifact carries the snapshot's revision and a copy
+// of its metadata.
+func (s *Store) ArchiveSnapshot(ctx context.Context, kind, namespace, name, dir string, snap source.Snapshot, opts PackOptions) (Artifact, error) {
+	if _, err := source.ParseRevision(snap.Revision); err != nil {
+		return Artifact{}, fmt.Errorf("artifact store: snapshot revision: %w", err)
+	}
+	a := s.NewArtifact(kind, namespace, name, snap.Revision, "pending.tar.gz")
+	if len(snap.Metadata) > 0 {
+		a.Metadata = make(map[string]string, len(snap.Metadata))
+		for k, v := range snap.Metadata {
+			a.Metadata[k] = v
+		}
+	}
+	a, err := s.writeNamed(ctx, a, func(w io.Writer) error {
+		_, err := Pack(ctx, w, dir, opts)
+		return err
+	}, func(digest string) string {
+		return strings.TrimPrefix(digest, "sha256:") + ".tar.gz"
+	})
+	if err != nil {
+		return a, err
+	}
+	logr.FromContextOrDiscard(ctx).V(1).Info("archived snapshot", "path", a.Path, "revision", a.Revision, "digest", a.Digest)
+	return a, nil
+}
+
+func (s *Store) write(ctx context.Context, a Artifact, fill func(io.Writer) error) (Artifact, error) {
+	return s.writeNamed(ctx, a, fill, nil)
+}
+
+// writeNamed writes through a temporary file; when rename is set, the final
+// file name is derived from the content digest.
+func (s *Store) writeNamed(ctx context.Context, a Artifact, fill func(io.Writer) error, rename func(digest string) string) (_ Artifact, err error) {
 	local, err := s.LocalPath(a)
 	if err != nil {
 		return a, err
@@ -266,10 +303,15 @@ func (s *Store) write(ctx context.Context, a Artifact, fill func(io.Writer) erro
 	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
 		return a, fmt.Errorf("artifact store: %w", err)
 	}
+	a.Digest = d.Digest()
+	if rename != nil {
+		a.Path = path.Join(path.Dir(a.Path), rename(a.Digest))
+		a.URL = ""
+		local = filepath.Join(filepath.Dir(local), filepath.Base(a.Path))
+	}
 	if err := os.Rename(tmp.Name(), local); err != nil {
 		return a, fmt.Errorf("artifact store: %w", err)
 	}
-	a.Digest = d.Digest()
 	a.Size = cw.n
 	a.LastUpdateTime = s.now().UTC().Truncate(time.Second)
 	if a.URL == "" {
