@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/gitopskit/gitopskit/source"
-	"github.com/go-logr/logr"
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
+	"github.com/go-logr/logr"
 )
 
 // DefaultBranch is the branch checked out when Reference is empty, as in

@@ -185,5 +185,7 @@ func (r *Repo) AddSubmodule(url, path, commit string) string {
 	r.Git("config", "-f", ".gitmodules", "submodule."+path+".path", path)
 	r.Git("config", "-f", ".gitmodules", "submodule."+path+".url", url)
 	r.Git("update-index", "--add", "--cacheinfo", "160000,"+commit+","+path)
-	return r.Commit("add submodule "+path, nil)
+	r.Git("add", ".gitmodules")
+	r.Git("-c", "commit.gpgsign=false", "commit", "-q", "-m", "add submodule "+path)
+	return r.Head()
 }
