@@ -1,0 +1,273 @@
+package kustomize
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/konfig"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
+	kustypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
+	"sigs.k8s.io/kustomize/kyaml/resid"
+	"sigs.k8s.io/yaml"
+)
+
+// ErrRemoteBase reports a kustomization that refers to a remote base or
+// file while Options.AllowRemoteBases is off.
+var ErrRemoteBase = errors.New("remote bases and files are not allowed")
+
+// Result is the outcome of Build.
+type Result struct {
+	// Objects are the rendered objects in output order.
+	Objects []*unstructured.Unstructured
+	// Digest is "sha256:<hex>" of the YAML stream.
+	Digest string
+
+	yaml []byte
+}
+
+// YAML returns the rendered objects as a multi-document YAML stream, the
+// same bytes `kustomize build` prints for the same input.
+func (r *Result) YAML() []byte { return append([]byte(nil), r.yaml...) }
+
+// WriteYAML writes the YAML stream to w.
+func (r *Result) WriteYAML(w io.Writer) error {
+	_, err := w.Write(r.yaml)
+	return err
+}
+
+// schemaMu guards kustomize's process-wide OpenAPI schema (kyaml/openapi
+// keeps it in package variables). Builds whose kustomizations use the
+// `openapi:` field replace that schema, so they run alone (write lock) and
+// reset it afterwards; every other build only reads it and runs in parallel
+// (read lock). It is the package's only global and exists solely because
+// kustomize's state is global.
+var schemaMu sync.RWMutex
+
+// errNeedsExclusive aborts a shared build that met an `openapi:` field.
+var errNeedsExclusive = errors.New("kustomization sets a custom OpenAPI schema")
+
+// Build renders the kustomization at path (relative to root) the way Flux's
+// kustomize-controller does: it generates or amends the kustomization with
+// opts, decrypts SOPS-encrypted generator sources, builds with builtin
+// plugins only and every read confined to root, then substitutes variables
+// and decrypts SOPS-encrypted Secrets. The tree under root is never
+// modified. Build is safe for concurrent use.
+func Build(ctx context.Context, root, path string, opts Options) (*Result, error) {
+	if err := validateOptions(opts); err != nil {
+		return nil, err
+	}
+	res, err := build(ctx, root, path, opts, false)
+	if errors.Is(err, errNeedsExclusive) {
+		logr.FromContextOrDiscard(ctx).V(1).Info("custom OpenAPI schema: building exclusively", "path", path)
+		res, err = build(ctx, root, path, opts, true)
+	}
+	return res, err
+}
+
+func validateOptions(opts Options) error {
+	if s := opts.Substitute; s != nil {
+		for k := range s.Vars {
+			if !ValidVarName(k) {
+				return fmt.Errorf("kustomize: substitute: %w", &InvalidVarNameError{Name: k})
+			}
+		}
+	}
+	return nil
+}
+
+func build(ctx context.Context, root, path string, opts Options, exclusive bool) (_ *Result, err error) {
+	fsys, err := newConfinedFS(root)
+	if err != nil {
+		return nil, err
+	}
+	if opts.AllowRemoteBases {
+		fsys.extra = append(fsys.extra, kustomizeTempDirs()...)
+	}
+	dir, err := fsys.resolve(path)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize: %w", err)
+	}
+	if _, _, err := prepareKustomization(ctx, fsys, dir, opts); err != nil {
+		return nil, err
+	}
+	var dec *decryptor
+	if opts.Decryption != nil {
+		dec, err = newDecryptor(ctx, fsys, opts.Decryption)
+		if err != nil {
+			return nil, err
+		}
+		if err := dec.decryptSources(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+	fsys.hook = kustomizationGuard(fsys, opts.AllowRemoteBases, exclusive)
+
+	m, err := runKrusty(fsys, dir, opts, exclusive)
+	if err != nil {
+		return nil, err
+	}
+	if err := postBuild(ctx, m, opts, dec); err != nil {
+		return nil, err
+	}
+	return newResult(m)
+}
+
+func runKrusty(fsys *confinedFS, dir string, opts Options, exclusive bool) (m resmap.ResMap, err error) {
+	if exclusive {
+		schemaMu.Lock()
+		defer func() {
+			openapi.ResetOpenAPI()
+			schemaMu.Unlock()
+		}()
+	} else {
+		schemaMu.RLock()
+		defer schemaMu.RUnlock()
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("kustomize: build %s: kustomize panicked: %v", fsys.rel(dir), r)
+		}
+	}()
+	ko := &krusty.Options{
+		Reorder:          krusty.ReorderOptionLegacy,
+		LoadRestrictions: kustypes.LoadRestrictionsNone,
+		PluginConfig:     kustypes.DisabledPluginConfig(),
+	}
+	if opts.KeepInputOrder {
+		ko.Reorder = krusty.ReorderOptionNone
+	}
+	m, err = krusty.MakeKustomizer(ko).Run(fsys, dir)
+	if err != nil {
+		// kustomize treats an unreadable kustomization file as absent, so
+		// report the guard's own verdict when there is one.
+		if herr := fsys.firstHookErr(); herr != nil {
+			if errors.Is(herr, errNeedsExclusive) {
+				return nil, herr
+			}
+			return nil, fmt.Errorf("kustomize: build %s: %w", fsys.rel(dir), herr)
+		}
+		return nil, fmt.Errorf("kustomize: build %s: %w", fsys.rel(dir), err)
+	}
+	return m, nil
+}
+
+func newResult(m resmap.ResMap) (*Result, error) {
+	out, err := m.AsYaml()
+	if err != nil {
+		return nil, fmt.Errorf("kustomize: encode output: %w", err)
+	}
+	r := &Result{yaml: out}
+	sum := sha256.Sum256(out)
+	r.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	for _, res := range m.Resources() {
+		obj, err := res.Map()
+		if err != nil {
+			return nil, fmt.Errorf("kustomize: %s: %w", objectRef(res.GetKind(), res.GetNamespace(), res.GetName()), err)
+		}
+		r.Objects = append(r.Objects, &unstructured.Unstructured{Object: obj})
+	}
+	return r, nil
+}
+
+func objectRef(kind, ns, name string) string {
+	if ns == "" {
+		return kind + "/" + name
+	}
+	return kind + "/" + ns + "/" + name
+}
+
+func resIDFor(t *Selector) resid.ResId {
+	return resid.ResId{Gvk: resid.Gvk{Group: t.Group, Version: t.Version, Kind: t.Kind}, Name: t.Name, Namespace: t.Namespace}
+}
+
+// kustomizeTempDirs are where kustomize clones remote bases.
+func kustomizeTempDirs() []string {
+	tmp := os.TempDir()
+	if real, err := filepath.EvalSymlinks(tmp); err == nil {
+		tmp = real
+	}
+	return []string{tmp}
+}
+
+// kustomizationGuard inspects every kustomization file kustomize reads:
+// remote references are refused unless allowed, and an `openapi:` field
+// makes a shared build restart exclusively.
+func kustomizationGuard(fsys *confinedFS, allowRemote, exclusive bool) readHook {
+	names := map[string]bool{}
+	for _, n := range konfig.RecognizedKustomizationFileNames() {
+		names[n] = true
+	}
+	return func(abs string, data []byte) error {
+		if !names[filepath.Base(abs)] {
+			return nil
+		}
+		var kus kustypes.Kustomization
+		if err := yaml.Unmarshal(data, &kus); err != nil {
+			return nil // kustomize reports the syntax error itself
+		}
+		if len(kus.OpenAPI) > 0 && !exclusive {
+			return errNeedsExclusive
+		}
+		if allowRemote {
+			return nil
+		}
+		dir := filepath.Dir(abs)
+		refs := append([]string{}, kus.Resources...)
+		refs = append(refs, kus.Bases...) //nolint:staticcheck // legacy field still honoured by kustomize
+		refs = append(refs, kus.Components...)
+		refs = append(refs, kus.Crds...)
+		for _, p := range kus.Patches {
+			if p.Path != "" {
+				refs = append(refs, p.Path)
+			}
+		}
+		for _, ref := range refs {
+			if isRemoteRef(fsys, dir, ref) {
+				return &PathError{Path: fsys.rel(abs), Err: fmt.Errorf("%w: %q", ErrRemoteBase, redactURL(ref))}
+			}
+		}
+		return nil
+	}
+}
+
+// isRemoteRef reports whether a kustomization reference would make
+// kustomize go to the network: a URL, an scp-like git address, or a
+// host-like path that does not exist locally.
+func isRemoteRef(fsys *confinedFS, dir, ref string) bool {
+	if strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") || strings.HasPrefix(ref, "git::") {
+		return true
+	}
+	if filepath.IsAbs(ref) {
+		return false
+	}
+	if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(ref))); err == nil {
+		return false // local; confinement is checked when it is read
+	}
+	if strings.Contains(ref, "?ref=") || strings.Contains(ref, "//") {
+		return true
+	}
+	first, rest, found := strings.Cut(ref, "/")
+	return found && rest != "" && strings.Contains(first, ".") && !strings.HasPrefix(first, ".")
+}
+
+// redactURL drops userinfo from URL-like references.
+func redactURL(ref string) string {
+	if u, err := url.Parse(ref); err == nil && u.User != nil {
+		u.User = nil
+		return u.String()
+	}
+	return ref
+}

@@ -1,0 +1,28 @@
+// Package kustomize turns a directory of manifests (typically an unpacked
+// artifact) into the exact set of Kubernetes objects to apply, the way
+// Flux's kustomize-controller does before it talks to a cluster, as a pure
+// function with no API server involved.
+//
+// Build runs the whole pipeline:
+//
+//  1. generate a kustomization.yaml when the directory has none (listing
+//     every Kubernetes manifest and every sub-kustomization below it,
+//     honouring an Ignorer), or amend the existing one with the overrides of
+//     Options (target namespace, name prefix/suffix, common labels and
+//     annotations, patches, images, components); nothing is written to the
+//     caller's tree, all changes live in an in-memory overlay;
+//  2. decrypt SOPS-encrypted files used by secretGenerator and patches;
+//  3. build with sigs.k8s.io/kustomize/api, builtin plugins only (no exec,
+//     Go or KRM function plugins, no Helm inflation), every file read
+//     confined to the root (symbolic links resolved), remote bases refused
+//     unless Options.AllowRemoteBases, kustomize panics recovered;
+//  4. substitute variables with Flux's post-build syntax (see Expand);
+//  5. decrypt SOPS-encrypted objects and refuse any that stay encrypted.
+//
+// The Result holds unstructured objects, the YAML stream (byte-identical to
+// `kustomize build` when no option changes the output) and its digest.
+//
+// Concurrency: builds may run in parallel. Kustomize keeps its OpenAPI
+// schema in process-wide variables; a build whose kustomizations set the
+// `openapi:` field therefore runs alone, while all others share.
+package kustomize

@@ -1,0 +1,72 @@
+package kustomize
+
+// Ignorer decides whether a path below the build root is left out when a
+// kustomization is generated. Paths are slash-separated and relative to the
+// root. The artifact package's ignore matcher satisfies it.
+type Ignorer interface {
+	Match(path string, isDir bool) bool
+}
+
+// Options configures Build. The zero value builds the kustomization at the
+// given path as the kustomize CLI would (legacy resource order), with no
+// overrides, no substitution, no decryption and remote bases refused.
+type Options struct {
+	// Ignore filters the files considered when a kustomization.yaml has to be
+	// generated. Nil skips dot-files and dot-directories only.
+	Ignore Ignorer
+
+	// TargetNamespace, when set, replaces the namespace of every namespaced
+	// object (Flux's spec.targetNamespace).
+	TargetNamespace string
+	// NamePrefix and NameSuffix, when set, replace those of the kustomization.
+	NamePrefix, NameSuffix string
+	// CommonLabels are added to every object's metadata (not to selectors or
+	// templates), as Flux's spec.commonMetadata.labels.
+	CommonLabels map[string]string
+	// CommonAnnotations are added to every object's metadata.
+	CommonAnnotations map[string]string
+	// Patches are appended to the kustomization's patches.
+	Patches []Patch
+	// Images are appended to the kustomization's images.
+	Images []Image
+	// Components are appended to the kustomization's components; paths are
+	// relative to the built directory.
+	Components []string
+	// IgnoreMissingComponents drops Components that do not exist instead of
+	// failing.
+	IgnoreMissingComponents bool
+
+	// AllowRemoteBases lets kustomize fetch remote bases and files (git or
+	// HTTP). Off by default: such references are an error.
+	AllowRemoteBases bool
+	// KeepInputOrder keeps kustomize's depth-first input order instead of
+	// the CLI's default legacy order (namespaces and CRDs first).
+	KeepInputOrder bool
+
+	// Substitute enables post-build variable substitution when non-nil.
+	Substitute *Substitution
+	// Decryption enables SOPS decryption when non-nil.
+	Decryption *Decryption
+}
+
+// Patch is a strategic merge or JSON 6902 patch (kustomize detects which
+// from its content) with an optional target selector.
+type Patch struct {
+	Patch  string
+	Target *Selector
+}
+
+// Selector selects the objects a patch applies to. Empty fields match all.
+type Selector struct {
+	Group, Version, Kind, Name, Namespace string
+	LabelSelector                         string
+	AnnotationSelector                    string
+}
+
+// Image overrides the name, tag or digest of container images.
+type Image struct {
+	Name    string
+	NewName string
+	NewTag  string
+	Digest  string
+}

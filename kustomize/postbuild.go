@@ -1,0 +1,176 @@
+package kustomize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/kustomize/api/resmap"
+	"sigs.k8s.io/kustomize/api/resource"
+	"sigs.k8s.io/yaml"
+)
+
+// Flux's per-object opt-out annotations/labels and their value.
+const (
+	// SubstituteKey set to DisabledValue on an object's labels or
+	// annotations skips variable substitution for it.
+	SubstituteKey = "kustomize.toolkit.fluxcd.io/substitute"
+	// DecryptKey set to DisabledValue on an object's annotations skips SOPS
+	// decryption for it (the object is then passed through as is).
+	DecryptKey = "kustomize.toolkit.fluxcd.io/decrypt"
+	// DisabledValue is the value that opts an object out.
+	DisabledValue = "disabled"
+)
+
+// ErrVarsNotFound is returned by a VarsProvider whose source does not
+// exist; an optional provider returning it is skipped.
+var ErrVarsNotFound = errors.New("variables source not found")
+
+// VarsProvider supplies substitution variables, e.g. from a ConfigMap or a
+// Secret.
+type VarsProvider interface {
+	LoadVars(ctx context.Context) (map[string]string, error)
+}
+
+// VarsFrom is one entry of Substitution.From.
+type VarsFrom struct {
+	// Name identifies the source in errors (e.g. "ConfigMap/vars").
+	Name string
+	// Provider loads the variables.
+	Provider VarsProvider
+	// Optional skips the source when it reports ErrVarsNotFound.
+	Optional bool
+}
+
+// StaticVars is a VarsProvider over a fixed map.
+type StaticVars map[string]string
+
+// LoadVars implements VarsProvider.
+func (s StaticVars) LoadVars(context.Context) (map[string]string, error) { return s, nil }
+
+// Substitution configures post-build variable substitution (Flux's
+// spec.postBuild). Variables come from From in order (later sources win),
+// then Vars, which win over all. Newlines are removed from values, as Flux
+// does. Substitution runs when at least one variable is defined or Strict
+// is set.
+type Substitution struct {
+	Vars map[string]string
+	From []VarsFrom
+	// Strict makes a reference to an unset variable without a default an
+	// error naming the object and the variable.
+	Strict bool
+}
+
+// SubstituteError names the object and wraps the cause (an
+// *UnsetVarError, a *SyntaxError or a YAML error).
+type SubstituteError struct {
+	Object string // Kind/namespace/name
+	Err    error
+}
+
+// Error implements error.
+func (e *SubstituteError) Error() string {
+	return fmt.Sprintf("substitute %s: %v", e.Object, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *SubstituteError) Unwrap() error { return e.Err }
+
+// LoadVars merges the variables of s, validating their names.
+func (s *Substitution) LoadVars(ctx context.Context) (map[string]string, error) {
+	vars := map[string]string{}
+	for _, f := range s.From {
+		if f.Provider == nil {
+			return nil, fmt.Errorf("substitute from %s: no provider", f.Name)
+		}
+		m, err := f.Provider.LoadVars(ctx)
+		if err != nil {
+			if f.Optional && errors.Is(err, ErrVarsNotFound) {
+				continue
+			}
+			return nil, fmt.Errorf("substitute from %s: %w", f.Name, err)
+		}
+		for k, v := range m {
+			if !ValidVarName(k) {
+				return nil, fmt.Errorf("substitute from %s: %w", f.Name, &InvalidVarNameError{Name: k})
+			}
+			vars[k] = strings.ReplaceAll(v, "\n", "")
+		}
+	}
+	for k, v := range s.Vars {
+		if !ValidVarName(k) {
+			return nil, &InvalidVarNameError{Name: k}
+		}
+		vars[k] = strings.ReplaceAll(v, "\n", "")
+	}
+	return vars, nil
+}
+
+func resRef(res *resource.Resource) string {
+	return objectRef(res.GetKind(), res.GetNamespace(), res.GetName())
+}
+
+// postBuild substitutes variables, decrypts Secrets and refuses objects
+// that are still encrypted.
+func postBuild(ctx context.Context, m resmap.ResMap, opts Options, dec *decryptor) error {
+	var vars map[string]string
+	strict := false
+	if s := opts.Substitute; s != nil {
+		var err error
+		if vars, err = s.LoadVars(ctx); err != nil {
+			return fmt.Errorf("kustomize: %w", err)
+		}
+		strict = s.Strict
+	}
+	substitute := opts.Substitute != nil && (len(vars) > 0 || strict)
+	lookup := func(name string) (string, bool) {
+		v, ok := vars[name]
+		if !strict {
+			return v, true
+		}
+		return v, ok
+	}
+	for _, res := range m.Resources() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if substitute && res.GetLabels()[SubstituteKey] != DisabledValue && res.GetAnnotations()[SubstituteKey] != DisabledValue {
+			if err := substituteResource(res, lookup); err != nil {
+				return fmt.Errorf("kustomize: %w", err)
+			}
+		}
+		disabled := res.GetAnnotations()[DecryptKey] == DisabledValue
+		if dec != nil && !disabled {
+			if err := dec.decryptResource(ctx, res); err != nil {
+				return fmt.Errorf("kustomize: %w", err)
+			}
+		}
+		if !disabled && isSOPSEncrypted(res) {
+			return fmt.Errorf("kustomize: %s: %w", resRef(res), ErrStillEncrypted)
+		}
+	}
+	return nil
+}
+
+func substituteResource(res *resource.Resource, lookup func(string) (string, bool)) error {
+	data, err := res.AsYAML()
+	if err != nil {
+		return &SubstituteError{Object: resRef(res), Err: err}
+	}
+	out, err := Expand(string(data), lookup)
+	if err != nil {
+		return &SubstituteError{Object: resRef(res), Err: err}
+	}
+	if out == string(data) {
+		return nil
+	}
+	js, err := yaml.YAMLToJSON([]byte(out))
+	if err != nil {
+		return &SubstituteError{Object: resRef(res), Err: fmt.Errorf("result is not valid YAML: %w", err)}
+	}
+	if err := res.UnmarshalJSON(js); err != nil {
+		return &SubstituteError{Object: resRef(res), Err: err}
+	}
+	return nil
+}
