@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/cgi"
@@ -48,6 +49,7 @@ type HTTPServer struct {
 
 	mu       sync.Mutex
 	requests []Request
+	close    func()
 }
 
 // HTTPOption configures NewHTTPServer.
@@ -83,15 +85,26 @@ func WithClientCerts() HTTPOption {
 // a fresh temporary root, and stops it when the test ends.
 func NewHTTPServer(t testing.TB, opts ...HTTPOption) *HTTPServer {
 	t.Helper()
+	s, err := StartHTTPServer(t.TempDir(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// StartHTTPServer is NewHTTPServer outside tests: it serves root until
+// Close is called.
+func StartHTTPServer(root string, opts ...HTTPOption) (*HTTPServer, error) {
 	var cfg httpConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
 	execPath, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
-		t.Fatalf("gittest: git --exec-path: %v", err)
+		return nil, fmt.Errorf("gittest: git --exec-path: %w", err)
 	}
-	s := &HTTPServer{Root: t.TempDir()}
+	s := &HTTPServer{Root: root}
 	backend := &cgi.Handler{
 		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
 		Root: "/",
@@ -119,7 +132,10 @@ func NewHTTPServer(t testing.TB, opts ...HTTPOption) *HTTPServer {
 	})
 	srv := httptest.NewUnstartedServer(handler)
 	if cfg.clientCerts {
-		pool, certPEM, keyPEM := newClientCA(t)
+		pool, certPEM, keyPEM, err := newClientCA()
+		if err != nil {
+			return nil, err
+		}
 		srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
 		s.ClientCert, s.ClientKey = certPEM, keyPEM
 	}
@@ -129,9 +145,16 @@ func NewHTTPServer(t testing.TB, opts ...HTTPOption) *HTTPServer {
 	} else {
 		srv.Start()
 	}
-	t.Cleanup(srv.Close)
+	s.close = srv.Close
 	s.URL = srv.URL
-	return s
+	return s, nil
+}
+
+// Close stops the server.
+func (s *HTTPServer) Close() {
+	if s.close != nil {
+		s.close()
+	}
 }
 
 func (c *httpConfig) authorized(r *http.Request) bool {
@@ -200,11 +223,10 @@ func (r *statusRecorder) Flush() {
 
 // newClientCA makes a CA, returns a pool with it and a client certificate
 // and key (PEM) it signed.
-func newClientCA(t testing.TB) (*x509.CertPool, []byte, []byte) {
-	t.Helper()
+func newClientCA() (*x509.CertPool, []byte, []byte, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	caTmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
@@ -217,15 +239,15 @@ func newClientCA(t testing.TB) (*x509.CertPool, []byte, []byte) {
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	ca, err := x509.ParseCertificate(caDER)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
@@ -237,15 +259,15 @@ func newClientCA(t testing.TB) (*x509.CertPool, []byte, []byte) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
 	return pool,
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), nil
 }
