@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -68,17 +69,93 @@ func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackR
 	if err != nil {
 		return PackResult{}, fmt.Errorf("pack: %w", err)
 	}
-	p := &packer{ctx: ctx, root: dir, tw: tar.NewWriter(gw), filter: opts.Filter, buf: make([]byte, 64<<10)}
-	if err := p.walk(""); err != nil {
-		return PackResult{}, err
+	// Reading files and building the tar stream runs here while compression
+	// runs in its own goroutine, so the two overlap on multi-core machines.
+	aw := newAsyncWriter(gw)
+	p := &packer{ctx: ctx, root: dir, tw: tar.NewWriter(aw), filter: opts.Filter, buf: make([]byte, 64<<10)}
+	err = p.walk("")
+	if err == nil {
+		err = p.tw.Close()
 	}
-	if err := p.tw.Close(); err != nil {
-		return PackResult{}, fmt.Errorf("pack: %w", err)
+	if cerr := aw.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("pack: %w", cerr)
+	}
+	if err != nil {
+		return PackResult{}, err
 	}
 	if err := gw.Close(); err != nil {
 		return PackResult{}, fmt.Errorf("pack: %w", err)
 	}
 	return PackResult{Digest: d.Digest(), Size: cw.n, Files: p.files}, nil
+}
+
+// asyncWriter hands fixed-size blocks to a goroutine that writes them to w.
+// Write and Close must be called from one goroutine; Close waits for the
+// consumer and reports the first error it saw.
+type asyncWriter struct {
+	cur    []byte
+	blocks chan []byte
+	free   chan []byte
+	done   chan struct{}
+	err    error // set by the consumer before done is closed
+	failed bool
+}
+
+const asyncBlock = 256 << 10
+
+func newAsyncWriter(w io.Writer) *asyncWriter {
+	a := &asyncWriter{
+		blocks: make(chan []byte, 3),
+		free:   make(chan []byte, 4),
+		done:   make(chan struct{}),
+	}
+	for range 4 {
+		a.free <- make([]byte, 0, asyncBlock)
+	}
+	a.cur = <-a.free
+	go func() {
+		defer close(a.done)
+		for b := range a.blocks {
+			if a.err == nil {
+				if _, err := w.Write(b); err != nil {
+					a.err = err
+				}
+			}
+			a.free <- b[:0]
+		}
+	}()
+	return a
+}
+
+func (a *asyncWriter) Write(p []byte) (int, error) {
+	if a.failed {
+		return 0, errors.New("write after failure")
+	}
+	n := len(p)
+	for len(p) > 0 {
+		room := asyncBlock - len(a.cur)
+		if room > len(p) {
+			room = len(p)
+		}
+		a.cur = append(a.cur, p[:room]...)
+		p = p[room:]
+		if len(a.cur) == asyncBlock {
+			a.blocks <- a.cur
+			a.cur = <-a.free
+		}
+	}
+	return n, nil
+}
+
+func (a *asyncWriter) Close() error {
+	if len(a.cur) > 0 {
+		a.blocks <- a.cur
+		a.cur = nil
+	}
+	close(a.blocks)
+	<-a.done
+	a.failed = a.err != nil
+	return a.err
 }
 
 type packer struct {

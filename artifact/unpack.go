@@ -97,6 +97,8 @@ func Unpack(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (r
 	}()
 	tr := tar.NewReader(stream)
 	buf := make([]byte, 64<<10)
+	dirs := &dirCache{root: root, made: map[string]bool{}}
+	defer dirs.close()
 	var total int64
 	entries := 0
 	for {
@@ -137,16 +139,16 @@ func Unpack(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (r
 			if err := root.MkdirAll(name, perm); err != nil {
 				return res, fmt.Errorf("unpack: %w", err)
 			}
-		case tar.TypeReg, tar.TypeRegA:
+			dirs.made[name] = true
+		case tar.TypeReg:
 			if name == "." {
 				return res, fmt.Errorf("unpack: file entry %q names the root: %w", truncate(h.Name, 256), ErrUnsafeEntry)
 			}
-			if d := path.Dir(name); d != "." {
-				if err := root.MkdirAll(d, 0o750); err != nil {
-					return res, fmt.Errorf("unpack: %w", err)
-				}
+			parent, err := dirs.get(path.Dir(name))
+			if err != nil {
+				return res, err
 			}
-			n, err := writeEntry(root, name, fs.FileMode(h.Mode).Perm(), tr, buf)
+			n, err := writeEntry(parent, path.Base(name), fs.FileMode(h.Mode).Perm(), tr, buf)
 			if err != nil {
 				return res, err
 			}
@@ -166,15 +168,59 @@ func Unpack(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (r
 	}
 }
 
-func writeEntry(root *os.Root, name string, perm fs.FileMode, r io.Reader, buf []byte) (int64, error) {
-	// Remove whatever is there first so an existing symbolic link or
-	// read-only file is replaced rather than followed or failed on.
-	if fi, err := root.Lstat(name); err == nil && !fi.IsDir() {
-		if err := root.Remove(name); err != nil {
-			return 0, fmt.Errorf("unpack: %w", err)
-		}
+// dirCache keeps the directory the last file went to open as a sub-root,
+// so consecutive files of one directory are created with a single openat
+// each, still confined to the unpack root.
+type dirCache struct {
+	root    *os.Root
+	made    map[string]bool
+	lastDir string
+	last    *os.Root
+}
+
+func (c *dirCache) get(dir string) (*os.Root, error) {
+	if dir == "." {
+		return c.root, nil
 	}
-	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_EXCL, perm)
+	if c.last != nil && c.lastDir == dir {
+		return c.last, nil
+	}
+	if !c.made[dir] {
+		if err := c.root.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("unpack: %w", err)
+		}
+		c.made[dir] = true
+	}
+	sub, err := c.root.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("unpack: %w", err)
+	}
+	c.close()
+	c.lastDir, c.last = dir, sub
+	return sub, nil
+}
+
+func (c *dirCache) close() {
+	if c.last != nil {
+		c.last.Close()
+		c.last = nil
+	}
+}
+
+// writeEntry creates the file name (one path component) in dir. An existing
+// non-directory is replaced rather than written through, so a symbolic link
+// left in the target is never followed.
+func writeEntry(dir *os.Root, name string, perm fs.FileMode, r io.Reader, buf []byte) (int64, error) {
+	const flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	f, err := dir.OpenFile(name, flags, perm)
+	if errors.Is(err, fs.ErrExist) {
+		if fi, lerr := dir.Lstat(name); lerr == nil && !fi.IsDir() {
+			if rerr := dir.Remove(name); rerr != nil {
+				return 0, fmt.Errorf("unpack: %w", rerr)
+			}
+		}
+		f, err = dir.OpenFile(name, flags, perm)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("unpack: %w", err)
 	}
