@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -98,7 +97,6 @@ type asyncWriter struct {
 	free   chan []byte
 	done   chan struct{}
 	err    error // set by the consumer before done is closed
-	failed bool
 }
 
 const asyncBlock = 256 << 10
@@ -128,9 +126,6 @@ func newAsyncWriter(w io.Writer) *asyncWriter {
 }
 
 func (a *asyncWriter) Write(p []byte) (int, error) {
-	if a.failed {
-		return 0, errors.New("write after failure")
-	}
 	n := len(p)
 	for len(p) > 0 {
 		room := asyncBlock - len(a.cur)
@@ -154,7 +149,6 @@ func (a *asyncWriter) Close() error {
 	}
 	close(a.blocks)
 	<-a.done
-	a.failed = a.err != nil
 	return a.err
 }
 

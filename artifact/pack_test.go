@@ -3,6 +3,8 @@ package artifact_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,4 +173,41 @@ func TestPackFilterAndOptions(t *testing.T) {
 	if _, err := artifact.Pack(ctx, &bytes.Buffer{}, src, artifact.PackOptions{}); err != context.Canceled {
 		t.Errorf("canceled: err = %v", err)
 	}
+}
+
+type failingWriter struct{ after int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if f.after -= len(p); f.after < 0 {
+		return 0, errors.New("disk full")
+	}
+	return len(p), nil
+}
+
+func TestPackReportsWriterErrors(t *testing.T) {
+	src := t.TempDir()
+	big := map[string]string{}
+	for i := range 50 {
+		// Incompressible content so the gzip output is large.
+		big[fmt.Sprintf("f%02d.bin", i)] = string(randomBytes(i, 32<<10))
+	}
+	writeTree(t, src, big)
+	for _, after := range []int{0, 100, 300 << 10} {
+		_, err := artifact.Pack(context.Background(), &failingWriter{after: after}, src, artifact.PackOptions{})
+		if err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Errorf("writer failing after %d bytes: err = %v", after, err)
+		}
+	}
+}
+
+func randomBytes(seed, n int) []byte {
+	b := make([]byte, n)
+	x := uint32(seed*2654435761 + 1)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
 }
