@@ -1,0 +1,39 @@
+// Package gitopskit is an embeddable SDK for GitOps continuous delivery: the
+// capabilities of Flux's GitOps Toolkit as plain Go packages with small,
+// pluggable interfaces, for platform teams that build their own Kubernetes
+// operators.
+//
+// # The map
+//
+//   - source: the Snapshot a source fetch returns, the Fetcher interface every
+//     origin satisfies, Flux-format revisions and the shared error sentinels.
+//   - source/git: fetch a Git repository at a branch, tag, semver range, ref
+//     name or commit, with authentication, signature verification and a cheap
+//     "nothing changed" check.
+//   - artifact: pack a fetched tree into a reproducible tar.gz with a sha256
+//     digest, honour ignore rules, store and serve artifacts, and fetch, verify
+//     and unpack them safely on the consuming side.
+//   - kustomize: generate a kustomization when there is none, apply overrides,
+//     build securely with Kustomize, substitute variables and decrypt SOPS
+//     secrets, producing the objects to apply.
+//   - reconcile: server-side apply in stages, inventory and prune, health
+//     checks (kstatus and CEL), dependency ordering, Flux-style conditions and
+//     requeue policy.
+//   - examples: thin controllers for Flux's GitRepository and Kustomization
+//     built only from the packages above, and a demo program.
+//
+// # How data flows
+//
+// A source's Fetch writes a tree into a directory and returns a Snapshot
+// (revision and metadata). artifact packs that directory into an Artifact
+// (digest, size, URL) and serves it; a consumer fetches the Artifact, checks
+// its digest and unpacks it. kustomize turns the unpacked tree into
+// []*unstructured.Unstructured; reconcile applies those objects, prunes what a
+// previous inventory held and the new one does not, waits for health and
+// reports a ChangeSet and conditions:
+//
+//	source → artifact → kustomize → reconcile
+//
+// Lower packages never import higher ones. source, artifact and kustomize do
+// not need a Kubernetes API server to be used or tested.
+package gitopskit
