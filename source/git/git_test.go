@@ -87,7 +87,7 @@ func TestFetchReferences(t *testing.T) {
 		{"semver highest match", git.Reference{SemVer: ">=1.0.0 <2.0.0"}, "v1.2.0@sha1:" + r.c2, "2"},
 		{"semver any", git.Reference{SemVer: "*"}, "v2.0.0@sha1:" + r.c3, "3"},
 		{"name", git.Reference{Name: "refs/pull/1/head"}, "refs/pull/1/head@sha1:" + r.pr, "pr"},
-		{"name of a branch", git.Reference{Name: "refs/heads/dev"}, "dev@sha1:" + r.dev, "dev"},
+		{"name of a branch", git.Reference{Name: "refs/heads/dev"}, "refs/heads/dev@sha1:" + r.dev, "dev"},
 		{"commit alone", git.Reference{Commit: r.c1}, "sha1:" + r.c1, "1"},
 		{"commit within branch", git.Reference{Branch: "main", Commit: r.c2}, "main@sha1:" + r.c2, "2"},
 		{"commit beats name", git.Reference{Commit: r.c1, Name: "refs/pull/1/head"}, "sha1:" + r.c1, "1"},
@@ -371,6 +371,7 @@ func TestSubmodules(t *testing.T) {
 	app.Commit("app", map[string]string{"app.txt": "app"})
 	app.AddSubmodule(lib.URL, "vendor/abs", libCommit)
 	app.AddSubmodule("../lib", "vendor/rel", libCommit)
+	app.Commit("later", map[string]string{"later.txt": "l"})
 	auth := &git.Auth{Username: "bob", Password: "pw-123"}
 
 	_, dir, err := fetch(t, &git.Repository{URL: app.URL, Ref: git.Reference{Branch: "main"}, Auth: auth, RecurseSubmodules: true}, "")
@@ -379,7 +380,7 @@ func TestSubmodules(t *testing.T) {
 	}
 	got := readTree(t, dir)
 	delete(got, ".gitmodules")
-	want := map[string]string{"app.txt": "app", "vendor/abs/lib.txt": "v1", "vendor/rel/lib.txt": "v1"}
+	want := map[string]string{"app.txt": "app", "later.txt": "l", "vendor/abs/lib.txt": "v1", "vendor/rel/lib.txt": "v1"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("tree with submodules (-want +got):\n%s", d)
 	}
@@ -390,7 +391,7 @@ func TestSubmodules(t *testing.T) {
 	}
 	got = readTree(t, dir)
 	delete(got, ".gitmodules")
-	if d := cmp.Diff(map[string]string{"app.txt": "app"}, got); d != "" {
+	if d := cmp.Diff(map[string]string{"app.txt": "app", "later.txt": "l"}, got); d != "" {
 		t.Errorf("tree without submodules (-want +got):\n%s", d)
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "vendor", "abs")); err != nil || !fi.IsDir() {

@@ -111,13 +111,9 @@ func (r *Repository) plan() (target, error) {
 		if err := checkRefPart("reference name", ref.Name); err != nil {
 			return target{}, err
 		}
-		n := plumbing.ReferenceName(ref.Name)
-		display := ref.Name
-		// Branches and tags named in full keep Flux's short revision names.
-		if n.IsBranch() || n.IsTag() {
-			display = n.Short()
-		}
-		return target{kind: "name", ref: n, display: display}, nil
+		// As in Flux, a named reference keeps its full name in the
+		// revision, even for refs/heads/ and refs/tags/.
+		return target{kind: "name", ref: plumbing.ReferenceName(ref.Name), display: ref.Name}, nil
 	case ref.Tag != "":
 		if err := checkRefPart("tag", ref.Tag); err != nil {
 			return target{}, err

@@ -184,6 +184,11 @@ func (r *Repo) AddSubmodule(url, path, commit string) string {
 	r.t.Helper()
 	r.Git("config", "-f", ".gitmodules", "submodule."+path+".path", path)
 	r.Git("config", "-f", ".gitmodules", "submodule."+path+".url", url)
+	// An empty directory is how an uninitialised submodule looks, so later
+	// "git add -A" runs keep the entry.
+	if err := os.MkdirAll(filepath.Join(r.Dir, filepath.FromSlash(path)), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
 	r.Git("update-index", "--add", "--cacheinfo", "160000,"+commit+","+path)
 	r.Git("add", ".gitmodules")
 	r.Git("-c", "commit.gpgsign=false", "commit", "-q", "-m", "add submodule "+path)
