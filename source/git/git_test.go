@@ -114,6 +114,27 @@ func TestFetchReferences(t *testing.T) {
 	}
 }
 
+func TestFetchCommitWithoutWantBySHA(t *testing.T) {
+	srv := gittest.NewHTTPServer(t)
+	repo := srv.NewRepo(t, "strict")
+	old := repo.Commit("old", map[string]string{"f": "old"})
+	repo.Commit("new", map[string]string{"f": "new"})
+	// Servers that refuse a want by hash make Fetch fall back to history.
+	repo.Git("config", "uploadpack.allowReachableSHA1InWant", "false")
+	snap, dir, err := fetch(t, &git.Repository{URL: repo.URL, Ref: git.Reference{Commit: old}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Revision != "sha1:"+old || readTree(t, dir)["f"] != "old" {
+		t.Fatalf("Revision = %s, tree = %v", snap.Revision, readTree(t, dir))
+	}
+	// go-git sees the missing capability in the first advertisement and
+	// asks again for the branches and tags.
+	if n, adverts := srv.UploadPacks(), len(srv.Requests())-srv.UploadPacks(); n != 1 || adverts != 2 {
+		t.Errorf("UploadPacks = %d, advertisements = %d; want 1 and 2", n, adverts)
+	}
+}
+
 func TestFetchCommitMetadata(t *testing.T) {
 	srv := gittest.NewHTTPServer(t)
 	repo := srv.NewRepo(t, "meta")

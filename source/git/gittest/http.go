@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/cgi"
@@ -106,8 +107,9 @@ func StartHTTPServer(root string, opts ...HTTPOption) (*HTTPServer, error) {
 	}
 	s := &HTTPServer{Root: root}
 	backend := &cgi.Handler{
-		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
-		Root: "/",
+		Path:   filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
+		Root:   "/",
+		Stderr: io.Discard, // refusals reach the client as HTTP statuses
 		Env: []string{
 			"GIT_PROJECT_ROOT=" + s.Root,
 			"GIT_HTTP_EXPORT_ALL=1",
