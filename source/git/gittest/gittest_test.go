@@ -73,6 +73,21 @@ func TestSSHServerWithOpenSSH(t *testing.T) {
 	if srv.Sessions() != 1 {
 		t.Errorf("Sessions = %d, want 1", srv.Sessions())
 	}
+	// Push back through git-receive-pack.
+	push := exec.Command("git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "pushed")
+	push.Dir = dst
+	if out, err := push.CombinedOutput(); err != nil {
+		t.Fatalf("commit: %v: %s", err, out)
+	}
+	push = exec.Command("git", "push", "-q", "origin", "HEAD:refs/heads/pushed")
+	push.Dir = dst
+	push.Env = append(os.Environ(), "GIT_SSH_COMMAND="+sshCmd, "GIT_CONFIG_GLOBAL=/dev/null")
+	if out, err := push.CombinedOutput(); err != nil {
+		t.Fatalf("push: %v: %s", err, out)
+	}
+	if got := repo.Git("log", "-1", "--format=%s", "refs/heads/pushed"); got != "pushed" {
+		t.Errorf("pushed branch head = %q", got)
+	}
 	// An empty known_hosts makes OpenSSH refuse the server.
 	if err := os.WriteFile(kh, nil, 0o600); err != nil {
 		t.Fatal(err)
