@@ -12,7 +12,9 @@
 //   - [Pack] writes a directory as a gzip-compressed tarball whose bytes only
 //     depend on file names, contents and the executable bit: entries are
 //     sorted, owners and times are cleared and modes normalised, so the same
-//     tree always gets the same digest.
+//     tree always gets the same digest. Symbolic links are left out unless
+//     [ResolveSymlinks] is asked for: then links that stay inside the tree
+//     are packed as what they point to and any other link is an error.
 //   - [Store] keeps artifacts under `<kind>/<namespace>/<name>/<file>`,
 //     writes them atomically, verifies them, removes stale ones
 //     ([Store.GarbageCollect]) and serves them ([Store.Handler]).

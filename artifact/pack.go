@@ -4,11 +4,14 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 )
 
 // Modes written into archives: owner-only permissions, executable kept as
@@ -28,7 +31,53 @@ type PackOptions struct {
 	// Level is the gzip compression level, 1 (fastest) to 9 (smallest);
 	// 0 means gzip's default (6).
 	Level int
+	// Symlinks says what happens to symbolic links in the tree; the zero
+	// value, SkipSymlinks, leaves them out.
+	Symlinks SymlinkPolicy
 }
+
+// SymlinkPolicy says how Pack treats symbolic links.
+type SymlinkPolicy int
+
+const (
+	// SkipSymlinks leaves every symbolic link out of the archive, as Flux
+	// does. It is the zero value.
+	SkipSymlinks SymlinkPolicy = iota
+	// ResolveSymlinks packs what a link points to, under the link's name, as
+	// a regular file or a directory, when the fully resolved target is
+	// inside the packed root. A link whose target leaves the root, does not
+	// exist, or leads back into a directory it is part of (a loop) fails the
+	// pack with an error naming the link. Filters see the link's path, not
+	// the target's. At most MaxResolvedSymlinks links are followed per pack,
+	// so a small tree of links cannot expand into an enormous archive.
+	ResolveSymlinks
+)
+
+// MaxResolvedSymlinks caps how many symbolic links one Pack with
+// ResolveSymlinks follows.
+const MaxResolvedSymlinks = 10_000
+
+// ErrSymlink is returned (wrapped in a *SymlinkError) when Pack refuses a
+// symbolic link.
+var ErrSymlink = errors.New("refused symbolic link")
+
+// SymlinkError names a symbolic link Pack refused and why.
+type SymlinkError struct {
+	// Link is the slash-separated path of the link relative to the root.
+	Link string
+	// Target is what the link points to, as stored in the link.
+	Target string
+	// Reason says why it was refused.
+	Reason string
+}
+
+// Error implements error.
+func (e *SymlinkError) Error() string {
+	return fmt.Sprintf("pack: symbolic link %s -> %s %s", e.Link, truncate(e.Target, 256), e.Reason)
+}
+
+// Is makes errors.Is(err, ErrSymlink) true.
+func (e *SymlinkError) Is(target error) bool { return target == ErrSymlink }
 
 // PackResult describes a written archive.
 type PackResult struct {
@@ -45,8 +94,9 @@ type PackResult struct {
 // The output is reproducible: entries appear in lexical order, directories
 // before their contents; owner, group and times are cleared; files get mode
 // 0600, or 0700 when any executable bit is set, and directories 0750. Only
-// regular files and directories are packed; symbolic links and special
-// files are left out, as Flux does. The root directory itself has no entry.
+// regular files and directories are packed; special files are left out,
+// and so are symbolic links unless opts.Symlinks is ResolveSymlinks. The
+// root directory itself has no entry.
 func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackResult, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -54,6 +104,16 @@ func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackR
 	}
 	if !fi.IsDir() {
 		return PackResult{}, fmt.Errorf("pack: %s is not a directory", dir)
+	}
+	if opts.Symlinks != SkipSymlinks && opts.Symlinks != ResolveSymlinks {
+		return PackResult{}, fmt.Errorf("pack: unknown symlink policy %d", opts.Symlinks)
+	}
+	realRoot, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return PackResult{}, fmt.Errorf("pack: %w", err)
+	}
+	if realRoot, err = filepath.Abs(realRoot); err != nil {
+		return PackResult{}, fmt.Errorf("pack: %w", err)
 	}
 	level := opts.Level
 	switch {
@@ -71,8 +131,11 @@ func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackR
 	// Reading files and building the tar stream runs here while compression
 	// runs in its own goroutine, so the two overlap on multi-core machines.
 	aw := newAsyncWriter(gw)
-	p := &packer{ctx: ctx, root: dir, tw: tar.NewWriter(aw), filter: opts.Filter, buf: make([]byte, 64<<10)}
-	err = p.walk("")
+	p := &packer{
+		ctx: ctx, tw: tar.NewWriter(aw), filter: opts.Filter, buf: make([]byte, 64<<10),
+		resolve: opts.Symlinks == ResolveSymlinks, realRoot: realRoot,
+	}
+	err = p.walk("", realRoot)
 	if err == nil {
 		err = p.tw.Close()
 	}
@@ -154,26 +217,45 @@ func (a *asyncWriter) Close() error {
 
 type packer struct {
 	ctx    context.Context
-	root   string
 	tw     *tar.Writer
 	filter Filter
 	files  int
 	buf    []byte
+
+	resolve  bool
+	realRoot string   // the root with every link resolved
+	stack    []string // resolved paths of the directories being walked
+	links    int      // links followed so far
 }
 
-// walk writes the contents of the directory rel (slash-separated, "" for
-// the root).
-func (p *packer) walk(rel string) error {
+// walk writes the contents of the directory whose archive name is rel
+// (slash-separated, "" for the root) and which is found on disk at dir.
+// Apart from directories reached through a resolved link, dir is the root
+// joined with rel.
+func (p *packer) walk(rel, dir string) error {
 	if err := p.ctx.Err(); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(filepath.Join(p.root, filepath.FromSlash(rel)))
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("pack: %w", err)
 	}
+	p.stack = append(p.stack, dir)
+	defer func() { p.stack = p.stack[:len(p.stack)-1] }()
 	for _, e := range entries { // os.ReadDir sorts by name
 		name := path.Join(rel, e.Name())
+		full := filepath.Join(dir, e.Name())
 		t := e.Type()
+		if t&fs.ModeSymlink != 0 {
+			if !p.resolve {
+				continue
+			}
+			target, fi, err := p.resolveLink(name, full)
+			if err != nil {
+				return err
+			}
+			full, t = target, fi.Mode().Type()
+		}
 		switch {
 		case t.IsDir():
 			if p.filter != nil && p.filter(name, true) {
@@ -182,14 +264,14 @@ func (p *packer) walk(rel string) error {
 			if err := p.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: packDirMode}); err != nil {
 				return fmt.Errorf("pack: %s: %w", name, err)
 			}
-			if err := p.walk(name); err != nil {
+			if err := p.walk(name, full); err != nil {
 				return err
 			}
 		case t.IsRegular():
 			if p.filter != nil && p.filter(name, false) {
 				continue
 			}
-			if err := p.file(name); err != nil {
+			if err := p.file(name, full); err != nil {
 				return err
 			}
 		}
@@ -197,8 +279,66 @@ func (p *packer) walk(rel string) error {
 	return nil
 }
 
-func (p *packer) file(name string) error {
-	f, err := os.Open(filepath.Join(p.root, filepath.FromSlash(name)))
+// resolveLink follows the link found at full (archive name name) and returns
+// the resolved path and what it points to, or a *SymlinkError.
+func (p *packer) resolveLink(name, full string) (string, fs.FileInfo, error) {
+	dest, _ := os.Readlink(full)
+	refuse := func(reason string) (string, fs.FileInfo, error) {
+		return "", nil, &SymlinkError{Link: name, Target: dest, Reason: reason}
+	}
+	p.links++
+	if p.links > MaxResolvedSymlinks {
+		return refuse(fmt.Sprintf("is one link too many (at most %d are followed)", MaxResolvedSymlinks))
+	}
+	target, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return refuse("points to nothing")
+		}
+		return refuse(fmt.Sprintf("cannot be resolved: %v", unwrapPathError(err)))
+	}
+	target, err = filepath.Abs(target)
+	if err != nil {
+		return refuse(fmt.Sprintf("cannot be resolved: %v", err))
+	}
+	if !within(p.realRoot, target) {
+		return refuse("leaves the packed directory")
+	}
+	fi, err := os.Lstat(target)
+	if err != nil {
+		return refuse(fmt.Sprintf("cannot be resolved: %v", unwrapPathError(err)))
+	}
+	if fi.IsDir() {
+		for _, d := range p.stack {
+			if within(target, d) {
+				return refuse("makes a loop")
+			}
+		}
+	}
+	return target, fi, nil
+}
+
+// within reports whether p is dir or below it; both are clean absolute paths.
+func within(dir, p string) bool {
+	if p == dir {
+		return true
+	}
+	if !strings.HasSuffix(dir, string(filepath.Separator)) {
+		dir += string(filepath.Separator)
+	}
+	return strings.HasPrefix(p, dir)
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func (p *packer) file(name, full string) error {
+	f, err := os.Open(full)
 	if err != nil {
 		return fmt.Errorf("pack: %w", err)
 	}
