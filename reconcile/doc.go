@@ -1,0 +1,35 @@
+// Package reconcile makes a Kubernetes cluster match a set of objects and
+// reports what it did as typed values.
+//
+// It is the cluster-facing half of GitOps: objects produced by kustomize,
+// Helm or anything else arrive as []*unstructured.Unstructured and a Manager
+// applies them with server-side apply (staged: CRDs, Namespaces and
+// ClusterRoles first, then kinds ending in Class, then the rest), records
+// them in a Flux-compatible Inventory, prunes what disappeared from one
+// revision to the next and waits for the result to become healthy (kstatus
+// plus CEL health expressions). Every step returns a ChangeSet whose entries
+// say what happened to each object: created, configured, unchanged, deleted
+// or skipped.
+//
+// The usual call sequence of a controller is
+//
+//	m, err := reconcile.NewManager(c, reconcile.Options{Owner: reconcile.Owner{Name: "app", Namespace: "flux-system"}})
+//	res, err := m.Sync(ctx, objects, oldInventory, reconcile.SyncOptions{Prune: true})
+//	// store res.Inventory in the object's status, even when err != nil
+//	err = m.Wait(ctx, res.Inventory, reconcile.WaitOptions{Timeout: time.Minute})
+//
+// with Apply, Prune and Wait also usable one by one. Objects carry Flux's
+// annotations: kustomize.toolkit.fluxcd.io/ssa (Override, Merge,
+// IfNotPresent, Ignore), kustomize.toolkit.fluxcd.io/force (enabled) and
+// kustomize.toolkit.fluxcd.io/prune (disabled), and owner labels
+// <group>/name and <group>/namespace, the group being
+// kustomize.toolkit.fluxcd.io unless configured otherwise.
+//
+// Around it sit helpers any controller can use: Flux's condition types and
+// reasons (Ready, Reconciling, Stalled, Healthy) over []metav1.Condition, a
+// RequeuePolicy with retry interval, jitter and exponential backoff, a
+// dependency Graph with cycle detection and a topological order plus
+// pluggable readiness checks (a CEL readyExpr among them), and rest.Config
+// helpers for service-account impersonation and remote clusters reached
+// through a kubeconfig.
+package reconcile
