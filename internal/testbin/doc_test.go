@@ -7,12 +7,14 @@ import (
 	"github.com/gitopskit/gitopskit/internal/testbin"
 )
 
-// Example shows how a test finds the kustomize binary built by `make tools`.
+// Example finds the git CLI, which the Git tests drive (the system's git
+// when bin/ does not hold one).
 func Example() {
-	p, err := testbin.Path("kustomize")
+	p, err := testbin.Path("git")
 	if err != nil {
-		fmt.Println("not built yet")
+		fmt.Println(err)
 		return
 	}
 	fmt.Println(filepath.Base(p))
+	// Output: git
 }
