@@ -15,9 +15,13 @@
 //     tree always gets the same digest. Symbolic links are left out unless
 //     [ResolveSymlinks] is asked for: then links that stay inside the tree
 //     are packed as what they point to and any other link is an error.
-//   - [Store] keeps artifacts under `<kind>/<namespace>/<name>/<file>`,
-//     writes them atomically, verifies them, removes stale ones
-//     ([Store.GarbageCollect]) and serves them ([Store.Handler]).
+//   - [Storage] is the interface a controller needs from an artifact store
+//     (put, get, exists, list, remove, garbage collection, an HTTP handler).
+//     [Store], the filesystem implementation and embedded default, keeps
+//     artifacts under `<kind>/<namespace>/<name>/<file>`, writes them
+//     atomically, verifies them, lists them ([Store.List]), removes stale
+//     ones by age and count ([Store.GarbageCollect]) and serves them
+//     ([Store.Handler]).
 //   - [Fetcher] downloads an [Artifact] by URL with a size cap, checks its
 //     digest and calls [Unpack], which confines every entry to the target
 //     directory, refuses links and device files by default and caps the
