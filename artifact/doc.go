@@ -25,7 +25,10 @@
 //   - [Fetcher] downloads an [Artifact] by URL with a size cap, checks its
 //     digest and calls [Unpack], which confines every entry to the target
 //     directory, refuses links and device files by default and caps the
-//     unpacked size and entry count.
+//     unpacked size (100 MiB) and entry count. Every cap, including the
+//     Fetcher's download cap, reads 0 as its default and only [Unlimited]
+//     as "no limit". Unpacking into a new or empty directory goes through a
+//     temporary directory renamed into place, so a failure leaves nothing.
 //
 // An [Artifact] mirrors the artifact in Flux's source API: path, URL,
 // revision, digest (`sha256:<hex>`), size, last update time and metadata.

@@ -43,8 +43,9 @@ type Fetcher struct {
 	// Client performs the requests; nil means an http.Client with the
 	// default transport and a 10-minute timeout.
 	Client *http.Client
-	// MaxDownloadSize caps the compressed size; 0 means
-	// DefaultMaxDownloadSize, a negative value means no limit.
+	// MaxDownloadSize caps the compressed size in bytes; 0 means
+	// DefaultMaxDownloadSize (never "no limit"), Unlimited (any negative
+	// value) means no limit.
 	MaxDownloadSize int64
 	// Retries is how many times a failed download is retried after network
 	// errors and 429/5xx answers, with doubling back-off from RetryWait.
@@ -52,7 +53,8 @@ type Fetcher struct {
 	Retries int
 	// RetryWait is the first back-off; 0 means one second.
 	RetryWait time.Duration
-	// Unpack holds the limits applied while unpacking.
+	// Unpack holds the limits applied while unpacking; its zero value
+	// applies Unpack's default caps.
 	Unpack UnpackOptions
 	// TempDir holds downloads until they are verified; "" means the parent
 	// of the target directory (or file).

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 )
 
@@ -22,6 +23,16 @@ const (
 	DefaultMaxEntries = 100_000
 )
 
+// Unlimited, as UnpackOptions.MaxSize, UnpackOptions.MaxEntries or
+// Fetcher.MaxDownloadSize, turns that cap off. It has to be asked for:
+// zero never means "no limit", it means the default cap. Any negative
+// value counts as Unlimited.
+const Unlimited = -1
+
+// maxTrailer caps the padding accepted after a tar stream's end marker
+// (GNU tar pads to 10 KiB records).
+const maxTrailer = 1 << 20
+
 // ErrTooLarge is returned when a download or an archive exceeds a size or
 // entry-count limit.
 var ErrTooLarge = errors.New("exceeds limit")
@@ -31,14 +42,18 @@ var ErrTooLarge = errors.New("exceeds limit")
 var ErrUnsafeEntry = errors.New("unsafe archive entry")
 
 // UnpackOptions tunes Unpack. The zero value accepts gzip-compressed tar
-// streams of at most DefaultMaxUnpackSize bytes of file content and
+// streams of at most DefaultMaxUnpackSize (100 MiB) of file content and
 // DefaultMaxEntries entries, and rejects symbolic and hard links.
+//
+// Both caps follow one rule: 0 means the default cap, a positive value is
+// the cap, and only Unlimited (any negative value) removes it.
 type UnpackOptions struct {
-	// MaxSize caps the sum of the file sizes; 0 means DefaultMaxUnpackSize,
-	// a negative value means no limit.
+	// MaxSize caps the sum of the file sizes, as declared by the entry
+	// headers, in bytes; 0 means DefaultMaxUnpackSize, Unlimited means no
+	// limit.
 	MaxSize int64
-	// MaxEntries caps the number of entries; 0 means DefaultMaxEntries, a
-	// negative value means no limit.
+	// MaxEntries caps the number of archive entries of any type; 0 means
+	// DefaultMaxEntries, Unlimited means no limit.
 	MaxEntries int
 	// SkipLinks drops symbolic and hard links instead of failing on them.
 	SkipLinks bool
@@ -56,6 +71,13 @@ type UnpackResult struct {
 
 // Unpack extracts the tar.gz stream r into dir, creating dir if needed.
 //
+// When dir does not exist yet or is an empty directory, the archive is
+// extracted into a temporary directory next to it, which is renamed to dir
+// only once the whole archive has been read: a failed unpack (a refused
+// entry, a cap exceeded, a truncated stream, a canceled ctx) leaves nothing
+// behind. Into a directory that already has content, entries are extracted
+// in place, and a failure can leave the entries written before it.
+//
 // Every path is resolved inside dir through an os.Root, so neither `..`,
 // absolute names nor symbolic links already present in dir can make it
 // write elsewhere. Names containing a backslash or NUL are refused. Only
@@ -63,7 +85,60 @@ type UnpackResult struct {
 // SkipLinks is set, device files and FIFOs always fail it. File modes keep
 // their permission bits (without setuid, setgid or sticky), directories are
 // always owner-writable, and times are not restored.
-func Unpack(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (res UnpackResult, err error) {
+func Unpack(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (UnpackResult, error) {
+	dir = filepath.Clean(dir)
+	if !isEmptyOrMissingDir(dir) {
+		return unpackInto(ctx, r, dir, opts)
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o750); err != nil {
+		return UnpackResult{}, fmt.Errorf("unpack: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, tempPrefix+"unpack-"+filepath.Base(dir)+"-*")
+	if err != nil {
+		return UnpackResult{}, fmt.Errorf("unpack: %w", err)
+	}
+	res, err := unpackInto(ctx, r, tmp, opts)
+	if err == nil {
+		err = os.Chmod(tmp, 0o750)
+	}
+	if err == nil {
+		// An empty directory in the way goes first (Remove refuses to
+		// delete one that gained content meanwhile).
+		if rerr := os.Remove(dir); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = fmt.Errorf("unpack: %w", rerr)
+		} else if rerr := os.Rename(tmp, dir); rerr != nil {
+			err = fmt.Errorf("unpack: %w", rerr)
+		}
+	}
+	if err != nil {
+		_ = os.RemoveAll(tmp)
+		return res, err
+	}
+	return res, nil
+}
+
+// isEmptyOrMissingDir reports whether dir does not exist or is an empty
+// directory.
+func isEmptyOrMissingDir(dir string) bool {
+	f, err := os.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		_, lerr := os.Lstat(dir)
+		return errors.Is(lerr, fs.ErrNotExist) // not a dangling link
+	}
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	names, err := f.Readdirnames(1)
+	return len(names) == 0 && errors.Is(err, io.EOF)
+}
+
+func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (res UnpackResult, err error) {
 	maxSize := opts.MaxSize
 	if maxSize == 0 {
 		maxSize = DefaultMaxUnpackSize
@@ -107,6 +182,19 @@ func Unpack(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (r
 		}
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			if !opts.Uncompressed {
+				// Read the gzip stream to its end so its checksum and length
+				// trailer are verified: a truncated or corrupted download must
+				// not pass for a complete archive. What follows the tar end
+				// marker is padding; more than maxTrailer of it is refused.
+				n, err := io.Copy(io.Discard, io.LimitReader(stream, maxTrailer+1))
+				if err != nil {
+					return res, fmt.Errorf("unpack: reading archive: %w", err)
+				}
+				if n > maxTrailer {
+					return res, fmt.Errorf("unpack: more than %d bytes follow the end of the archive: %w", maxTrailer, ErrUnsafeEntry)
+				}
+			}
 			return res, nil
 		}
 		if err != nil {
