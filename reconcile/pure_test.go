@@ -1,0 +1,356 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+)
+
+func TestRequeuePolicy(t *testing.T) {
+	half := func() float64 { return 0.5 }
+	tests := []struct {
+		name     string
+		p        RequeuePolicy
+		failures int
+		want     time.Duration
+	}{
+		{"zero success", RequeuePolicy{}, 0, 10 * time.Minute},
+		{"zero failure", RequeuePolicy{}, 3, 10 * time.Minute},
+		{"interval", RequeuePolicy{Interval: time.Minute}, 0, time.Minute},
+		{"retry", RequeuePolicy{Interval: time.Minute, RetryInterval: 10 * time.Second}, 1, 10 * time.Second},
+		{"retry constant", RequeuePolicy{Interval: time.Minute, RetryInterval: 10 * time.Second}, 5, 10 * time.Second},
+		{"backoff 1", RequeuePolicy{RetryInterval: time.Second, MaxRetryInterval: time.Minute}, 1, time.Second},
+		{"backoff 4", RequeuePolicy{RetryInterval: time.Second, MaxRetryInterval: time.Minute}, 4, 8 * time.Second},
+		{"backoff capped", RequeuePolicy{RetryInterval: time.Second, MaxRetryInterval: time.Minute}, 10, time.Minute},
+		{"backoff huge", RequeuePolicy{RetryInterval: time.Second, MaxRetryInterval: time.Minute}, 5000, time.Minute},
+		{"jitter mid", RequeuePolicy{Interval: time.Minute, Jitter: 0.1, Rand: half}, 0, time.Minute},
+		{"jitter low", RequeuePolicy{Interval: time.Minute, Jitter: 0.1, Rand: func() float64 { return 0 }}, 0, 54 * time.Second},
+		{"jitter clamped", RequeuePolicy{Interval: time.Minute, Jitter: 7, Rand: func() float64 { return 0 }}, 0, 0},
+	}
+	for _, tt := range tests {
+		if got := tt.p.After(tt.failures); got != tt.want {
+			t.Errorf("%s: After(%d) = %v, want %v", tt.name, tt.failures, got, tt.want)
+		}
+	}
+	p := RequeuePolicy{Interval: time.Minute, Jitter: 0.2}
+	for range 100 {
+		if d := p.After(0); d < 48*time.Second || d >= 72*time.Second {
+			t.Fatalf("jittered %v outside ±20%%", d)
+		}
+	}
+}
+
+func TestConditions(t *testing.T) {
+	var list []metav1.Condition
+	c := Conditions{List: &list, Generation: 3}
+	c.Progressing("Fetching manifests for revision %s", "main@sha1:abc")
+	if r := c.Get(ReadyCondition); r == nil || r.Status != metav1.ConditionUnknown || r.Reason != ProgressingReason || r.ObservedGeneration != 3 {
+		t.Fatalf("Ready after Progressing: %+v", r)
+	}
+	c.Failed(BuildFailedReason, "kustomize build failed: %s", "boom")
+	want := []metav1.Condition{
+		{Type: ReconcilingCondition, Status: metav1.ConditionTrue, Reason: ProgressingWithRetryReason, Message: "kustomize build failed: boom", ObservedGeneration: 3},
+		{Type: ReadyCondition, Status: metav1.ConditionFalse, Reason: BuildFailedReason, Message: "kustomize build failed: boom", ObservedGeneration: 3},
+	}
+	ignore := cmpopts.IgnoreFields(metav1.Condition{}, "LastTransitionTime")
+	if diff := cmp.Diff(want, list, ignore); diff != "" {
+		t.Errorf("after Failed (-want +got):\n%s", diff)
+	}
+	c.Stalled("", "invalid spec")
+	if c.Get(ReconcilingCondition) != nil || !c.IsTrue(StalledCondition) || c.Get(ReadyCondition).Reason != ReconciliationFailedReason {
+		t.Errorf("after Stalled: %+v", list)
+	}
+	c.Healthy(errors.New("Deployment/ns/web status InProgress"))
+	if h := c.Get(HealthyCondition); h.Status != metav1.ConditionFalse || h.Reason != HealthCheckFailedReason {
+		t.Errorf("Healthy(err) = %+v", h)
+	}
+	c.Healthy(context.Canceled)
+	if h := c.Get(HealthyCondition); h.Reason != HealthCheckCanceledReason {
+		t.Errorf("Healthy(canceled) = %+v", h)
+	}
+	c.Healthy(nil)
+	c.Succeeded("Applied revision: %s", "main@sha1:abc")
+	want = []metav1.Condition{
+		{Type: ReadyCondition, Status: metav1.ConditionTrue, Reason: ReconciliationSucceededReason, Message: "Applied revision: main@sha1:abc", ObservedGeneration: 3},
+		{Type: HealthyCondition, Status: metav1.ConditionTrue, Reason: SucceededReason, Message: "Health check passed", ObservedGeneration: 3},
+	}
+	if diff := cmp.Diff(want, list, ignore); diff != "" {
+		t.Errorf("after Succeeded (-want +got):\n%s", diff)
+	}
+	if !IsReady(list, 3) || IsReady(list, 4) {
+		t.Error("IsReady ignores observedGeneration")
+	}
+	// Flux's reason strings.
+	for got, want := range map[string]string{ReadyCondition: "Ready", HealthCheckFailedReason: "HealthCheckFailed", DependencyNotReadyReason: "DependencyNotReady", PruneFailedReason: "PruneFailed", ArtifactFailedReason: "ArtifactFailed"} {
+		if got != want {
+			t.Errorf("constant %q, want %q", got, want)
+		}
+	}
+}
+
+func TestGraph(t *testing.T) {
+	u := func(ns, name string, deps ...string) Unit {
+		var d []Dependency
+		for _, x := range deps {
+			ns2, n, ok := strings.Cut(x, "/")
+			if !ok {
+				ns2, n = "", x
+			}
+			d = append(d, Dependency{Ref: UnitRef{Namespace: ns2, Name: n}})
+		}
+		return Unit{Ref: UnitRef{Namespace: ns, Name: name}, DependsOn: d}
+	}
+	g, err := NewGraph([]Unit{u("a", "apps", "infra", "b/db"), u("a", "infra", "crds"), u("a", "crds"), u("b", "db", "a/crds", "ext/outside")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []UnitRef{{"a", "crds"}, {"a", "infra"}, {"b", "db"}, {"a", "apps"}}
+	if diff := cmp.Diff(want, g.Order()); diff != "" {
+		t.Errorf("Order (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]UnitRef{{"a", "infra"}, {"b", "db"}}, g.Dependents(UnitRef{"a", "crds"})); diff != "" {
+		t.Errorf("Dependents (-want +got):\n%s", diff)
+	}
+	if got := g.DependsOn(UnitRef{"a", "apps"}); got[0].Ref != (UnitRef{"a", "infra"}) {
+		t.Errorf("namespace not defaulted: %+v", got)
+	}
+
+	_, err = NewGraph([]Unit{u("n", "x", "y"), u("n", "y", "z"), u("n", "z", "x"), u("n", "w")})
+	var ce *CycleError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want CycleError, got %v", err)
+	}
+	if got, want := err.Error(), "dependency cycle: n/x -> n/y -> n/z -> n/x"; got != want {
+		t.Errorf("cycle error %q, want %q", got, want)
+	}
+	if _, err := NewGraph([]Unit{u("n", "x", "x")}); !errors.As(err, &ce) {
+		t.Errorf("self dependency: %v", err)
+	}
+	if _, err := NewGraph([]Unit{u("n", "x"), u("n", "x")}); err == nil || !strings.Contains(err.Error(), "n/x listed twice") {
+		t.Errorf("duplicate: %v", err)
+	}
+}
+
+func TestCheckDependencies(t *testing.T) {
+	unit := Unit{Ref: UnitRef{"ns", "app"}, DependsOn: []Dependency{{Ref: UnitRef{Name: "db"}}, {Ref: UnitRef{Namespace: "other", Name: "cache"}}}}
+	var seen []UnitRef
+	checker := ReadinessFunc(func(_ context.Context, self UnitRef, d Dependency) error {
+		seen = append(seen, d.Ref)
+		if d.Ref.Name == "cache" {
+			return errors.New("Ready is False")
+		}
+		return nil
+	})
+	err := CheckDependencies(context.Background(), unit, checker)
+	var nr *DependencyNotReadyError
+	if !errors.As(err, &nr) || len(nr.Reasons) != 1 {
+		t.Fatalf("want one not-ready dependency, got %v", err)
+	}
+	if want := "dependencies of ns/app not ready: other/cache: Ready is False"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	if diff := cmp.Diff([]UnitRef{{"ns", "db"}, {"other", "cache"}}, seen); diff != "" {
+		t.Error(diff)
+	}
+}
+
+func TestHealthEvaluator(t *testing.T) {
+	h := HealthCheckExpr{
+		APIVersion: "example.com/v1", Kind: "Widget",
+		InProgress: "has(status.phase) && status.phase == 'Pending'",
+		Failed:     "status.?phase.orValue('') == 'Broken'",
+		Current:    "status.conditions.filter(c, c.type == 'Ready').all(c, c.status == 'True')",
+	}
+	ev, err := CompileHealthCheck(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(gen int64, st map[string]any) *unstructured.Unstructured {
+		u := obj("example.com/v1", "Widget", "ns", "w")
+		u.SetGeneration(gen)
+		if st != nil {
+			u.Object["status"] = st
+		}
+		return u
+	}
+	ready := []any{map[string]any{"type": "Ready", "status": "True"}}
+	tests := []struct {
+		name    string
+		u       *unstructured.Unstructured
+		want    status.Status
+		wantErr bool
+	}{
+		{"current", mk(1, map[string]any{"conditions": ready}), status.CurrentStatus, false},
+		{"stale generation", mk(2, map[string]any{"observedGeneration": int64(1), "conditions": ready}), status.InProgressStatus, false},
+		{"in progress first", mk(1, map[string]any{"phase": "Pending", "conditions": ready}), status.InProgressStatus, false},
+		{"failed", mk(1, map[string]any{"phase": "Broken", "conditions": ready}), status.FailedStatus, false},
+		{"not ready", mk(1, map[string]any{"conditions": []any{map[string]any{"type": "Ready", "status": "False"}}}), status.CurrentStatus, false},
+		{"missing field errors", mk(1, nil), "", true},
+	}
+	// "not ready": all() over the Ready conditions is false only when one is not True.
+	tests[4].want = status.InProgressStatus
+	for _, tt := range tests {
+		res, err := ev.Evaluate(context.Background(), tt.u)
+		if tt.wantErr {
+			if err == nil {
+				t.Errorf("%s: want error, got %v", tt.name, res.Status)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if res.Status != tt.want {
+			t.Errorf("%s: status %s, want %s", tt.name, res.Status, tt.want)
+		}
+	}
+	for _, bad := range []HealthCheckExpr{
+		{APIVersion: "example.com/v1", Kind: "Widget"},
+		{APIVersion: "example.com/v1", Kind: "Widget", Current: "status.x +"},
+		{APIVersion: "example.com/v1", Kind: "Widget", Current: "'a string'"},
+		{APIVersion: "", Kind: "Widget", Current: "true"},
+		{APIVersion: "a/b/c", Kind: "Widget", Current: "true"},
+		{APIVersion: "v1", Kind: "", Current: "true"},
+		{APIVersion: "v1", Kind: "X", Current: "true", Failed: ")"},
+	} {
+		if _, err := CompileHealthCheck(bad); err == nil {
+			t.Errorf("CompileHealthCheck(%+v): want error", bad)
+		}
+	}
+}
+
+func TestReadyExpr(t *testing.T) {
+	self := obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "ns", "app")
+	self.Object["spec"] = map[string]any{"path": "./apps"}
+	dep := obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "ns", "infra")
+	dep.Object["status"] = map[string]any{"lastAppliedRevision": "main@sha1:1"}
+	tests := []struct {
+		expr string
+		want bool
+	}{
+		{"dep.status.lastAppliedRevision == 'main@sha1:1'", true},
+		{"self.spec.path == './apps' && dep.metadata.name == 'infra'", true},
+		{"dep.status.lastAppliedRevision.startsWith('tag')", false},
+	}
+	for _, tt := range tests {
+		e, err := CompileReadyExpr(tt.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.Ready(context.Background(), self, dep)
+		if err != nil || got != tt.want {
+			t.Errorf("%s = %v, %v; want %v", tt.expr, got, err, tt.want)
+		}
+	}
+	if _, err := CompileReadyExpr("  "); err == nil {
+		t.Error("empty readyExpr accepted")
+	}
+	e, _ := CompileReadyExpr("dep.status.missing == 1")
+	if _, err := e.Ready(context.Background(), self, dep); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing field: %v", err)
+	}
+}
+
+func TestDefaultReady(t *testing.T) {
+	mk := func(gen, og int64, st string) *unstructured.Unstructured {
+		u := obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "ns", "d")
+		u.SetGeneration(gen)
+		u.Object["status"] = map[string]any{"observedGeneration": og, "conditions": []any{map[string]any{"type": "Ready", "status": st, "message": "m"}}}
+		return u
+	}
+	if err := DefaultReady(mk(2, 2, "True")); err != nil {
+		t.Errorf("ready: %v", err)
+	}
+	if err := DefaultReady(mk(2, 1, "True")); err == nil {
+		t.Error("stale generation accepted")
+	}
+	if err := DefaultReady(mk(2, 2, "False")); err == nil {
+		t.Error("Ready=False accepted")
+	}
+	if err := DefaultReady(obj("v1", "ConfigMap", "ns", "x")); err == nil {
+		t.Error("no conditions accepted")
+	}
+}
+
+func TestKubeConfigChecks(t *testing.T) {
+	base := `apiVersion: v1
+kind: Config
+current-context: c
+contexts:
+- name: c
+  context: {cluster: k, user: u}
+clusters:
+- name: k
+  cluster: {server: "https://127.0.0.1:6443"%s}
+users:
+- name: u
+  user: %s
+`
+	fill := func(cluster, user string) []byte { return []byte(strings.Replace(strings.Replace(base, "%s", cluster, 1), "%s", user, 1)) }
+	if _, err := RESTConfigFromKubeConfig(fill("", "{token: abc}"), KubeConfigOptions{}); err != nil {
+		t.Errorf("plain kubeconfig: %v", err)
+	}
+	execUser := "{exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/true, interactiveMode: Never}}"
+	if _, err := RESTConfigFromKubeConfig(fill("", execUser), KubeConfigOptions{}); !errors.Is(err, ErrExecNotAllowed) {
+		t.Errorf("exec: %v", err)
+	}
+	if _, err := RESTConfigFromKubeConfig(fill("", execUser), KubeConfigOptions{AllowExec: true}); err != nil {
+		t.Errorf("exec allowed: %v", err)
+	}
+	insecure := ", insecure-skip-tls-verify: true"
+	if _, err := RESTConfigFromKubeConfig(fill(insecure, "{token: abc}"), KubeConfigOptions{}); !errors.Is(err, ErrInsecureNotAllowed) {
+		t.Errorf("insecure: %v", err)
+	}
+	if _, err := RESTConfigFromKubeConfig(fill(insecure, "{token: abc}"), KubeConfigOptions{AllowInsecure: true}); err != nil {
+		t.Errorf("insecure allowed: %v", err)
+	}
+	_, err := RESTConfigFromKubeConfig([]byte("{{{"), KubeConfigOptions{})
+	if err == nil {
+		t.Error("garbage accepted")
+	}
+	_, err = RESTConfigFromKubeConfig(fill("", "{token: s3cr3t-token}"), KubeConfigOptions{Context: "nope"})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("missing context: %v", err)
+	}
+}
+
+func TestImpersonateServiceAccount(t *testing.T) {
+	cfg := &rest.Config{Host: "https://example", BearerToken: "t"}
+	got, err := ImpersonateServiceAccount(cfg, "apps", "deployer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Impersonate.UserName != "system:serviceaccount:apps:deployer" || cfg.Impersonate.UserName != "" {
+		t.Errorf("impersonation %q, original %q", got.Impersonate.UserName, cfg.Impersonate.UserName)
+	}
+	for _, bad := range [][2]string{{"", "x"}, {"ns", ""}, {"NS", "x"}, {"ns", "a:b"}} {
+		if _, err := ImpersonateServiceAccount(cfg, bad[0], bad[1]); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+func TestKubeConfigFromSecret(t *testing.T) {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "kc"}, Data: map[string][]byte{"value.yaml": []byte("b")}}
+	if got, err := KubeConfigFromSecret(s, ""); err != nil || string(got) != "b" {
+		t.Errorf("value.yaml: %q %v", got, err)
+	}
+	s.Data["value"] = []byte("a")
+	if got, err := KubeConfigFromSecret(s, ""); err != nil || string(got) != "a" {
+		t.Errorf("value first: %q %v", got, err)
+	}
+	if _, err := KubeConfigFromSecret(s, "other"); err == nil || !strings.Contains(err.Error(), "ns/kc") {
+		t.Errorf("missing key: %v", err)
+	}
+}
