@@ -11,7 +11,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"time"
+
+	"github.com/klauspost/pgzip"
 )
 
 // Modes written into archives: owner-only permissions, executable kept as
@@ -21,6 +25,17 @@ const (
 	packExecMode int64 = 0o700
 	packDirMode  int64 = 0o750
 )
+
+// packBlockSize is the unit of parallel compression. Changing it changes
+// every archive's bytes, and so every digest.
+const packBlockSize = 1 << 20
+
+// packBlocks is how many blocks may be in flight: one per CPU, at least
+// two (so reading overlaps compressing) and at most eight (so memory stays
+// flat, about three block sizes per block).
+func packBlocks() int {
+	return min(max(runtime.GOMAXPROCS(0), 2), 8)
+}
 
 // PackOptions tunes Pack. The zero value packs every regular file and
 // directory with gzip's default compression.
@@ -97,6 +112,14 @@ type PackResult struct {
 // regular files and directories are packed; special files are left out,
 // and so are symbolic links unless opts.Symlinks is ResolveSymlinks. The
 // root directory itself has no entry.
+//
+// Compression runs in parallel on fixed 1 MiB blocks of the tar stream
+// (github.com/klauspost/pgzip), so packing scales with the CPUs while the
+// output stays one standard gzip member and memory stays bounded (a few
+// MiB per CPU, at most eight blocks in flight). The bytes depend on the
+// content and the level only, never on the number of CPUs; a different
+// release of the compressor may still compress differently, so compare
+// digests made by the same build.
 func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackResult, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -124,95 +147,35 @@ func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackR
 	}
 	d, _ := NewDigester("sha256")
 	cw := &countWriter{w: io.MultiWriter(w, d)}
-	gw, err := gzip.NewWriterLevel(cw, level)
+	// The tar stream is cut into fixed-size blocks compressed in parallel,
+	// each primed with the last 32 KiB of the block before it. Where the
+	// blocks start depends only on the byte count, so the output stays a
+	// function of the content, and it is one standard gzip member.
+	gw, err := pgzip.NewWriterLevel(cw, level)
 	if err != nil {
 		return PackResult{}, fmt.Errorf("pack: %w", err)
 	}
-	// Reading files and building the tar stream runs here while compression
-	// runs in its own goroutine, so the two overlap on multi-core machines.
-	aw := newAsyncWriter(gw)
+	if err := gw.SetConcurrency(packBlockSize, packBlocks()); err != nil {
+		return PackResult{}, fmt.Errorf("pack: %w", err)
+	}
+	// Written as is: the zero time.Time would become a date in 2042.
+	gw.ModTime = time.Unix(0, 0)
 	p := &packer{
-		ctx: ctx, tw: tar.NewWriter(aw), filter: opts.Filter, buf: make([]byte, 64<<10),
+		ctx: ctx, tw: tar.NewWriter(gw), filter: opts.Filter, buf: make([]byte, 64<<10),
 		resolve: opts.Symlinks == ResolveSymlinks, realRoot: realRoot,
 	}
 	err = p.walk("", realRoot)
 	if err == nil {
 		err = p.tw.Close()
 	}
-	if cerr := aw.Close(); err == nil && cerr != nil {
+	// Close also waits for the compressing goroutines after a failure.
+	if cerr := gw.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("pack: %w", cerr)
 	}
 	if err != nil {
 		return PackResult{}, err
 	}
-	if err := gw.Close(); err != nil {
-		return PackResult{}, fmt.Errorf("pack: %w", err)
-	}
 	return PackResult{Digest: d.Digest(), Size: cw.n, Files: p.files}, nil
-}
-
-// asyncWriter hands fixed-size blocks to a goroutine that writes them to w.
-// Write and Close must be called from one goroutine; Close waits for the
-// consumer and reports the first error it saw.
-type asyncWriter struct {
-	cur    []byte
-	blocks chan []byte
-	free   chan []byte
-	done   chan struct{}
-	err    error // set by the consumer before done is closed
-}
-
-const asyncBlock = 256 << 10
-
-func newAsyncWriter(w io.Writer) *asyncWriter {
-	a := &asyncWriter{
-		blocks: make(chan []byte, 3),
-		free:   make(chan []byte, 4),
-		done:   make(chan struct{}),
-	}
-	for range 4 {
-		a.free <- make([]byte, 0, asyncBlock)
-	}
-	a.cur = <-a.free
-	go func() {
-		defer close(a.done)
-		for b := range a.blocks {
-			if a.err == nil {
-				if _, err := w.Write(b); err != nil {
-					a.err = err
-				}
-			}
-			a.free <- b[:0]
-		}
-	}()
-	return a
-}
-
-func (a *asyncWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		room := asyncBlock - len(a.cur)
-		if room > len(p) {
-			room = len(p)
-		}
-		a.cur = append(a.cur, p[:room]...)
-		p = p[room:]
-		if len(a.cur) == asyncBlock {
-			a.blocks <- a.cur
-			a.cur = <-a.free
-		}
-	}
-	return n, nil
-}
-
-func (a *asyncWriter) Close() error {
-	if len(a.cur) > 0 {
-		a.blocks <- a.cur
-		a.cur = nil
-	}
-	close(a.blocks)
-	<-a.done
-	return a.err
 }
 
 type packer struct {

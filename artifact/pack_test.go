@@ -2,12 +2,15 @@ package artifact_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -210,4 +213,57 @@ func randomBytes(seed, n int) []byte {
 		b[i] = byte(x)
 	}
 	return b
+}
+
+// TestPackParallelCompressionIsReproducible packs a tree spanning many
+// compression blocks with one and with several CPUs: the bytes must not
+// depend on how the blocks were scheduled, and the result must be one
+// standard gzip member that unpacks to the same tree.
+func TestPackParallelCompressionIsReproducible(t *testing.T) {
+	src := t.TempDir()
+	files := map[string]string{}
+	for i := range 40 {
+		files[fmt.Sprintf("bin/f%02d.bin", i)] = string(randomBytes(i, 100<<10))
+		files[fmt.Sprintf("yaml/m%02d.yaml", i)] = strings.Repeat(fmt.Sprintf("key-%d: value\n", i), 5000)
+	}
+	writeTree(t, src, files)
+	var archives [][]byte
+	var digests []string
+	for _, procs := range []int{1, 4, 2} {
+		prev := runtime.GOMAXPROCS(procs)
+		data, res := packDir(t, src, artifact.PackOptions{})
+		runtime.GOMAXPROCS(prev)
+		archives = append(archives, data)
+		digests = append(digests, res.Digest)
+	}
+	if len(archives[0]) < 3<<20 {
+		t.Fatalf("archive is %d bytes, want several compression blocks", len(archives[0]))
+	}
+	for i := range archives[1:] {
+		if !bytes.Equal(archives[0], archives[i+1]) {
+			t.Errorf("archives differ with GOMAXPROCS: digests %v", digests)
+		}
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(archives[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr.Multistream(false)
+	if _, err := io.Copy(io.Discard, zr); err != nil {
+		t.Fatalf("reading the gzip member: %v", err)
+	}
+	if zr.Header.ModTime.Unix() > 0 || zr.Header.Name != "" {
+		t.Errorf("gzip header carries a time or name: %+v", zr.Header)
+	}
+	rest, _ := io.ReadAll(zr)
+	if len(rest) != 0 {
+		t.Errorf("%d bytes after the first gzip member", len(rest))
+	}
+	dst := filepath.Join(t.TempDir(), "out")
+	if _, err := artifact.Unpack(context.Background(), bytes.NewReader(archives[0]), dst, artifact.UnpackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(files, readTree(t, dst)); diff != "" {
+		t.Errorf("unpacked tree (-want +got):\n%s", diff)
+	}
 }
