@@ -139,7 +139,7 @@ func applyOverrides(fsys *confinedFS, dir string, kus *kustypes.Kustomization, o
 		kp := kustypes.Patch{Patch: p.Patch}
 		if t := p.Target; t != nil {
 			kp.Target = &kustypes.Selector{
-				ResId: resIDFor(t),
+				ResId:              resIDFor(t),
 				LabelSelector:      t.LabelSelector,
 				AnnotationSelector: t.AnnotationSelector,
 			}
