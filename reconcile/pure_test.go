@@ -297,7 +297,9 @@ users:
 - name: u
   user: %s
 `
-	fill := func(cluster, user string) []byte { return []byte(strings.Replace(strings.Replace(base, "%s", cluster, 1), "%s", user, 1)) }
+	fill := func(cluster, user string) []byte {
+		return []byte(strings.Replace(strings.Replace(base, "%s", cluster, 1), "%s", user, 1))
+	}
 	if _, err := RESTConfigFromKubeConfig(fill("", "{token: abc}"), KubeConfigOptions{}); err != nil {
 		t.Errorf("plain kubeconfig: %v", err)
 	}
