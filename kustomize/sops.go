@@ -281,13 +281,13 @@ func storeFor(f sopsFormat) sopsStore {
 	case fmtYAML:
 		return sopsyaml.NewStore(&config.YAMLStoreConfig{})
 	case fmtJSON:
-		return sopsjson.NewStore(&config.JSONStoreConfig{})
+		return sopsjson.NewStore(&config.JSONStoreConfig{Indent: -1})
 	case fmtDotenv:
 		return dotenv.NewStore(&config.DotenvStoreConfig{})
 	case fmtINI:
 		return ini.NewStore(&config.INIStoreConfig{})
 	}
-	return sopsjson.NewBinaryStore(&config.JSONBinaryStoreConfig{})
+	return sopsjson.NewBinaryStore(&config.JSONBinaryStoreConfig{Indent: -1})
 }
 
 // decrypt opens a SOPS document. checkMAC verifies the document's MAC,
