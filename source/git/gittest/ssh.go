@@ -41,6 +41,9 @@ type SSHServer struct {
 	authorized []ssh.PublicKey
 	sessions   atomic.Int64
 	wg         sync.WaitGroup
+	mu         sync.Mutex
+	conns      map[net.Conn]bool
+	closed     bool
 }
 
 // SSHOption configures NewSSHServer.
@@ -90,8 +93,16 @@ func NewSSHServer(t testing.TB, opts ...SSHOption) *SSHServer {
 	}
 	s.Addr = ln.Addr().String()
 	s.KnownHosts = []byte(knownhosts.Line([]string{knownhosts.Normalize(s.Addr)}, s.HostKey) + "\n")
+	s.conns = map[net.Conn]bool{}
 	t.Cleanup(func() {
 		ln.Close()
+		// Connections a client left open would otherwise block the wait.
+		s.mu.Lock()
+		s.closed = true
+		for c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
 		s.wg.Wait()
 	})
 	s.wg.Add(1)
@@ -102,9 +113,22 @@ func NewSSHServer(t testing.TB, opts ...SSHOption) *SSHServer {
 			if err != nil {
 				return
 			}
+			s.mu.Lock()
+			if s.closed {
+				s.mu.Unlock()
+				conn.Close()
+				return
+			}
+			s.conns[conn] = true
 			s.wg.Add(1)
+			s.mu.Unlock()
 			go func() {
 				defer s.wg.Done()
+				defer func() {
+					s.mu.Lock()
+					delete(s.conns, conn)
+					s.mu.Unlock()
+				}()
 				s.serveConn(conn, cfg)
 			}()
 		}
