@@ -128,10 +128,14 @@ func (m *Manager) Wait(ctx context.Context, inv Inventory, opts WaitOptions) err
 	if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("waiting for %d object(s): %w", len(set), err)
 	}
-	if pollErr != nil && !errors.Is(pollErr, context.Canceled) && !errors.Is(pollErr, context.DeadlineExceeded) {
+	// Client rate limiters fail requests that would end after the
+	// deadline: near it, any polling error means the time is up.
+	deadline, _ := pctx.Deadline()
+	timedOut := errors.Is(pctx.Err(), context.DeadlineExceeded) || time.Until(deadline) < time.Second
+	if pollErr != nil && !timedOut && !errors.Is(pollErr, context.Canceled) {
 		return fmt.Errorf("waiting for %d object(s): %w", len(set), pollErr)
 	}
-	he := &HealthError{TimedOut: errors.Is(pctx.Err(), context.DeadlineExceeded)}
+	he := &HealthError{TimedOut: timedOut}
 	for _, id := range set {
 		rs := last[id]
 		u := UnhealthyObject{Ref: idx[id], Status: string(status.UnknownStatus), Message: "no status observed"}
