@@ -28,19 +28,24 @@ func main() {
 	commits := flag.Int("commits", 200, "commits in the repository")
 	runs := flag.Int("runs", 5, "timed runs of each fetch")
 	noopRuns := flag.Int("noop-runs", 30, "timed runs of the no-op check")
+	keep := flag.Bool("keep", false, "keep the working directory (repository and checkouts) and print its path")
 	flag.Parse()
-	if err := run(*files, *commits, *runs, *noopRuns); err != nil {
+	if err := run(*files, *commits, *runs, *noopRuns, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "gitfetch:", err)
 		os.Exit(1)
 	}
 }
 
-func run(files, commits, runs, noopRuns int) error {
+func run(files, commits, runs, noopRuns int, keep bool) error {
 	work, err := os.MkdirTemp("", "gitfetch-bench")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	if keep {
+		defer fmt.Println("working directory kept:", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 	root := filepath.Join(work, "srv")
 	repoDir := filepath.Join(root, "bench.git")
 	t0 := time.Now()

@@ -40,7 +40,7 @@ func NewRepo(t testing.TB, dir string) *Repo {
 	return r
 }
 
-// Env returns the environment used for every git command: no global or
+// env returns the environment used for every git command: no global or
 // system configuration, a fixed identity and a fixed clock, so object names
 // are reproducible.
 func (r *Repo) env() []string {
