@@ -8,6 +8,7 @@ import (
 
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
+	yaml3 "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -153,7 +154,27 @@ func postBuild(ctx context.Context, m resmap.ResMap, opts Options, dec *decrypto
 	return nil
 }
 
+// hasDollar reports whether any key or value below n contains '$'; objects
+// without one cannot change under substitution.
+func hasDollar(n *yaml3.Node) bool {
+	if n == nil {
+		return false
+	}
+	if strings.Contains(n.Value, "$") {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasDollar(c) {
+			return true
+		}
+	}
+	return false
+}
+
 func substituteResource(res *resource.Resource, lookup func(string) (string, bool)) error {
+	if !hasDollar(res.YNode()) {
+		return nil
+	}
 	data, err := res.AsYAML()
 	if err != nil {
 		return &SubstituteError{Object: resRef(res), Err: err}

@@ -26,6 +26,7 @@ import (
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 	"sigs.k8s.io/kustomize/api/resource"
 	kustypes "sigs.k8s.io/kustomize/api/types"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -438,12 +439,8 @@ func (d *decryptor) decryptFile(abs string, f sopsFormat) error {
 
 // isSOPSEncrypted reports whether an object carries SOPS metadata.
 func isSOPSEncrypted(res *resource.Resource) bool {
-	m, err := res.Map()
-	if err != nil {
-		return false
-	}
-	s, ok := m["sops"].(map[string]any)
-	return ok && len(s) > 0
+	f := res.Field("sops")
+	return f != nil && f.Value != nil && f.Value.YNode().Kind == kyaml.MappingNode && len(f.Value.YNode().Content) > 0
 }
 
 // decryptResource decrypts an object carrying SOPS metadata, and Secret data
