@@ -110,6 +110,18 @@ type Options struct {
 	StageTimeout time.Duration
 	// PollInterval is how often waits poll the cluster; 0 means 2s.
 	PollInterval time.Duration
+	// FullDryRun diffs every object with a server-side dry-run on every
+	// Apply. By default, when four or more objects share a kind and
+	// namespace, Apply lists them in one request, creates the absent ones
+	// with a single apply request each, and reports Unchanged, without a
+	// dry-run, an object whose desired state and whose field-manager record
+	// in the cluster are both the same as when this Manager last applied
+	// it (any write to a field we own changes that record). Keep one
+	// Manager per owner across reconciliations to benefit. Server-side
+	// changes that alter no object, such as new defaults in a CRD schema,
+	// are then seen only when the object next changes; FullDryRun trades
+	// speed for seeing them at once.
+	FullDryRun bool
 }
 
 // Manager applies, prunes and waits for objects in one cluster on behalf of
@@ -119,6 +131,7 @@ type Manager struct {
 	rm     *ssa.ResourceManager
 	poller *polling.StatusPoller
 	opts   Options
+	cache  noopCache
 }
 
 // NewManager returns a Manager using c (a controller-runtime client that
@@ -303,6 +316,10 @@ func (m *Manager) applyStage(ctx context.Context, objs []*unstructured.Unstructu
 	sort.Sort(ssa.SortableUnstructureds(objs))
 	entries := make([]*ChangeSetEntry, len(objs))
 	errs := make([]error, len(objs))
+	var listed map[int]*unstructured.Unstructured
+	if !m.opts.FullDryRun {
+		listed = m.listExisting(ctx, objs)
+	}
 	sem := make(chan struct{}, m.opts.Concurrency)
 	var wg sync.WaitGroup
 	for i, o := range objs {
@@ -314,14 +331,35 @@ func (m *Manager) applyStage(ctx context.Context, objs []*unstructured.Unstructu
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			live, wasListed := listed[i]
+			if wasListed {
+				e, handled, err := m.fastApply(ctx, o, live)
+				if handled {
+					if err != nil {
+						errs[i] = err
+					} else {
+						entries[i] = &e
+					}
+					return
+				}
+			}
 			e, err := m.rm.Apply(ctx, o, opts)
 			if err != nil {
 				errs[i] = &ApplyError{Ref: RefOf(o), Err: err}
 				return
 			}
 			entry := fromSSA(*e)
-			if entry.Action == Skipped {
+			switch entry.Action {
+			case Skipped:
 				entry.Reason = skipReason(o)
+			case Unchanged:
+				if live != nil {
+					if h, ok := hashDesired(o); ok {
+						m.remember(entry.Ref, h, live)
+					}
+				}
+			default:
+				m.cache.forget(entry.Ref.ID())
 			}
 			entries[i] = &entry
 		}()

@@ -1,0 +1,221 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// minListGroup is the smallest number of objects of one kind in one
+// namespace for which Apply lists them in one request instead of reading
+// them one by one.
+const minListGroup = 4
+
+// noopCache remembers, per object, what was last applied and our
+// server-side apply record of the live object at that time. While both are
+// the same, a dry-run would find no drift: any write to a field we own
+// moves its ownership and so changes our managed-fields entry (with its
+// timestamp), a recreated object has a new UID, and a changed desired
+// object has a new hash.
+type noopCache struct {
+	mu sync.Mutex
+	m  map[string]noopRecord
+}
+
+type noopRecord struct {
+	desired, live [sha256.Size]byte
+}
+
+func (c *noopCache) get(id string) (noopRecord, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[id]
+	return r, ok
+}
+
+func (c *noopCache) put(id string, r noopRecord) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]noopRecord{}
+	}
+	c.m[id] = r
+}
+
+func (c *noopCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}
+
+func hashDesired(o *unstructured.Unstructured) ([sha256.Size]byte, bool) {
+	b, err := json.Marshal(o.Object)
+	if err != nil {
+		return [sha256.Size]byte{}, false
+	}
+	return sha256.Sum256(b), true
+}
+
+// liveFingerprint hashes the parts of a live object that decide whether an
+// apply of an unchanged desired object would write: its UID, our apply
+// entry in managedFields, and the presence of the metadata that the apply
+// cleans up (kubectl's managers and last-applied annotation).
+func (m *Manager) liveFingerprint(live *unstructured.Unstructured) ([sha256.Size]byte, bool) {
+	var parts []any
+	parts = append(parts, string(live.GetUID()))
+	var ours bool
+	for _, mf := range live.GetManagedFields() {
+		if mf.Subresource != "" {
+			continue
+		}
+		if mf.Manager == m.opts.FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply {
+			ours = true
+			parts = append(parts, mf)
+			continue
+		}
+		if mf.Manager == "kubectl" || mf.Manager == "before-first-apply" || mf.Manager == m.opts.FieldManager {
+			parts = append(parts, mf.Manager+"/"+string(mf.Operation))
+		}
+	}
+	if !ours {
+		return [sha256.Size]byte{}, false
+	}
+	_, lastApplied := live.GetAnnotations()[corev1.LastAppliedConfigAnnotation]
+	parts = append(parts, lastApplied)
+	b, err := json.Marshal(parts)
+	if err != nil {
+		return [sha256.Size]byte{}, false
+	}
+	return sha256.Sum256(b), true
+}
+
+// excludedFromFastPath reports whether the object's annotations ask for
+// behaviour only the full apply path implements.
+func excludedFromFastPath(o *unstructured.Unstructured) bool {
+	if o.GroupVersionKind().Group == "apiextensions.k8s.io" {
+		return true
+	}
+	for _, md := range []map[string]string{o.GetAnnotations(), o.GetLabels()} {
+		if md[AnnotationSSA] != "" || md[AnnotationReconcile] != "" || md[AnnotationForce] != "" {
+			return true
+		}
+	}
+	return false
+}
+
+type groupKey struct {
+	gvk schema.GroupVersionKind
+	ns  string
+}
+
+// listExisting reads the live objects of large kind/namespace groups with
+// one LIST each. The result maps object index to the live object (nil when
+// absent); indexes of groups that were not listed are missing.
+func (m *Manager) listExisting(ctx context.Context, objs []*unstructured.Unstructured) map[int]*unstructured.Unstructured {
+	groups := map[groupKey][]int{}
+	for i, o := range objs {
+		if excludedFromFastPath(o) {
+			continue
+		}
+		k := groupKey{gvk: o.GroupVersionKind(), ns: o.GetNamespace()}
+		groups[k] = append(groups[k], i)
+	}
+	out := map[int]*unstructured.Unstructured{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for k, idx := range groups {
+		if len(idx) < minListGroup {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List"))
+			var opts []client.ListOption
+			if k.ns != "" {
+				opts = append(opts, client.InNamespace(k.ns))
+			}
+			if err := m.c.List(ctx, list, opts...); err != nil {
+				// Not allowed to list, unknown kind, ...: the full path
+				// reads each object and reports precise errors.
+				return
+			}
+			byName := make(map[string]*unstructured.Unstructured, len(list.Items))
+			for i := range list.Items {
+				byName[list.Items[i].GetName()] = &list.Items[i]
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, i := range idx {
+				out[i] = byName[objs[i].GetName()]
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// fastApply handles an object whose live state was listed: absent objects
+// are created with one server-side apply request, objects unchanged since
+// this Manager last applied them are reported without any request. It
+// returns ok=false when the full path must handle the object.
+func (m *Manager) fastApply(ctx context.Context, o, live *unstructured.Unstructured) (ChangeSetEntry, bool, error) {
+	ref := RefOf(o)
+	desired, hashed := hashDesired(o)
+	if !hashed {
+		return ChangeSetEntry{}, false, nil
+	}
+	if live != nil {
+		rec, ok := m.cache.get(ref.ID())
+		fp, fpOK := m.liveFingerprint(live)
+		if ok && fpOK && rec.desired == desired && rec.live == fp {
+			return ChangeSetEntry{Ref: ref, Action: Unchanged}, true, nil
+		}
+		return ChangeSetEntry{}, false, nil
+	}
+	applied := o.DeepCopy()
+	err := m.c.Patch(ctx, applied, client.Apply, client.ForceOwnership, client.FieldOwner(m.opts.FieldManager))
+	if err != nil {
+		if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
+			return ChangeSetEntry{}, false, nil
+		}
+		return ChangeSetEntry{}, true, &ApplyError{Ref: ref, Err: wrapApply(ref, err)}
+	}
+	m.remember(ref, desired, applied)
+	return ChangeSetEntry{Ref: ref, Action: Created}, true, nil
+}
+
+func (m *Manager) remember(ref ObjectRef, desired [sha256.Size]byte, live *unstructured.Unstructured) {
+	if fp, ok := m.liveFingerprint(live); ok {
+		m.cache.put(ref.ID(), noopRecord{desired: desired, live: fp})
+	} else {
+		m.cache.forget(ref.ID())
+	}
+}
+
+type applyErr struct {
+	ref ObjectRef
+	err error
+}
+
+func (e *applyErr) Error() string {
+	msg := e.err.Error()
+	if strings.Contains(msg, e.ref.String()) {
+		return msg
+	}
+	return e.ref.String() + " apply failed: " + msg
+}
+
+func (e *applyErr) Unwrap() error { return e.err }
+
+func wrapApply(ref ObjectRef, err error) error { return &applyErr{ref: ref, err: err} }
