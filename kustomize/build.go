@@ -226,7 +226,7 @@ func kustomizationGuard(fsys *confinedFS, allowRemote, exclusive bool) readHook 
 		}
 		dir := filepath.Dir(abs)
 		refs := append([]string{}, kus.Resources...)
-		refs = append(refs, kus.Bases...) //nolint:staticcheck // legacy field still honoured by kustomize
+		refs = append(refs, kus.Bases...) //lint:ignore SA1019 the legacy field is still honoured by kustomize
 		refs = append(refs, kus.Components...)
 		refs = append(refs, kus.Crds...)
 		for _, p := range kus.Patches {

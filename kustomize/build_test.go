@@ -360,3 +360,38 @@ func TestParallelBuilds(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestGenerateDefaultIgnoreRules(t *testing.T) {
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  []string
+	}{
+		{"flux defaults", map[string]string{"a.yaml": "a", "cloudbuild.yaml": "cb", ".github/w.yaml": "w"}, []string{"a"}},
+		{"sourceignore", map[string]string{"a.yaml": "a", "skip/b.yaml": "b", "cloudbuild.yaml": "cb", ".sourceignore": "skip/\n"}, []string{"a", "cb"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			for n, c := range tc.files {
+				if !strings.HasSuffix(n, ".yaml") {
+					writeFile(t, root, n, []byte(c))
+					continue
+				}
+				writeFile(t, root, n, []byte(fmt.Sprintf(cm, c)))
+			}
+			res, err := kustomize.Build(context.Background(), root, ".", kustomize.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, o := range res.Objects {
+				got = append(got, o.GetName())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

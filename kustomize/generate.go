@@ -7,11 +7,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/gitopskit/gitopskit/artifact"
 	"sigs.k8s.io/kustomize/api/konfig"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
@@ -84,7 +86,15 @@ func prepareKustomization(ctx context.Context, fsys *confinedFS, dir string, opt
 		file = filepath.Join(dir, konfig.DefaultKustomizationFileName())
 		kus.APIVersion = kustypes.KustomizationVersion
 		kus.Kind = kustypes.KustomizationKind
-		res, err := scanManifests(ctx, fsys, dir, opts.Ignore)
+		ign := opts.Ignore
+		if ign == nil {
+			f, err := artifact.NewIgnoreFilter(fsys.root, nil)
+			if err != nil {
+				return "", nil, fmt.Errorf("kustomize: ignore rules: %w", err)
+			}
+			ign = defaultIgnore(f)
+		}
+		res, err := scanManifests(ctx, fsys, dir, ign)
 		if err != nil {
 			return "", nil, err
 		}
@@ -169,6 +179,14 @@ func copyMap(m map[string]string) map[string]string {
 	return out
 }
 
+// defaultIgnore applies Flux's default ignore rules (with any
+// .sourceignore files) and also skips dot-files and dot-directories.
+type defaultIgnore artifact.Filter
+
+func (d defaultIgnore) Match(p string, isDir bool) bool {
+	return strings.HasPrefix(path.Base(p), ".") || d(p, isDir)
+}
+
 // scanManifests lists, relative to dir, every YAML file below dir that holds
 // Kubernetes objects, and every sub-directory with its own kustomization.
 func scanManifests(ctx context.Context, fsys *confinedFS, dir string, ign Ignorer) ([]string, error) {
@@ -186,11 +204,7 @@ func scanManifests(ctx context.Context, fsys *confinedFS, dir string, ign Ignore
 		rel := fsys.rel(p)
 		name := d.Name()
 		if d.IsDir() {
-			if ign != nil {
-				if ign.Match(rel, true) {
-					return filepath.SkipDir
-				}
-			} else if strings.HasPrefix(name, ".") {
+			if ign.Match(rel, true) {
 				return filepath.SkipDir
 			}
 			k, err := kustomizationFile(fsys, p)
@@ -204,11 +218,7 @@ func scanManifests(ctx context.Context, fsys *confinedFS, dir string, ign Ignore
 			}
 			return nil
 		}
-		if ign != nil {
-			if ign.Match(rel, false) {
-				return nil
-			}
-		} else if strings.HasPrefix(name, ".") {
+		if ign.Match(rel, false) {
 			return nil
 		}
 		ext := strings.ToLower(filepath.Ext(name))

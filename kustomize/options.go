@@ -12,7 +12,9 @@ type Ignorer interface {
 // overrides, no substitution, no decryption and remote bases refused.
 type Options struct {
 	// Ignore filters the files considered when a kustomization.yaml has to be
-	// generated. Nil skips dot-files and dot-directories only.
+	// generated. Nil applies Flux's default rules (artifact.NewIgnoreFilter:
+	// VCS, CI and binary patterns, plus any .sourceignore files below the
+	// root) and also skips dot-files and dot-directories.
 	Ignore Ignorer
 
 	// TargetNamespace, when set, replaces the namespace of every namespaced
