@@ -1,0 +1,147 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/gitopskit/gitopskit/artifact"
+	"github.com/gitopskit/gitopskit/examples/fluxscheme"
+	"github.com/gitopskit/gitopskit/examples/gitrepository"
+	"github.com/gitopskit/gitopskit/examples/kustomization"
+)
+
+// Config describes the controllers to start. Zero values are documented per
+// field.
+type Config struct {
+	// REST reaches the API server. Required.
+	REST *rest.Config
+	// StoreDir is the existing directory of the artifact store. Required.
+	StoreDir string
+	// StoreAddr is the listen address of the artifact server; "" means
+	// 127.0.0.1 on a free port.
+	StoreAddr string
+	// MetricsAddr is the metrics listen address; "" disables metrics.
+	MetricsAddr string
+	// LeaderElection enables leader election in LeaderElectionNamespace.
+	LeaderElection          bool
+	LeaderElectionNamespace string
+	// GitConcurrency and KustomizationConcurrency are the parallel
+	// reconciles of each controller; 0 means 2 and 4.
+	GitConcurrency, KustomizationConcurrency int
+	// ApplyConcurrency bounds one apply's parallel requests; 0 means
+	// reconcile's default.
+	ApplyConcurrency int
+	// DependencyRequeueInterval is the wait for unready dependencies; 0
+	// means the Kustomization controller's default.
+	DependencyRequeueInterval time.Duration
+	// HealthPollInterval is how often health checks poll; 0 means
+	// reconcile's default.
+	HealthPollInterval time.Duration
+	// SkipNameValidation allows several managers in one process (tests).
+	SkipNameValidation bool
+	// Logger is the manager's logger; the zero Logger discards.
+	Logger logr.Logger
+}
+
+// Running is a started manager.
+type Running struct {
+	// Store holds the artifacts.
+	Store *artifact.Store
+	// StoreURL is the base URL of the artifact server.
+	StoreURL string
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Start starts the manager in the background until ctx ends or Stop is
+// called. It returns once the caches have synced.
+func Start(ctx context.Context, cfg Config) (*Running, error) {
+	if cfg.REST == nil || cfg.StoreDir == "" {
+		return nil, errors.New("controllers: REST and StoreDir are required")
+	}
+	scheme, err := fluxscheme.New()
+	if err != nil {
+		return nil, err
+	}
+	addr := cfg.StoreAddr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("artifact server: %w", err)
+	}
+	base := "http://" + ln.Addr().String()
+	store, err := artifact.NewStore(cfg.StoreDir, base)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	metrics := cfg.MetricsAddr
+	if metrics == "" {
+		metrics = "0"
+	}
+	mgr, err := ctrl.NewManager(cfg.REST, ctrl.Options{
+		Scheme:                  scheme,
+		Logger:                  cfg.Logger,
+		Metrics:                 metricsserver.Options{BindAddress: metrics},
+		LeaderElection:          cfg.LeaderElection,
+		LeaderElectionID:        "gitopskit-examples",
+		LeaderElectionNamespace: cfg.LeaderElectionNamespace,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if err := mgr.Add(&gitrepository.StorageServer{Store: store, Listener: ln}); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	gitN, kN := cfg.GitConcurrency, cfg.KustomizationConcurrency
+	if gitN == 0 {
+		gitN = 2
+	}
+	if kN == 0 {
+		kN = 4
+	}
+	gr := &gitrepository.Reconciler{Store: store}
+	if err := gr.SetupWithManager(mgr, gitrepository.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation}); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	kr := &kustomization.Reconciler{
+		DependencyRequeueInterval: cfg.DependencyRequeueInterval,
+		Concurrency:               cfg.ApplyConcurrency,
+		PollInterval:              cfg.HealthPollInterval,
+	}
+	if err := kr.SetupWithManager(ctx, mgr, kustomization.Options{MaxConcurrentReconciles: kN, SkipNameValidation: cfg.SkipNameValidation}); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mctx, cancel := context.WithCancel(ctx)
+	r := &Running{Store: store, StoreURL: base, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- mgr.Start(mctx) }()
+	sctx, scancel := context.WithTimeout(ctx, time.Minute)
+	defer scancel()
+	if !mgr.GetCache().WaitForCacheSync(sctx) {
+		cancel()
+		err := <-r.done
+		return nil, errors.Join(errors.New("controllers: caches did not sync"), err)
+	}
+	return r, nil
+}
+
+// Stop stops the manager and waits for it to finish.
+func (r *Running) Stop() error {
+	r.cancel()
+	return <-r.done
+}

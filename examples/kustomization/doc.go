@@ -1,0 +1,14 @@
+// Package kustomization is an example controller for Flux's
+// kustomize.toolkit.fluxcd.io/v1 Kustomization built from gitopskit's
+// packages: artifact fetches the source's artifact by URL and verifies its
+// digest, kustomize builds it (spec overrides, post-build substitution from
+// the spec and from ConfigMaps and Secrets, SOPS decryption with keys from a
+// Secret), and reconcile applies it server-side, prunes what left the
+// inventory, waits for health (kstatus, healthChecks, healthCheckExprs),
+// orders dependsOn and finalizes by deletionPolicy.
+//
+// Status follows Flux: inventory, lastAppliedRevision,
+// lastAttemptedRevision, lastHandledReconcileAt, observedGeneration and the
+// Ready, Reconciling, Stalled and Healthy conditions with Flux's reasons;
+// Events are recorded as kustomize-controller with the revision annotation.
+package kustomization

@@ -1,0 +1,161 @@
+package kustomization
+
+import (
+	"context"
+	"fmt"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/gitopskit/gitopskit/examples/internal/fluxstatus"
+)
+
+// Field indexes on Kustomizations.
+const (
+	sourceIndex    = ".metadata.sourceRef"
+	dependsOnIndex = ".metadata.dependsOn"
+)
+
+// Options tunes SetupWithManager. The zero value runs one reconcile at a time.
+type Options struct {
+	// MaxConcurrentReconciles is the number of parallel reconciles; 0 means 1.
+	MaxConcurrentReconciles int
+	// SkipNameValidation allows several managers in one process to run
+	// this controller (tests); false keeps controller-runtime's check.
+	SkipNameValidation bool
+}
+
+// SetupWithManager registers the reconciler with mgr: Kustomizations are
+// reconciled when their spec or annotations change, when the artifact of
+// their source changes and when a dependency becomes ready.
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if r.Client == nil {
+		r.Client = mgr.GetClient()
+	}
+	if r.Config == nil {
+		r.Config = mgr.GetConfig()
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder(ControllerName)
+	}
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &kustomizev1.Kustomization{}, sourceIndex, func(o client.Object) []string {
+		k := o.(*kustomizev1.Kustomization)
+		return []string{sourceKey(k.Spec.SourceRef.Kind, sourceNamespace(k), k.Spec.SourceRef.Name)}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &kustomizev1.Kustomization{}, dependsOnIndex, func(o client.Object) []string {
+		k := o.(*kustomizev1.Kustomization)
+		var out []string
+		for _, d := range k.Spec.DependsOn {
+			ns := d.Namespace
+			if ns == "" {
+				ns = k.Namespace
+			}
+			out = append(out, ns+"/"+d.Name)
+		}
+		return out
+	}); err != nil {
+		return err
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("kustomization").
+		For(&kustomizev1.Kustomization{}, builder.WithPredicates(
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&kustomizev1.Kustomization{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
+			builder.WithPredicates(readyChanged{})).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+			SkipNameValidation:      &opts.SkipNameValidation,
+		})
+	for _, src := range []client.Object{&sourcev1.GitRepository{}, &sourcev1.OCIRepository{}, &sourcev1.Bucket{}} {
+		b = b.Watches(src, handler.EnqueueRequestsFromMapFunc(r.forSource), builder.WithPredicates(artifactChanged{}))
+	}
+	return b.Complete(r)
+}
+
+func sourceNamespace(k *kustomizev1.Kustomization) string {
+	if k.Spec.SourceRef.Namespace != "" {
+		return k.Spec.SourceRef.Namespace
+	}
+	return k.Namespace
+}
+
+func sourceKey(kind, namespace, name string) string {
+	return fmt.Sprintf("%s/%s/%s", kind, namespace, name)
+}
+
+// forSource enqueues the Kustomizations reading a source.
+func (r *Reconciler) forSource(ctx context.Context, o client.Object) []reconcile.Request {
+	kind := ""
+	switch o.(type) {
+	case *sourcev1.GitRepository:
+		kind = sourcev1.GitRepositoryKind
+	case *sourcev1.OCIRepository:
+		kind = sourcev1.OCIRepositoryKind
+	case *sourcev1.Bucket:
+		kind = sourcev1.BucketKind
+	}
+	return r.list(ctx, client.MatchingFields{sourceIndex: sourceKey(kind, o.GetNamespace(), o.GetName())})
+}
+
+// dependents enqueues the Kustomizations that depend on o.
+func (r *Reconciler) dependents(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.list(ctx, client.MatchingFields{dependsOnIndex: o.GetNamespace() + "/" + o.GetName()})
+}
+
+func (r *Reconciler) list(ctx context.Context, sel client.MatchingFields) []reconcile.Request {
+	var list kustomizev1.KustomizationList
+	if err := r.Client.List(ctx, &list, sel); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing Kustomizations to enqueue")
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return out
+}
+
+// artifactChanged passes source updates whose artifact revision or digest
+// changed.
+type artifactChanged struct{ predicate.Funcs }
+
+func (artifactChanged) Create(event.CreateEvent) bool   { return false }
+func (artifactChanged) Delete(event.DeleteEvent) bool   { return false }
+func (artifactChanged) Generic(event.GenericEvent) bool { return false }
+func (artifactChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(sourcev1.Source)
+	n, ok2 := e.ObjectNew.(sourcev1.Source)
+	if !ok1 || !ok2 || n.GetArtifact() == nil {
+		return false
+	}
+	a := o.GetArtifact()
+	return a == nil || a.Revision != n.GetArtifact().Revision || a.Digest != n.GetArtifact().Digest
+}
+
+// readyChanged passes Kustomization updates that made it Ready or changed
+// its applied revision, which is what dependents wait for.
+type readyChanged struct{ predicate.Funcs }
+
+func (readyChanged) Create(event.CreateEvent) bool   { return false }
+func (readyChanged) Delete(event.DeleteEvent) bool   { return false }
+func (readyChanged) Generic(event.GenericEvent) bool { return false }
+func (readyChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*kustomizev1.Kustomization)
+	n, ok2 := e.ObjectNew.(*kustomizev1.Kustomization)
+	if !ok1 || !ok2 {
+		return false
+	}
+	return fluxstatus.IsReady(n.Status.Conditions, n.Generation) &&
+		(!fluxstatus.IsReady(o.Status.Conditions, o.Generation) || o.Status.LastAppliedRevision != n.Status.LastAppliedRevision)
+}

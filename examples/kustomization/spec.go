@@ -1,0 +1,109 @@
+package kustomization
+
+import (
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gitopskit/gitopskit/kustomize"
+	"github.com/gitopskit/gitopskit/reconcile"
+)
+
+// BuildOptions maps the build-side fields of a Kustomization spec to
+// kustomize.Options: targetNamespace, namePrefix, nameSuffix,
+// commonMetadata, patches, images, components and ignoreMissingComponents.
+// Substitution and decryption need Secrets and ConfigMaps and are added by
+// the reconciler.
+func BuildOptions(spec kustomizev1.KustomizationSpec) kustomize.Options {
+	opts := kustomize.Options{
+		TargetNamespace:         spec.TargetNamespace,
+		NamePrefix:              spec.NamePrefix,
+		NameSuffix:              spec.NameSuffix,
+		Components:              append([]string(nil), spec.Components...),
+		IgnoreMissingComponents: spec.IgnoreMissingComponents,
+	}
+	if cm := spec.CommonMetadata; cm != nil {
+		opts.CommonLabels = cm.Labels
+		opts.CommonAnnotations = cm.Annotations
+	}
+	for _, p := range spec.Patches {
+		kp := kustomize.Patch{Patch: p.Patch}
+		if t := p.Target; t != nil {
+			kp.Target = &kustomize.Selector{
+				Group: t.Group, Version: t.Version, Kind: t.Kind, Name: t.Name, Namespace: t.Namespace,
+				LabelSelector: t.LabelSelector, AnnotationSelector: t.AnnotationSelector,
+			}
+		}
+		opts.Patches = append(opts.Patches, kp)
+	}
+	for _, img := range spec.Images {
+		opts.Images = append(opts.Images, kustomize.Image{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest})
+	}
+	return opts
+}
+
+// ManagerOptions maps the apply-side fields of a Kustomization (force,
+// healthCheckExprs, ignore rules) and its identity (the owner labels) to
+// reconcile.Options.
+func ManagerOptions(obj *kustomizev1.Kustomization) reconcile.Options {
+	opts := reconcile.Options{
+		FieldManager: ControllerName,
+		Owner:        reconcile.Owner{Name: obj.Name, Namespace: obj.Namespace},
+		Force:        obj.Spec.Force,
+	}
+	for _, h := range obj.Spec.HealthCheckExprs {
+		opts.HealthChecks = append(opts.HealthChecks, reconcile.HealthCheckExpr{
+			APIVersion: h.APIVersion, Kind: h.Kind,
+			Current: h.Current, InProgress: h.InProgress, Failed: h.Failed,
+		})
+	}
+	for _, ig := range obj.Spec.Ignore {
+		rule := reconcile.IgnoreRule{Paths: append([]string(nil), ig.Paths...)}
+		if t := ig.Target; t != nil {
+			rule.Target = &reconcile.Selector{
+				Group: t.Group, Version: t.Version, Kind: t.Kind, Name: t.Name, Namespace: t.Namespace,
+				LabelSelector: t.LabelSelector, AnnotationSelector: t.AnnotationSelector,
+			}
+		}
+		opts.IgnoreRules = append(opts.IgnoreRules, rule)
+	}
+	return opts
+}
+
+// HealthCheckInventory turns spec.healthChecks into the inventory Wait
+// polls; an empty namespace means the Kustomization's.
+func HealthCheckInventory(refs []meta.NamespacedObjectKindReference, namespace string) (reconcile.Inventory, error) {
+	var out []reconcile.ObjectRef
+	for _, h := range refs {
+		gv, err := schema.ParseGroupVersion(h.APIVersion)
+		if err != nil {
+			return reconcile.Inventory{}, err
+		}
+		ns := h.Namespace
+		if ns == "" {
+			ns = namespace
+		}
+		out = append(out, reconcile.ObjectRef{Group: gv.Group, Version: gv.Version, Kind: h.Kind, Namespace: ns, Name: h.Name})
+	}
+	return reconcile.NewInventory(out...), nil
+}
+
+// toInventory converts between Flux's status inventory and reconcile's.
+func toInventory(in *kustomizev1.ResourceInventory) reconcile.Inventory {
+	var inv reconcile.Inventory
+	if in == nil {
+		return inv
+	}
+	for _, e := range in.Entries {
+		inv.Entries = append(inv.Entries, reconcile.InventoryEntry{ID: e.ID, Version: e.Version})
+	}
+	return inv
+}
+
+func fromInventory(inv reconcile.Inventory) *kustomizev1.ResourceInventory {
+	out := &kustomizev1.ResourceInventory{Entries: []kustomizev1.ResourceRef{}}
+	for _, e := range inv.Entries {
+		out.Entries = append(out.Entries, kustomizev1.ResourceRef{ID: e.ID, Version: e.Version})
+	}
+	return out
+}

@@ -1,0 +1,93 @@
+package kustomization_test
+
+import (
+	"testing"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	fluxkustomize "github.com/fluxcd/pkg/apis/kustomize"
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitopskit/gitopskit/examples/kustomization"
+	"github.com/gitopskit/gitopskit/kustomize"
+	"github.com/gitopskit/gitopskit/reconcile"
+)
+
+func TestBuildOptions(t *testing.T) {
+	spec := kustomizev1.KustomizationSpec{
+		NameSuffix: "-v2",
+		Patches: []fluxkustomize.Patch{
+			{Patch: "- op: add\n  path: /x\n  value: 1\n", Target: &fluxkustomize.Selector{Kind: "ConfigMap", LabelSelector: "a=b"}},
+			{Patch: "kind: X"},
+		},
+		Components:              []string{"../c"},
+		IgnoreMissingComponents: true,
+		CommonMetadata:          &kustomizev1.CommonMetadata{Annotations: map[string]string{"a": "1"}},
+	}
+	want := kustomize.Options{
+		NameSuffix: "-v2",
+		Patches: []kustomize.Patch{
+			{Patch: "- op: add\n  path: /x\n  value: 1\n", Target: &kustomize.Selector{Kind: "ConfigMap", LabelSelector: "a=b"}},
+			{Patch: "kind: X"},
+		},
+		Components:              []string{"../c"},
+		IgnoreMissingComponents: true,
+		CommonAnnotations:       map[string]string{"a": "1"},
+	}
+	if diff := cmp.Diff(want, kustomization.BuildOptions(spec)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestManagerOptions(t *testing.T) {
+	k := &kustomizev1.Kustomization{
+		ObjectMeta: metav1.ObjectMeta{Name: "apps", Namespace: "flux-system"},
+		Spec: kustomizev1.KustomizationSpec{
+			Force: true,
+			HealthCheckExprs: []fluxkustomize.CustomHealthCheck{{APIVersion: "v1", Kind: "ConfigMap",
+				HealthCheckExpressions: fluxkustomize.HealthCheckExpressions{Current: "true"}}},
+			Ignore: []kustomizev1.IgnoreRule{{Paths: []string{"/spec/replicas"}, Target: &fluxkustomize.Selector{Kind: "Deployment"}}},
+		},
+	}
+	want := reconcile.Options{
+		FieldManager: "kustomize-controller",
+		Owner:        reconcile.Owner{Name: "apps", Namespace: "flux-system"},
+		Force:        true,
+		HealthChecks: []reconcile.HealthCheckExpr{{APIVersion: "v1", Kind: "ConfigMap", Current: "true"}},
+		IgnoreRules:  []reconcile.IgnoreRule{{Paths: []string{"/spec/replicas"}, Target: &reconcile.Selector{Kind: "Deployment"}}},
+	}
+	if diff := cmp.Diff(want, kustomization.ManagerOptions(k)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestHealthCheckInventory(t *testing.T) {
+	tests := []struct {
+		name    string
+		refs    []meta.NamespacedObjectKindReference
+		want    []string
+		wantErr bool
+	}{
+		{"defaults namespace", []meta.NamespacedObjectKindReference{
+			{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+			{APIVersion: "v1", Kind: "Service", Name: "web", Namespace: "other"},
+		}, []string{"apps_web_apps_Deployment", "other_web__Service"}, false},
+		{"bad apiVersion", []meta.NamespacedObjectKindReference{{APIVersion: "a/b/c", Kind: "X", Name: "x"}}, nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inv, err := kustomization.HealthCheckInventory(tc.refs, "apps")
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("error = %v, wantErr %v", err, tc.wantErr)
+			}
+			var ids []string
+			for _, e := range inv.Entries {
+				ids = append(ids, e.ID)
+			}
+			if diff := cmp.Diff(tc.want, ids); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
