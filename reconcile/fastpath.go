@@ -184,7 +184,7 @@ func (m *Manager) fastApply(ctx context.Context, o, live *unstructured.Unstructu
 		return ChangeSetEntry{}, false, nil
 	}
 	applied := o.DeepCopy()
-	err := m.c.Patch(ctx, applied, client.Apply, client.ForceOwnership, client.FieldOwner(m.opts.FieldManager))
+	err := m.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.ForceOwnership, client.FieldOwner(m.opts.FieldManager))
 	if err != nil {
 		if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
 			return ChangeSetEntry{}, false, nil

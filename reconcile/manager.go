@@ -82,7 +82,7 @@ type IgnoreRule struct {
 }
 
 // Options configures a Manager. The zero value applies with field manager
-// "gitopskit", sets no owner labels (so Prune refuses to run), uses 16
+// "gitopskit", sets no owner labels (so Prune refuses to run), uses 64
 // concurrent requests, waits up to a minute for CRDs and Namespaces to be
 // ready between stages and polls every two seconds.
 type Options struct {
@@ -98,7 +98,8 @@ type Options struct {
 	// Force recreates every object whose apply hits an immutable field
 	// (per object: the force annotation).
 	Force bool
-	// Concurrency bounds parallel API requests; 0 means 16.
+	// Concurrency bounds parallel API requests; 0 means 64. The client's
+	// own rate limits (rest.Config QPS and Burst) still apply.
 	Concurrency int
 	// IgnoreRules are excluded from drift detection.
 	IgnoreRules []IgnoreRule
@@ -148,7 +149,7 @@ func NewManager(c client.Client, opts Options) (*Manager, error) {
 		opts.OwnerLabelGroup = DefaultOwnerLabelGroup
 	}
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 16
+		opts.Concurrency = 64
 	}
 	if opts.StageTimeout <= 0 {
 		opts.StageTimeout = time.Minute

@@ -111,14 +111,15 @@ func timed(f func() error) (time.Duration, error) {
 
 func main() {
 	n := flag.Int("n", 1000, "objects to apply")
+	conc := flag.Int("concurrency", 0, "reconcile.Options.Concurrency (0: the default)")
 	flag.Parse()
-	if err := run(*n); err != nil {
+	if err := run(*n, *conc); err != nil {
 		fmt.Fprintln(os.Stderr, "apply bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int) error {
+func run(n, concurrency int) error {
 	kubectl, err := testbin.Path("kubectl")
 	if err != nil {
 		return fmt.Errorf("kubectl: %w (run `make bin/kubectl`)", err)
@@ -153,7 +154,7 @@ func run(n int) error {
 	if err != nil {
 		return err
 	}
-	m, err := reconcile.NewManager(c, reconcile.Options{Owner: reconcile.Owner{Name: "bench", Namespace: "flux-system"}})
+	m, err := reconcile.NewManager(c, reconcile.Options{Owner: reconcile.Owner{Name: "bench", Namespace: "flux-system"}, Concurrency: concurrency})
 	if err != nil {
 		return err
 	}
@@ -259,8 +260,11 @@ func run(n int) error {
 
 	kv, _ := exec.Command(kubectl, "version", "--client", "-o", "yaml").Output()
 	fmt.Println()
-	fmt.Printf("reconcile.Manager (concurrency 16, client QPS %.0f) vs kubectl %s (server-side apply, one object at a time)\n",
-		cfg.QPS, strings.TrimSpace(firstMatch(string(kv), "gitVersion:")))
+	if concurrency == 0 {
+		concurrency = 64
+	}
+	fmt.Printf("reconcile.Manager (concurrency %d, client QPS %.0f) vs kubectl %s (server-side apply, one object at a time)\n",
+		concurrency, cfg.QPS, strings.TrimSpace(firstMatch(string(kv), "gitVersion:")))
 	fmt.Printf("%-22s %10s %10s %7s  %-20s %s\n", "step", "ours", "kubectl", "ratio", "target", "note")
 	for _, r := range rows {
 		fmt.Printf("%-22s %9.2fs %9.2fs %6.3fx  %-20s %s\n", r.step, r.ours.Seconds(), r.ref.Seconds(), r.ours.Seconds()/r.ref.Seconds(), r.target, r.note)

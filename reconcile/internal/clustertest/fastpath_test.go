@@ -49,12 +49,12 @@ func TestDriftDetectionWithAndWithoutFullDryRun(t *testing.T) {
 			}
 			c1 := cm(ns, "c1").Unstructured()
 			c1.Object["data"] = map[string]any{"v": "other"}
-			if err := env.Client.Patch(ctx, c1, client.Apply, client.FieldOwner("other-tool"), client.ForceOwnership); err != nil {
+			if err := env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(c1), client.FieldOwner("other-tool"), client.ForceOwnership); err != nil {
 				t.Fatal(err)
 			}
 			c2 := cm(ns, "c2").Unstructured()
 			c2.Object["data"] = map[string]any{"v": "1", "extra": "from-kubectl"}
-			if err := env.Client.Patch(ctx, c2, client.Apply, client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
+			if err := env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(c2), client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
 				t.Fatal(err)
 			}
 			if err := env.Client.Delete(ctx, cm(ns, "c3").Unstructured()); err != nil {
@@ -71,7 +71,7 @@ func TestDriftDetectionWithAndWithoutFullDryRun(t *testing.T) {
 			}
 			got := actions(cs)
 			want := map[string]reconcile.Action{
-				"Namespace/" + ns: reconcile.Unchanged,
+				"Namespace/" + ns:         reconcile.Unchanged,
 				"ConfigMap/" + ns + "/c0": reconcile.Configured, "ConfigMap/" + ns + "/c1": reconcile.Configured,
 				"ConfigMap/" + ns + "/c2": reconcile.Configured, "ConfigMap/" + ns + "/c3": reconcile.Created,
 				"ConfigMap/" + ns + "/c4": reconcile.Configured, "ConfigMap/" + ns + "/c5": reconcile.Unchanged,

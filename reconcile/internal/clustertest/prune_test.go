@@ -422,7 +422,7 @@ spec:
 	// Another field manager takes the field with a forced server-side apply.
 	other := cm(ns, "shared").Unstructured()
 	other.Object["data"] = map[string]any{"owner": "someone-else"}
-	if err := env.Client.Patch(ctx, other, client.Apply, client.FieldOwner("other-tool"), client.ForceOwnership); err != nil {
+	if err := env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(other), client.FieldOwner("other-tool"), client.ForceOwnership); err != nil {
 		t.Fatal(err)
 	}
 	// Someone edits the IfNotPresent object; it is left alone.
@@ -458,8 +458,8 @@ spec:
 		t.Errorf("conflicting field not taken back: %q", v)
 	}
 	for _, mf := range shared.GetManagedFields() {
-		if mf.Manager == "other-tool" && strings.Contains(string(mf.FieldsV1.Raw), "owner") {
-			t.Errorf("other-tool still owns data.owner: %s", mf.FieldsV1.Raw)
+		if mf.Manager == "other-tool" && strings.Contains(mf.FieldsV1.GetRawString(), "owner") {
+			t.Errorf("other-tool still owns data.owner: %s", mf.FieldsV1.GetRawString())
 		}
 	}
 	if s, _ := get(t, cm(ns, "seeded")); s.Object["data"].(map[string]any)["v"] != "edited" {
