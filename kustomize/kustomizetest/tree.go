@@ -1,6 +1,3 @@
-// Package kustomizetest provides fixtures for testing code that uses the
-// kustomize package: a generator of large manifest trees and a KeyService
-// double that behaves like a KMS backed by age identities.
 package kustomizetest
 
 import (
