@@ -31,6 +31,10 @@ type ChangeSetEntry struct {
 	Action Action
 	// Reason explains a Skipped entry; empty otherwise.
 	Reason string
+	// NotPresent marks a Skipped object that does not exist in the
+	// cluster (ssa: Ignore before it was ever created); Inventory leaves
+	// it out.
+	NotPresent bool
 }
 
 // String returns "Kind/namespace/name action".
@@ -85,11 +89,11 @@ func (cs ChangeSet) Filter(actions ...Action) []ChangeSetEntry {
 }
 
 // Inventory returns the objects that exist after this change set: every
-// entry except deleted ones.
+// entry except deleted ones and skipped ones that are not present.
 func (cs ChangeSet) Inventory() Inventory {
 	var refs []ObjectRef
 	for _, e := range cs.Entries {
-		if e.Action != Deleted {
+		if e.Action != Deleted && !e.NotPresent {
 			refs = append(refs, e.Ref)
 		}
 	}

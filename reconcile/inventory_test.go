@@ -104,6 +104,7 @@ func TestChangeSet(t *testing.T) {
 	if got := cs.String(); got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
+	cs.Add(ChangeSetEntry{Ref: r("f"), Action: Skipped, NotPresent: true})
 	if diff := cmp.Diff(NewInventory(r("a"), r("b"), r("c"), r("e")), cs.Inventory()); diff != "" {
 		t.Errorf("Inventory (-want +got):\n%s", diff)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/fluxcd/pkg/ssa/jsondiff"
 	ssautils "github.com/fluxcd/pkg/ssa/utils"
 	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -353,6 +354,10 @@ func (m *Manager) applyStage(ctx context.Context, objs []*unstructured.Unstructu
 			switch entry.Action {
 			case Skipped:
 				entry.Reason = skipReason(o)
+				probe := entry.Ref.Unstructured()
+				if err := m.c.Get(ctx, client.ObjectKeyFromObject(probe), probe); apierrors.IsNotFound(err) {
+					entry.NotPresent = true
+				}
 			case Unchanged:
 				if live != nil {
 					if h, ok := hashDesired(o); ok {

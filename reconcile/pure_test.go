@@ -356,3 +356,35 @@ func TestKubeConfigFromSecret(t *testing.T) {
 		t.Errorf("missing key: %v", err)
 	}
 }
+
+func FuzzRESTConfigFromKubeConfig(f *testing.F) {
+	f.Add([]byte("apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{name: c, context: {cluster: k, user: u}}]\nclusters: [{name: k, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: {token: t}}]\n"))
+	f.Add([]byte("users: [{name: u, user: {exec: {command: x}}}]"))
+	f.Add([]byte("{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := RESTConfigFromKubeConfig(data, KubeConfigOptions{})
+		if err != nil {
+			return
+		}
+		if cfg.ExecProvider != nil || cfg.AuthProvider != nil || cfg.Insecure {
+			t.Fatalf("accepted a forbidden kubeconfig: %q", data)
+		}
+	})
+}
+
+func FuzzCompileExpression(f *testing.F) {
+	f.Add("status.conditions.filter(c, c.type == 'Ready').all(c, c.status == 'True')")
+	f.Add("status.?phase.orValue('') == 'x'")
+	f.Add("[1,2,3].map(x, [x, x]).size() > 0")
+	f.Fuzz(func(t *testing.T, src string) {
+		e, err := CompileExpression(src, healthVars...)
+		if err != nil {
+			return
+		}
+		vars := map[string]any{}
+		for _, v := range healthVars {
+			vars[v] = map[string]any{"phase": "Ready", "conditions": []any{map[string]any{"type": "Ready", "status": "True"}}}
+		}
+		_, _ = e.Eval(context.Background(), vars)
+	})
+}

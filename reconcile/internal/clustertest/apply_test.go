@@ -54,6 +54,25 @@ spec:
     spec:
       containers: [{name: web, image: nginx:1.27}]
 ---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: NS}
+spec:
+  replicas: 0
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: postgres:17}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: NS}
+spec:
+  selector: {app: db}
+  ports: [{port: 5432}]
+---
 apiVersion: batch/v1
 kind: Job
 metadata: {name: migrate, namespace: NS}
@@ -139,7 +158,8 @@ func TestApplyReapplyDriftHealth(t *testing.T) {
 		"Namespace/" + ns: reconcile.Created, "CustomResourceDefinition/widgets." + ns + ".example.com": reconcile.Created,
 		"Widget/" + ns + "/gear": reconcile.Created, "Deployment/" + ns + "/web": reconcile.Created,
 		"Job/" + ns + "/migrate": reconcile.Created, "ConfigMap/" + ns + "/settings": reconcile.Created,
-		"Secret/" + ns + "/creds": reconcile.Created,
+		"Secret/" + ns + "/creds": reconcile.Created, "StatefulSet/" + ns + "/db": reconcile.Created,
+		"Service/" + ns + "/db": reconcile.Created,
 	}
 	if diff := cmp.Diff(want, actions(cs)); diff != "" {
 		t.Fatalf("first apply (-want +got):\n%s", diff)
@@ -224,7 +244,8 @@ func TestApplyReapplyDriftHealth(t *testing.T) {
 		t.Errorf("cancelled wait: %v", err)
 	}
 
-	// All healthy: Widget Ready, Job complete, Deployment reconciled by kube-controller-manager.
+	// All healthy: Widget Ready, Job complete, Deployment and StatefulSet
+	// reconciled by kube-controller-manager.
 	setWidgetStatus(t, ns, map[string]any{"phase": "Ready"})
 	completeJob(t, ns, false)
 	if err := m.Wait(ctx, inv, reconcile.WaitOptions{Timeout: time.Minute}); err != nil {
