@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/gitopskit/reconcile"
@@ -432,9 +433,13 @@ spec:
 		t.Fatal(err)
 	}
 	// HPA-like replica changes are excluded from drift by an ignore rule.
-	dep, _ := get(t, reconcile.ObjectRef{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: ns, Name: "web"})
-	_ = unstructured.SetNestedField(dep.Object, int64(2), "spec", "replicas")
-	if err := env.Client.Update(ctx, dep, client.FieldOwner("autoscaler")); err != nil {
+	depRef := reconcile.ObjectRef{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: ns, Name: "web"}
+	// kube-controller-manager writes the Deployment too: retry on conflicts.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		dep, _ := get(t, depRef)
+		_ = unstructured.SetNestedField(dep.Object, int64(2), "spec", "replicas")
+		return env.Client.Update(ctx, dep, client.FieldOwner("autoscaler"))
+	}); err != nil {
 		t.Fatal(err)
 	}
 	withRules := newManager(t, nil, reconcile.Options{
@@ -465,7 +470,7 @@ spec:
 	if s, _ := get(t, cm(ns, "seeded")); s.Object["data"].(map[string]any)["v"] != "edited" {
 		t.Error("IfNotPresent object was overwritten")
 	}
-	dep, _ = get(t, reconcile.RefOf(dep))
+	dep, _ := get(t, depRef)
 	if r, _, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); r != 2 {
 		t.Errorf("ignored field was reverted: replicas=%d", r)
 	}
