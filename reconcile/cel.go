@@ -102,7 +102,10 @@ type HealthCheckExpr struct {
 	Failed string `json:"failed,omitempty"`
 }
 
-var healthVars = []string{"apiVersion", "kind", "metadata", "spec", "status", "data"}
+// healthVars returns the variables a health expression sees.
+func healthVars() []string {
+	return []string{"apiVersion", "kind", "metadata", "spec", "status", "data"}
+}
 
 // HealthEvaluator computes kstatus results from compiled health expressions.
 type HealthEvaluator struct {
@@ -121,16 +124,16 @@ func CompileHealthCheck(h HealthCheckExpr) (*HealthEvaluator, error) {
 	}
 	ev := &HealthEvaluator{gk: schema.GroupKind{Group: gv.Group, Kind: h.Kind}}
 	name := h.APIVersion + "/" + h.Kind
-	if ev.current, err = CompileExpression(h.Current, healthVars...); err != nil {
+	if ev.current, err = CompileExpression(h.Current, healthVars()...); err != nil {
 		return nil, fmt.Errorf("health check %s current: %w", name, err)
 	}
 	if h.InProgress != "" {
-		if ev.inProgress, err = CompileExpression(h.InProgress, healthVars...); err != nil {
+		if ev.inProgress, err = CompileExpression(h.InProgress, healthVars()...); err != nil {
 			return nil, fmt.Errorf("health check %s inProgress: %w", name, err)
 		}
 	}
 	if h.Failed != "" {
-		if ev.failed, err = CompileExpression(h.Failed, healthVars...); err != nil {
+		if ev.failed, err = CompileExpression(h.Failed, healthVars()...); err != nil {
 			return nil, fmt.Errorf("health check %s failed: %w", name, err)
 		}
 	}
@@ -151,8 +154,8 @@ func (h *HealthEvaluator) Evaluate(ctx context.Context, u *unstructured.Unstruct
 			return &status.Result{Status: status.InProgressStatus, Message: fmt.Sprintf("observed generation %d, generation %d", og, g)}, nil
 		}
 	}
-	vars := make(map[string]any, len(healthVars))
-	for _, v := range healthVars {
+	vars := make(map[string]any, len(healthVars()))
+	for _, v := range healthVars() {
 		if x, ok := obj[v]; ok {
 			vars[v] = x
 		} else {

@@ -377,12 +377,12 @@ func FuzzCompileExpression(f *testing.F) {
 	f.Add("status.?phase.orValue('') == 'x'")
 	f.Add("[1,2,3].map(x, [x, x]).size() > 0")
 	f.Fuzz(func(t *testing.T, src string) {
-		e, err := CompileExpression(src, healthVars...)
+		e, err := CompileExpression(src, healthVars()...)
 		if err != nil {
 			return
 		}
 		vars := map[string]any{}
-		for _, v := range healthVars {
+		for _, v := range healthVars() {
 			vars[v] = map[string]any{"phase": "Ready", "conditions": []any{map[string]any{"type": "Ready", "status": "True"}}}
 		}
 		_, _ = e.Eval(context.Background(), vars)
