@@ -10,8 +10,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := test
 
-BIN := $(CURDIR)/bin
-export GITOPSKIT_BIN := $(BIN)
+BIN := bin
+export GITOPSKIT_BIN := $(CURDIR)/$(BIN)
 export GOTOOLCHAIN := local
 
 STATICCHECK_VERSION    := v0.8.2
@@ -20,7 +20,7 @@ KUSTOMIZE_VERSION      := v5.8.2
 SOPS_VERSION           := v3.13.3
 
 CONTROL_PLANE := $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kube-controller-manager
-TOOLS         := $(BIN)/kustomize $(BIN)/sops $(BIN)/kubectl
+TOOLS         := $(BIN)/kustomize $(BIN)/sops $(BIN)/kubectl gpg
 
 # USE_EXISTING_CLUSTER=true runs the control-plane tests against $KUBECONFIG;
 # KUBEBUILDER_ASSETS=<dir> uses etcd and kube-apiserver you already have.
@@ -35,7 +35,7 @@ endif
 # Packages whose tests start the control plane run without the race detector.
 CP_PKG := github.com/gitopskit/gitopskit/internal/testenv
 
-.PHONY: test vet fmt staticcheck unit controlplane tools generate bench demo clean
+.PHONY: gpg test vet fmt staticcheck unit controlplane tools generate bench demo clean
 
 test: $(CONTROL_PLANE_DEPS) tools vet fmt staticcheck unit
 
@@ -43,25 +43,31 @@ controlplane: $(CONTROL_PLANE)
 
 tools: $(TOOLS)
 
-$(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kubectl: tools/controlplane/go.mod
+$(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kubectl: | tools/controlplane/go.mod
 	@mkdir -p $(BIN)
 	@echo ">> building $(@F) from k8s.io/kubernetes (a few minutes on a cold cache)"
-	cd tools/controlplane && go build -trimpath -o $@ k8s.io/kubernetes/cmd/$(@F)
+	cd tools/controlplane && go build -trimpath -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/$(@F)
 
-$(BIN)/etcd: tools/etcd/go.mod
+$(BIN)/etcd: | tools/etcd/go.mod
 	@mkdir -p $(BIN)
 	@echo ">> building etcd"
-	cd tools/etcd && go build -trimpath -o $@ go.etcd.io/etcd/server/v3
+	cd tools/etcd && go build -trimpath -o $(CURDIR)/$@ go.etcd.io/etcd/server/v3
 
 $(BIN)/kustomize:
 	@mkdir -p $(BIN)
 	@echo ">> building kustomize $(KUSTOMIZE_VERSION)"
-	GOBIN=$(BIN) GOFLAGS= go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	GOBIN=$(CURDIR)/$(BIN) GOFLAGS= go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 $(BIN)/sops:
 	@mkdir -p $(BIN)
 	@echo ">> building sops $(SOPS_VERSION)"
-	GOBIN=$(BIN) GOFLAGS= go install github.com/getsops/sops/v3/cmd/sops@$(SOPS_VERSION)
+	GOBIN=$(CURDIR)/$(BIN) GOFLAGS= go install github.com/getsops/sops/v3/cmd/sops@$(SOPS_VERSION)
+
+# The SOPS tests hand PGP keys to the sops CLI through a temporary GnuPG home.
+gpg:
+	@command -v gpg >/dev/null || { echo ">> installing gnupg"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq gnupg; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq gnupg; fi; }
 
 vet:
 	go vet ./...
