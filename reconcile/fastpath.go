@@ -31,6 +31,15 @@ type noopCache struct {
 	m  map[string]noopRecord
 }
 
+// Memory holds what a Manager remembers of its applies so that unchanged
+// objects are recognised without a dry-run (see Options.FullDryRun). A
+// controller that builds a new Manager for every reconciliation can keep
+// one Memory per owner and pass it in Options.Memory. The zero value is
+// empty and ready to use; it is safe for concurrent use.
+type Memory struct {
+	cache noopCache
+}
+
 type noopRecord struct {
 	desired, live [sha256.Size]byte
 }
@@ -57,8 +66,11 @@ func (c *noopCache) forget(id string) {
 	delete(c.m, id)
 }
 
-func hashDesired(o *unstructured.Unstructured) ([sha256.Size]byte, bool) {
-	b, err := json.Marshal(o.Object)
+// hashDesired hashes the desired object together with the options that
+// change what an apply does, so a Memory shared by Managers with
+// different options never mixes their records.
+func (m *Manager) hashDesired(o *unstructured.Unstructured) ([sha256.Size]byte, bool) {
+	b, err := json.Marshal([]any{m.optsKey, o.Object})
 	if err != nil {
 		return [sha256.Size]byte{}, false
 	}
@@ -171,12 +183,12 @@ func (m *Manager) listExisting(ctx context.Context, objs []*unstructured.Unstruc
 // returns ok=false when the full path must handle the object.
 func (m *Manager) fastApply(ctx context.Context, o, live *unstructured.Unstructured) (ChangeSetEntry, bool, error) {
 	ref := RefOf(o)
-	desired, hashed := hashDesired(o)
+	desired, hashed := m.hashDesired(o)
 	if !hashed {
 		return ChangeSetEntry{}, false, nil
 	}
 	if live != nil {
-		rec, ok := m.cache.get(ref.ID())
+		rec, ok := m.memory.cache.get(ref.ID())
 		fp, fpOK := m.liveFingerprint(live)
 		if ok && fpOK && rec.desired == desired && rec.live == fp {
 			return ChangeSetEntry{Ref: ref, Action: Unchanged}, true, nil
@@ -197,9 +209,9 @@ func (m *Manager) fastApply(ctx context.Context, o, live *unstructured.Unstructu
 
 func (m *Manager) remember(ref ObjectRef, desired [sha256.Size]byte, live *unstructured.Unstructured) {
 	if fp, ok := m.liveFingerprint(live); ok {
-		m.cache.put(ref.ID(), noopRecord{desired: desired, live: fp})
+		m.memory.cache.put(ref.ID(), noopRecord{desired: desired, live: fp})
 	} else {
-		m.cache.forget(ref.ID())
+		m.memory.cache.forget(ref.ID())
 	}
 }
 

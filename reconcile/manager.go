@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -124,16 +125,21 @@ type Options struct {
 	// are then seen only when the object next changes; FullDryRun trades
 	// speed for seeing them at once.
 	FullDryRun bool
+	// Memory, when set, is where the Manager remembers its applies, so a
+	// new Manager for the same owner can reuse what an earlier one learnt.
+	// Nil means the Manager keeps its own.
+	Memory *Memory
 }
 
 // Manager applies, prunes and waits for objects in one cluster on behalf of
 // one owner. It is safe for concurrent use.
 type Manager struct {
-	c      client.Client
-	rm     *ssa.ResourceManager
-	poller *polling.StatusPoller
-	opts   Options
-	cache  noopCache
+	c       client.Client
+	rm      *ssa.ResourceManager
+	poller  *polling.StatusPoller
+	opts    Options
+	memory  *Memory
+	optsKey string
 }
 
 // NewManager returns a Manager using c (a controller-runtime client that
@@ -172,7 +178,15 @@ func NewManager(c client.Client, opts Options) (*Manager, error) {
 	poller := polling.NewStatusPoller(c, c.RESTMapper(), polling.Options{CustomStatusReaders: readers})
 	rm := ssa.NewResourceManager(c, poller, ssa.Owner{Field: opts.FieldManager, Group: opts.OwnerLabelGroup})
 	rm.SetConcurrency(opts.Concurrency)
-	return &Manager{c: c, rm: rm, poller: poller, opts: opts}, nil
+	mem := opts.Memory
+	if mem == nil {
+		mem = &Memory{}
+	}
+	key, err := json.Marshal([]any{opts.FieldManager, opts.Owner, opts.OwnerLabelGroup, opts.Force, opts.IgnoreRules})
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: options: %w", err)
+	}
+	return &Manager{c: c, rm: rm, poller: poller, opts: opts, memory: mem, optsKey: string(key)}, nil
 }
 
 // OwnerLabels returns the labels Apply sets and Prune requires, or nil
@@ -360,12 +374,12 @@ func (m *Manager) applyStage(ctx context.Context, objs []*unstructured.Unstructu
 				}
 			case Unchanged:
 				if live != nil {
-					if h, ok := hashDesired(o); ok {
+					if h, ok := m.hashDesired(o); ok {
 						m.remember(entry.Ref, h, live)
 					}
 				}
 			default:
-				m.cache.forget(entry.Ref.ID())
+				m.memory.cache.forget(entry.Ref.ID())
 			}
 			entries[i] = &entry
 		}()

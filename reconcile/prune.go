@@ -93,7 +93,7 @@ func (m *Manager) deleteInventory(ctx context.Context, inv Inventory) (ChangeSet
 func (m *Manager) deleteOne(ctx context.Context, o *unstructured.Unstructured, owner map[string]string) (ChangeSetEntry, error) {
 	ref := RefOf(o)
 	entry := ChangeSetEntry{Ref: ref, Action: Deleted}
-	m.cache.forget(ref.ID())
+	m.memory.cache.forget(ref.ID())
 	live := ref.Unstructured()
 	if err := m.c.Get(ctx, client.ObjectKeyFromObject(o), live); err != nil {
 		if apierrors.IsNotFound(err) {

@@ -99,3 +99,41 @@ func TestDriftDetectionWithAndWithoutFullDryRun(t *testing.T) {
 		})
 	}
 }
+
+// Managers sharing a Memory recognise unchanged objects from one LIST,
+// as long as their options are the same.
+func TestSharedMemory(t *testing.T) {
+	ns := uniqueNS("memory")
+	c, counter := newClient(t, nil)
+	ctx := ctxT(t, time.Minute)
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: Namespace\nmetadata: {name: NS}\n")
+	for i := range 5 {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%d, namespace: NS}\ndata: {v: x}\n", i)
+	}
+	set := func() []*unstructured.Unstructured { return objects(t, ns, b.String()) }
+	mem := &reconcile.Memory{}
+	owner := reconcile.Owner{Name: "app", Namespace: "flux-system"}
+	if _, err := newManager(t, c, reconcile.Options{Owner: owner, Memory: mem}).Apply(ctx, set()); err != nil {
+		t.Fatal(err)
+	}
+	requests := func(opts reconcile.Options) int64 {
+		t.Helper()
+		before := counter.requests.Load()
+		cs, err := newManager(t, c, opts).Apply(ctx, set())
+		if err != nil || len(cs.Filter(reconcile.Unchanged)) != 6 {
+			t.Fatalf("re-apply: %v %v", cs.Count(), err)
+		}
+		return counter.requests.Load() - before
+	}
+	// One LIST for the ConfigMaps, a read and a dry-run for the lone Namespace.
+	if n := requests(reconcile.Options{Owner: owner, Memory: mem}); n != 3 {
+		t.Errorf("shared memory: %d requests, want 3", n)
+	}
+	if n := requests(reconcile.Options{Owner: owner}); n != 3+2*5 {
+		t.Errorf("own memory: %d requests, want 13", n)
+	}
+	if n := requests(reconcile.Options{Owner: owner, Memory: mem, Force: true}); n != 3+2*5 {
+		t.Errorf("different options: %d requests, want 13", n)
+	}
+}

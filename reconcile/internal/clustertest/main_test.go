@@ -27,11 +27,13 @@ func TestMain(m *testing.M) {
 
 // writeCounter counts API requests that change state (dry-runs excluded).
 type writeCounter struct {
-	rt     http.RoundTripper
-	writes atomic.Int64
+	rt       http.RoundTripper
+	writes   atomic.Int64
+	requests atomic.Int64
 }
 
 func (w *writeCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	w.requests.Add(1)
 	if r.Method != http.MethodGet && !strings.Contains(r.URL.RawQuery, "dryRun") {
 		w.writes.Add(1)
 	}
