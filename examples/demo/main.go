@@ -32,8 +32,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/gitopskit/gitopskit/examples/controllers"
 	"github.com/gitopskit/gitopskit/examples/fluxscheme"
-	"github.com/gitopskit/gitopskit/examples/internal/controllers"
 	"github.com/gitopskit/gitopskit/examples/internal/fluxstatus"
 	"github.com/gitopskit/gitopskit/internal/testenv"
 	"github.com/gitopskit/gitopskit/source/git/gittest"
@@ -44,6 +44,8 @@ type options struct {
 	kubeconfig string
 	timeout    time.Duration
 	verbose    bool
+	metrics    string
+	leader     bool
 	out        io.Writer
 }
 
@@ -55,6 +57,8 @@ func main() {
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "run against this cluster instead of starting a local control plane")
 	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "how long to wait for each convergence")
 	fs.BoolVar(&o.verbose, "v", false, "print the controllers' logs to stderr")
+	fs.StringVar(&o.metrics, "metrics-addr", "", "serve the controllers' Prometheus metrics on this address (for example :8080)")
+	fs.BoolVar(&o.leader, "leader-elect", false, "run the controllers under leader election (Lease in namespace "+demoNamespace+")")
 	_ = fs.Parse(os.Args[1:])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -165,8 +169,12 @@ func run(ctx context.Context, o options) (err error) {
 	if err := os.MkdirAll(storeDir, 0o755); err != nil {
 		return err
 	}
+	if err := d.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
 	running, err := controllers.Start(ctx, controllers.Config{
 		REST: cfg, StoreDir: storeDir, Logger: logger,
+		MetricsAddr: o.metrics, LeaderElection: o.leader, LeaderElectionNamespace: demoNamespace,
 		DependencyRequeueInterval: 2 * time.Second,
 		HealthPollInterval:        time.Second,
 	})
@@ -178,6 +186,9 @@ func run(ctx context.Context, o options) (err error) {
 		err = errors.Join(err, running.Stop())
 	}()
 	d.info("artifacts served at %s", running.StoreURL)
+	if o.metrics != "" {
+		d.info("metrics at http://%s/metrics", o.metrics)
+	}
 
 	// The Flux objects.
 	d.step("Creating the Flux objects in namespace %s", demoNamespace)
@@ -238,7 +249,6 @@ func installCRDs(cfg *rest.Config, scheme *runtime.Scheme) error {
 
 func (d *demo) createObjects(ctx context.Context, ageKey string) error {
 	objs := []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}},
 		&corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: "sops-age", Namespace: demoNamespace},
 			Data:       map[string][]byte{"identity.agekey": []byte(ageKey)},
@@ -284,9 +294,6 @@ func (d *demo) createObjects(ctx context.Context, ageKey string) error {
 	}
 	for _, o := range objs {
 		if err := d.c.Create(ctx, o); err != nil {
-			if _, isNS := o.(*corev1.Namespace); isNS && apierrors.IsAlreadyExists(err) {
-				continue
-			}
 			return fmt.Errorf("creating %T %s: %w", o, o.GetName(), err)
 		}
 		d.info("created %s/%s", kindOf(o), o.GetName())
@@ -296,8 +303,6 @@ func (d *demo) createObjects(ctx context.Context, ageKey string) error {
 
 func kindOf(o client.Object) string {
 	switch o.(type) {
-	case *corev1.Namespace:
-		return "Namespace"
 	case *corev1.Secret:
 		return "Secret"
 	case *corev1.ConfigMap:

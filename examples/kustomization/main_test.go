@@ -21,8 +21,8 @@ import (
 	"github.com/go-logr/logr/funcr"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/gitopskit/gitopskit/examples/controllers"
 	"github.com/gitopskit/gitopskit/examples/fluxscheme"
-	"github.com/gitopskit/gitopskit/examples/internal/controllers"
 	"github.com/gitopskit/gitopskit/internal/testenv"
 	"github.com/gitopskit/gitopskit/source/git/gittest"
 )

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/gitopskit/gitopskit/examples/internal/controllers"
+	"github.com/gitopskit/gitopskit/examples/controllers"
 )
 
 // Example shows the one required setting being checked; with a rest.Config

@@ -1,0 +1,420 @@
+// Command scale measures the example controllers at Flux's benchmark shape:
+// N Kustomizations (N = 100, 500, 1000) from one GitRepository, each
+// applying a ServiceAccount, a Service, a ConfigMap and a Deployment with
+// replicas 0 (wait: true, so health is part of Ready), on the local control
+// plane. For each N it reports the time from creating the Kustomizations
+// until all are Ready and the peak RSS (VmHWM) of the process running the
+// controllers. Each N runs in a child process with its own control plane,
+// so peaks do not carry over.
+//
+// The reference measured in the same run is `kubectl apply --server-side`
+// of the same objects (N = 100), and Flux's published figure is printed as
+// the anchor.
+//
+// Every Kustomization reads the same template directory of the repository
+// with its own namePrefix and a post-build variable, the common layout of
+// a fleet of tenants.
+//
+// Usage: go run ./internal/benchcmd/scale [-n 100,500,1000]
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/gitopskit/gitopskit/examples/controllers"
+	"github.com/gitopskit/gitopskit/examples/fluxscheme"
+	"github.com/gitopskit/gitopskit/internal/testbin"
+	"github.com/gitopskit/gitopskit/internal/testenv"
+	"github.com/gitopskit/gitopskit/source/git/gittest"
+)
+
+// result is what a child reports.
+type result struct {
+	N          int           `json:"n"`
+	Ready      time.Duration `json:"ready"`
+	PeakRSSKiB int64         `json:"peakRSSKiB"`
+	Kubectl    time.Duration `json:"kubectl,omitempty"`
+	Err        string        `json:"err,omitempty"`
+}
+
+const namespace = "scale"
+
+func main() {
+	ns := flag.String("n", "100,500,1000", "comma-separated Kustomization counts")
+	child := flag.Int("child", 0, "internal: run one measurement with this count")
+	kubectlRef := flag.Bool("kubectl", false, "internal: also time kubectl apply in the child")
+	concurrency := flag.Int("concurrency", 20, "parallel Kustomization reconciles")
+	shared := flag.Bool("shared-namespace", false, "put every app in one namespace instead of one namespace per app")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of a -child run to this file")
+	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
+	if *child > 0 {
+		r := measure(*child, *concurrency, *kubectlRef, *shared)
+		_ = json.NewEncoder(os.Stdout).Encode(r)
+		return
+	}
+	if err := parent(*ns, *concurrency, *shared); err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		os.Exit(1)
+	}
+}
+
+func parent(list string, concurrency int, shared bool) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var results []result
+	for i, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("bad count %q", s)
+		}
+		fmt.Fprintf(os.Stderr, ">> scale: %d Kustomizations (controller concurrency %d)\n", n, concurrency)
+		args := []string{"-child", strconv.Itoa(n), "-concurrency", strconv.Itoa(concurrency)}
+		if i == 0 {
+			args = append(args, "-kubectl")
+		}
+		if shared {
+			args = append(args, "-shared-namespace")
+		}
+		cmd := exec.Command(self, args...)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("child for %d: %w", n, err)
+		}
+		var r result
+		if err := json.Unmarshal(out, &r); err != nil {
+			return fmt.Errorf("child for %d: %w: %s", n, err, out)
+		}
+		if r.Err != "" {
+			return fmt.Errorf("child for %d: %s", n, r.Err)
+		}
+		results = append(results, r)
+	}
+	fmt.Println()
+	fmt.Println("Scale: N Kustomizations from one GitRepository, 4 objects each (SA, Service, ConfigMap, Deployment replicas 0), wait: true")
+	layout := "one namespace per app (namespaces created beforehand, not timed)"
+	if shared {
+		layout = "every app in one namespace"
+	}
+	fmt.Println("layout:", layout)
+	fmt.Println("local control plane on this machine (2 cores shared with etcd, kube-apiserver, kube-controller-manager)")
+	fmt.Println()
+	fmt.Printf("%-6s %-8s %16s %14s %18s\n", "N", "objects", "all Ready (ours)", "peak RSS", "Ready/object")
+	for _, r := range results {
+		fmt.Printf("%-6d %-8d %16s %10.1f MiB %15.1f ms\n", r.N, 4*r.N, r.Ready.Round(100*time.Millisecond),
+			float64(r.PeakRSSKiB)/1024, float64(r.Ready.Milliseconds())/float64(4*r.N))
+	}
+	fmt.Println()
+	for _, r := range results {
+		if r.Kubectl > 0 {
+			fmt.Printf("reference, same run: kubectl apply --server-side of the same %d objects: %s (ours, incl. Git fetch, build, apply and health: %s; ratio ours/kubectl %.2f)\n",
+				4*r.N, r.Kubectl.Round(100*time.Millisecond), r.Ready.Round(100*time.Millisecond), r.Ready.Seconds()/r.Kubectl.Seconds())
+		}
+	}
+	for _, r := range results {
+		if r.N == 1000 {
+			anchor := 4*time.Minute + 13*time.Second
+			fmt.Printf("anchor, published (not measured here): Flux v2.9, 1000 Kustomizations Ready in 4m13s, kustomize-controller 223 MiB (16-core runner)\n")
+			fmt.Printf("  ours/anchor: time %.2f, memory %.2f (target: < 2m, < 200 MiB)\n", r.Ready.Seconds()/anchor.Seconds(), float64(r.PeakRSSKiB)/1024/223)
+		}
+	}
+	return nil
+}
+
+// measure runs one child measurement; errors are reported in the result.
+func measure(n, concurrency int, withKubectl, shared bool) result {
+	r, err := measureErr(n, concurrency, withKubectl, shared)
+	if err != nil {
+		r.Err = err.Error()
+	}
+	return r
+}
+
+func measureErr(n, concurrency int, withKubectl, shared bool) (result, error) {
+	res := result{N: n}
+	ctx := context.Background()
+	logf.SetLogger(logr.Discard())
+	scheme, err := fluxscheme.New()
+	if err != nil {
+		return res, err
+	}
+	env, err := testenv.Start(ctx, testenv.Options{FluxCRDs: true, Scheme: scheme})
+	if err != nil {
+		return res, err
+	}
+	defer env.Stop()
+	work, err := os.MkdirTemp("", "gitopskit-scale-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(work)
+
+	// The repository: one template directory.
+	gitRoot := filepath.Join(work, "git")
+	repoDir := filepath.Join(gitRoot, "fleet")
+	if err := writeRepo(repoDir); err != nil {
+		return res, err
+	}
+	srv, err := gittest.StartHTTPServer(gitRoot)
+	if err != nil {
+		return res, err
+	}
+	defer srv.Close()
+
+	store := filepath.Join(work, "store")
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		return res, err
+	}
+	running, err := controllers.Start(ctx, controllers.Config{
+		REST: env.Config, StoreDir: store,
+		KustomizationConcurrency: concurrency,
+		HealthPollInterval:       time.Second,
+	})
+	if err != nil {
+		return res, err
+	}
+	defer running.Stop()
+
+	c := env.Client
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
+		return res, err
+	}
+	gr := &sourcev1.GitRepository{
+		ObjectMeta: metav1.ObjectMeta{Name: "fleet", Namespace: namespace},
+		Spec: sourcev1.GitRepositorySpec{
+			URL: srv.URL + "/fleet", Interval: metav1.Duration{Duration: time.Hour},
+			Reference: &sourcev1.GitRepositoryRef{Branch: "main"},
+		},
+	}
+	if err := c.Create(ctx, gr); err != nil {
+		return res, err
+	}
+	if err := waitFor(ctx, time.Minute, func() (bool, error) {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(gr), gr); err != nil {
+			return false, err
+		}
+		return gr.Status.Artifact != nil, nil
+	}); err != nil {
+		return res, fmt.Errorf("GitRepository: %w", err)
+	}
+
+	target := func(i int) string {
+		if shared {
+			return namespace
+		}
+		return fmt.Sprintf("app-%04d", i)
+	}
+	if !shared {
+		for i := range n {
+			if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: target(i)}}); err != nil {
+				return res, err
+			}
+		}
+	}
+	start := time.Now()
+	for i := range n {
+		name := fmt.Sprintf("app-%04d", i)
+		k := &kustomizev1.Kustomization{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+			Spec: kustomizev1.KustomizationSpec{
+				Interval:        metav1.Duration{Duration: time.Hour},
+				Path:            "./template",
+				Prune:           true,
+				Wait:            true,
+				NamePrefix:      name + "-",
+				TargetNamespace: target(i),
+				SourceRef:       kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "fleet"},
+				PostBuild:       &kustomizev1.PostBuild{Substitute: map[string]string{"app": name}},
+			},
+		}
+		if err := c.Create(ctx, k); err != nil {
+			return res, err
+		}
+	}
+	last := time.Now()
+	if err := waitFor(ctx, 10*time.Minute, func() (bool, error) {
+		var list kustomizev1.KustomizationList
+		if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+			return false, err
+		}
+		ready := 0
+		for _, k := range list.Items {
+			if apimeta.IsStatusConditionTrue(k.Status.Conditions, "Ready") && k.Status.ObservedGeneration == k.Generation {
+				ready++
+			}
+		}
+		if time.Since(last) > 10*time.Second {
+			fmt.Fprintf(os.Stderr, "   %d/%d Ready after %s\n", ready, n, time.Since(start).Round(time.Second))
+			last = time.Now()
+		}
+		return ready == n, nil
+	}); err != nil {
+		return res, fmt.Errorf("waiting for Ready: %w", err)
+	}
+	res.Ready = time.Since(start)
+	if res.PeakRSSKiB, err = peakRSS(); err != nil {
+		return res, err
+	}
+	if withKubectl {
+		if res.Kubectl, err = kubectlApply(env.KubeconfigPath, work, n); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func waitFor(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// peakRSS reads VmHWM of this process.
+func peakRSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+			return strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	return 0, errors.New("VmHWM not found in /proc/self/status")
+}
+
+func template(prefix, app string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: %[1]sapp
+  namespace: %[3]s
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: %[1]sconfig
+  namespace: %[3]s
+data:
+  app: %[2]s
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: %[1]sweb
+  namespace: %[3]s
+spec:
+  selector:
+    app: %[2]s
+  ports:
+  - port: 80
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %[1]sweb
+  namespace: %[3]s
+spec:
+  replicas: 0
+  selector:
+    matchLabels:
+      app: %[2]s
+  template:
+    metadata:
+      labels:
+        app: %[2]s
+    spec:
+      serviceAccountName: %[1]sapp
+      containers:
+      - name: web
+        image: nginx:1.27
+`, prefix, app, namespace)
+}
+
+func writeRepo(dir string) error {
+	if err := os.MkdirAll(filepath.Join(dir, "template"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "template", "app.yaml"), []byte(template("", "${app}")), 0o644); err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"add", "-A"},
+		{"commit", "-q", "-m", "template"},
+	} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+			"GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@example.com",
+			"GIT_COMMITTER_NAME=bench", "GIT_COMMITTER_EMAIL=bench@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("git %v: %w: %s", args, err, out)
+		}
+	}
+	return nil
+}
+
+// kubectlApply times `kubectl apply --server-side` of the same objects
+// under other names, in a fresh namespace.
+func kubectlApply(kubeconfig, work string, n int) (time.Duration, error) {
+	kubectl, err := testbin.Path("kubectl")
+	if err != nil {
+		return 0, err
+	}
+	var b bytes.Buffer
+	for i := range n {
+		name := fmt.Sprintf("ref-%04d", i)
+		b.WriteString(template(name+"-", name))
+		b.WriteString("---\n")
+	}
+	file := filepath.Join(work, "reference.yaml")
+	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	cmd := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side", "-f", file)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("kubectl apply: %w: %s", err, out)
+	}
+	return time.Since(start), nil
+}
