@@ -65,6 +65,7 @@ type Reconciler struct {
 	// default.
 	PollInterval time.Duration
 
+	memories    sync.Map // types.NamespacedName -> *reconcile.Memory
 	applierOnce sync.Once
 	applier     client.Client
 	applierErr  error
@@ -194,6 +195,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj, base *kustomizev1.Kusto
 	}
 	mopts := ManagerOptions(obj)
 	mopts.Concurrency, mopts.PollInterval = r.Concurrency, r.PollInterval
+	mopts.Memory = r.memory(obj)
 	m, err := reconcile.NewManager(cl, mopts)
 	if err != nil {
 		cond.Stalled(reconcile.InvalidCELExpressionReason, "%s", err.Error())
@@ -358,6 +360,13 @@ func (r *Reconciler) clientFor(ctx context.Context, obj *kustomizev1.Kustomizati
 	return reconcile.NewClient(cfg, client.Options{Scheme: r.Client.Scheme()})
 }
 
+// memory returns what earlier applies for obj learnt, so unchanged
+// objects are recognised without a dry-run on the next reconciliation.
+func (r *Reconciler) memory(obj *kustomizev1.Kustomization) *reconcile.Memory {
+	m, _ := r.memories.LoadOrStore(client.ObjectKeyFromObject(obj), &reconcile.Memory{})
+	return m.(*reconcile.Memory)
+}
+
 // finalize deletes the inventory according to spec.deletionPolicy (nothing
 // for a suspended Kustomization, as in Flux) and removes the finalizer.
 func (r *Reconciler) finalize(ctx context.Context, obj *kustomizev1.Kustomization) error {
@@ -381,6 +390,7 @@ func (r *Reconciler) finalize(ctx context.Context, obj *kustomizev1.Kustomizatio
 			fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, "", corev1.EventTypeNormal, meta.ProgressingReason, cs.String())
 		}
 	}
+	r.memories.Delete(client.ObjectKeyFromObject(obj))
 	if controllerutil.ContainsFinalizer(obj, kustomizev1.KustomizationFinalizer) {
 		base := obj.DeepCopy()
 		controllerutil.RemoveFinalizer(obj, kustomizev1.KustomizationFinalizer)
