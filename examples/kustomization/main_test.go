@@ -3,6 +3,7 @@ package kustomization_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -27,7 +28,10 @@ import (
 	"github.com/gitopskit/gitopskit/source/git/gittest"
 )
 
-var env *testenv.Env
+var (
+	env         *testenv.Env
+	metricsAddr string
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -63,8 +67,19 @@ func run(m *testing.M) int {
 		defer lf.Close()
 		logger = funcr.New(func(prefix, args string) { fmt.Fprintln(lf, prefix, args) }, funcr.Options{Verbosity: 1})
 	}
+	// A fixed free port for the metrics endpoint, so a test can scrape it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	metricsAddr = ln.Addr().String()
+	ln.Close()
 	running, err := controllers.Start(ctx, controllers.Config{
 		Logger:                    logger,
+		MetricsAddr:               metricsAddr,
+		LeaderElection:            true,
+		LeaderElectionNamespace:   "kube-system",
 		REST:                      env.Config,
 		StoreDir:                  storeDir,
 		KustomizationConcurrency:  4,

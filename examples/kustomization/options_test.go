@@ -1,0 +1,85 @@
+package kustomization_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+func TestOrphanDeletionPolicyAndEvents(t *testing.T) {
+	ctx := context.Background()
+	f := newFleet(t, "e2e-orphan", map[string]string{"app/cm.yaml": configMap("kept", "k: v\n")})
+	k := f.kustomization("app", "./app", func(k *kustomizev1.Kustomization) { k.Spec.DeletionPolicy = kustomizev1.DeletionPolicyOrphan })
+	rev := f.get0()
+	f.waitApplied("app", rev)
+
+	// Events carry Flux's reasons and the revision annotation.
+	poll(t, 20*time.Second, "Kustomization events", func(ctx context.Context) (bool, error) {
+		var evs eventsv1.EventList
+		if err := env.Client.List(ctx, &evs, client.InNamespace(f.ns)); err != nil {
+			return false, err
+		}
+		var progressing, succeeded bool
+		for _, e := range evs.Items {
+			if e.Regarding.Kind != "Kustomization" || e.ReportingController != "kustomize-controller" ||
+				e.Annotations["kustomize.toolkit.fluxcd.io/revision"] != rev {
+				continue
+			}
+			progressing = progressing || (e.Reason == "Progressing" && strings.Contains(e.Note, "ConfigMap/e2e-orphan/kept created"))
+			succeeded = succeeded || e.Reason == "ReconciliationSucceeded"
+		}
+		return progressing && succeeded, nil
+	})
+
+	if err := env.Client.Delete(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 30*time.Second, "Kustomization deleted", func(ctx context.Context) (bool, error) {
+		err := env.Client.Get(ctx, client.ObjectKeyFromObject(k), &kustomizev1.Kustomization{})
+		return apierrors.IsNotFound(err), nil
+	})
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "kept"}, &corev1.ConfigMap{}); err != nil {
+		t.Errorf("deletionPolicy Orphan should keep the objects: %v", err)
+	}
+}
+
+func TestServiceAccountImpersonation(t *testing.T) {
+	f := newFleet(t, "e2e-sa", map[string]string{"app/cm.yaml": configMap("cm", "k: v\n")})
+	if err := env.Client.Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "tenant", Namespace: f.ns}}); err != nil {
+		t.Fatal(err)
+	}
+	// The service account has no RBAC: the apply is refused with its identity.
+	f.kustomization("app", "./app", func(k *kustomizev1.Kustomization) { k.Spec.ServiceAccountName = "tenant" })
+	c := f.waitReady("app", metav1.ConditionFalse, meta.ReconciliationFailedReason)
+	if !strings.Contains(c.Message, "system:serviceaccount:e2e-sa:tenant") {
+		t.Errorf("failure should name the impersonated account: %q", c.Message)
+	}
+}
+
+func TestMetricsServed(t *testing.T) {
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`controller_runtime_reconcile_total{controller="kustomization"`, `controller_runtime_reconcile_total{controller="gitrepository"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
