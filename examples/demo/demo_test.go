@@ -12,8 +12,11 @@ import (
 	"time"
 
 	"filippo.io/age"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/gitopskit/internal/testbin"
+	"github.com/gitopskit/gitopskit/internal/testenv"
 )
 
 // TestDemo runs the whole demo on a local control plane and checks the
@@ -79,5 +82,41 @@ func TestEncryptYAMLDecryptsWithSOPS(t *testing.T) {
 	}
 	if !strings.Contains(string(plain), "DB_PASSWORD: s3cr3t-value") {
 		t.Errorf("decrypted:\n%s", plain)
+	}
+}
+
+// TestDemoAgainstKubeconfig runs the demo against an existing cluster
+// reached through --kubeconfig (a control plane the test starts without
+// Flux's CRDs), which the demo must install and clean up after itself.
+func TestDemoAgainstKubeconfig(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	env, err := testenv.Start(ctx, testenv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Stop()
+	var out bytes.Buffer
+	if err := run(ctx, options{kubeconfig: env.KubeconfigPath, timeout: 2 * time.Minute, out: &out}); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"Using the cluster of", "ConfigMap demo-apps/legacy-banner: pruned", "Cleaning up the demo objects"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "Starting a local control plane") {
+		t.Error("the demo started its own control plane despite --kubeconfig")
+	}
+	// The Kustomizations pruned what they applied on the way out.
+	var cms corev1.ConfigMapList
+	if err := env.Client.List(ctx, &cms, client.InNamespace("demo-apps")); err != nil {
+		t.Fatal(err)
+	}
+	for _, cm := range cms.Items {
+		if cm.Name != "kube-root-ca.crt" {
+			t.Errorf("ConfigMap %s left behind", cm.Name)
+		}
 	}
 }

@@ -4,15 +4,18 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -81,5 +84,38 @@ func TestMetricsServed(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+func TestKubeConfigAndHealthChecks(t *testing.T) {
+	ctx := context.Background()
+	f := newFleet(t, "e2e-remote", map[string]string{"app/web.yaml": deployment, "app/cm.yaml": configMap("cm", "k: v\n")})
+	kc, err := os.ReadFile(env.KubeconfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "remote", Namespace: f.ns},
+		Data:       map[string][]byte{"value": kc},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The cluster is reached through spec.kubeConfig (here: the same one)
+	// and only the listed object is health-checked.
+	f.kustomization("app", "./app", func(k *kustomizev1.Kustomization) {
+		k.Spec.KubeConfig = &meta.KubeConfigReference{SecretRef: &meta.SecretKeyReference{Name: "remote"}}
+		k.Spec.HealthChecks = []meta.NamespacedObjectKindReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}}
+	})
+	k := f.waitApplied("app", f.get0())
+	c := apimeta.FindStatusCondition(k.Status.Conditions, meta.HealthyCondition)
+	if c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("Healthy = %+v, want True", c)
+	}
+	var d appsv1.Deployment
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "web"}, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Status.ObservedGeneration != d.Generation {
+		t.Errorf("Ready before the Deployment was observed: generation %d, observed %d", d.Generation, d.Status.ObservedGeneration)
 	}
 }
