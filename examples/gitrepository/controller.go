@@ -214,6 +214,16 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository)
 	case errors.Is(err, source.ErrAuth):
 		return r.failure(obj, cond, sourcev1.FetchFailedCondition, sourcev1.AuthenticationFailedReason, err)
 	case err != nil:
+		var gerr *git.Error
+		if !errors.As(err, &gerr) && ctx.Err() == nil {
+			// Not an operation failure but a spec the git source refuses
+			// (reference, verification mode, sparse paths, URL): retrying
+			// cannot help until the object changes.
+			cond.Set(sourcev1.FetchFailedCondition, metav1.ConditionTrue, sourcev1.GitOperationFailedReason, err.Error())
+			cond.Failed(sourcev1.GitOperationFailedReason, err.Error(), true)
+			fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, "", corev1.EventTypeWarning, sourcev1.GitOperationFailedReason, err.Error())
+			return ctrl.Result{}, nil
+		}
 		return r.failure(obj, cond, sourcev1.FetchFailedCondition, sourcev1.GitOperationFailedReason, err)
 	}
 	cond.Delete(sourcev1.FetchFailedCondition)

@@ -182,10 +182,12 @@ func TestFailuresReported(t *testing.T) {
 		name       string
 		spec       sourcev1.GitRepositorySpec
 		wantReason string
+		stalled    bool
 	}{
-		{"bad-password", sourcev1.GitRepositorySpec{URL: repo.URL, SecretRef: &meta.LocalObjectReference{Name: "wrong"}}, sourcev1.AuthenticationFailedReason},
-		{"missing-secret", sourcev1.GitRepositorySpec{URL: repo.URL, SecretRef: &meta.LocalObjectReference{Name: "absent"}}, sourcev1.AuthenticationFailedReason},
-		{"missing-branch", sourcev1.GitRepositorySpec{URL: strings.Replace(repo.URL, "://", "://fleet:right@", 1), Reference: &sourcev1.GitRepositoryRef{Branch: "nope"}}, sourcev1.GitOperationFailedReason},
+		{"bad-password", sourcev1.GitRepositorySpec{URL: repo.URL, SecretRef: &meta.LocalObjectReference{Name: "wrong"}}, sourcev1.AuthenticationFailedReason, false},
+		{"missing-secret", sourcev1.GitRepositorySpec{URL: repo.URL, SecretRef: &meta.LocalObjectReference{Name: "absent"}}, sourcev1.AuthenticationFailedReason, false},
+		{"missing-branch", sourcev1.GitRepositorySpec{URL: strings.Replace(repo.URL, "://", "://fleet:right@", 1), Reference: &sourcev1.GitRepositoryRef{Branch: "nope"}}, sourcev1.GitOperationFailedReason, false},
+		{"bad-semver", sourcev1.GitRepositorySpec{URL: repo.URL, Reference: &sourcev1.GitRepositoryRef{SemVer: "not a range"}}, sourcev1.GitOperationFailedReason, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,7 +211,12 @@ func TestFailuresReported(t *testing.T) {
 				if strings.Contains(c.Message, "right") || strings.Contains(c.Message, "wrong") {
 					return false, errors.New("condition message leaks a password: " + c.Message)
 				}
-				return apimeta.IsStatusConditionTrue(got.Status.Conditions, meta.ReconcilingCondition), nil
+				if tc.stalled {
+					return apimeta.IsStatusConditionTrue(got.Status.Conditions, meta.StalledCondition) &&
+						apimeta.FindStatusCondition(got.Status.Conditions, meta.ReconcilingCondition) == nil, nil
+				}
+				return apimeta.IsStatusConditionTrue(got.Status.Conditions, meta.ReconcilingCondition) &&
+					apimeta.FindStatusCondition(got.Status.Conditions, meta.StalledCondition) == nil, nil
 			})
 		})
 	}
