@@ -119,3 +119,36 @@ func TestKubeConfigAndHealthChecks(t *testing.T) {
 		t.Errorf("Ready before the Deployment was observed: generation %d, observed %d", d.Generation, d.Status.ObservedGeneration)
 	}
 }
+
+func TestForceRecreatesImmutable(t *testing.T) {
+	ctx := context.Background()
+	immutable := func(v string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: frozen\nimmutable: true\ndata:\n  v: " + v + "\n"
+	}
+	f := newFleet(t, "e2e-force", map[string]string{"a/cm.yaml": immutable("one"), "b/cm.yaml": strings.Replace(immutable("one"), "frozen", "frozen-b", 1)})
+	f.kustomization("forced", "./a", func(k *kustomizev1.Kustomization) {
+		k.Spec.Force = true
+		k.Spec.RetryInterval = &metav1.Duration{Duration: time.Second}
+	})
+	f.kustomization("plain", "./b", func(k *kustomizev1.Kustomization) {
+		k.Spec.RetryInterval = &metav1.Duration{Duration: time.Second}
+	})
+	f.waitApplied("forced", f.get0())
+	f.waitApplied("plain", f.get0())
+	rev := f.commit("change immutable data", map[string]string{
+		"a/cm.yaml": immutable("two"),
+		"b/cm.yaml": strings.Replace(immutable("two"), "frozen", "frozen-b", 1),
+	})
+	f.waitApplied("forced", rev)
+	var cm corev1.ConfigMap
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "frozen"}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data["v"] != "two" {
+		t.Errorf("force did not recreate the immutable ConfigMap: v=%q", cm.Data["v"])
+	}
+	c := f.waitReady("plain", metav1.ConditionFalse, meta.ReconciliationFailedReason)
+	if !strings.Contains(c.Message, "immutable") {
+		t.Errorf("failure should say the field is immutable: %q", c.Message)
+	}
+}
