@@ -26,7 +26,7 @@ func TestDemo(t *testing.T) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	if err := run(ctx, options{timeout: 2 * time.Minute, out: &out}); err != nil {
+	if err := run(ctx, options{timeout: 2 * time.Minute, out: &out, skipNameValidation: true}); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	s := out.String()
@@ -97,7 +97,7 @@ func TestDemoAgainstKubeconfig(t *testing.T) {
 	}
 	defer env.Stop()
 	var out bytes.Buffer
-	if err := run(ctx, options{kubeconfig: env.KubeconfigPath, timeout: 2 * time.Minute, out: &out}); err != nil {
+	if err := run(ctx, options{kubeconfig: env.KubeconfigPath, timeout: 2 * time.Minute, out: &out, skipNameValidation: true}); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	s := out.String()

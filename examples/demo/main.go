@@ -46,7 +46,9 @@ type options struct {
 	verbose    bool
 	metrics    string
 	leader     bool
-	out        io.Writer
+	// skipNameValidation lets tests run the demo twice in one process.
+	skipNameValidation bool
+	out                io.Writer
 }
 
 func main() {
@@ -175,6 +177,7 @@ func run(ctx context.Context, o options) (err error) {
 	running, err := controllers.Start(ctx, controllers.Config{
 		REST: cfg, StoreDir: storeDir, Logger: logger,
 		MetricsAddr: o.metrics, LeaderElection: o.leader, LeaderElectionNamespace: demoNamespace,
+		SkipNameValidation:        o.skipNameValidation,
 		DependencyRequeueInterval: 2 * time.Second,
 		HealthPollInterval:        time.Second,
 	})
