@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling/clusterreader"
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling/engine"
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
@@ -129,6 +130,16 @@ type Options struct {
 	// new Manager for the same owner can reuse what an earlier one learnt.
 	// Nil means the Manager keeps its own.
 	Memory *Memory
+	// CachingStatusReader makes Wait read statuses the way kstatus does by
+	// default: on every poll it lists all objects of each waited-for kind
+	// in each namespace (and what they own, for Deployments and
+	// StatefulSets) and picks the waited-for ones out of the lists. That
+	// saves requests when the waited-for objects are most of their
+	// namespace, but N owners sharing one namespace then pay O(N) per
+	// poll each. The default (false) gets each waited-for object directly,
+	// as Flux's kustomize-controller does by default (its
+	// DisableStatusPollerCache feature gate, on since v1.2).
+	CachingStatusReader bool
 }
 
 // Manager applies, prunes and waits for objects in one cluster on behalf of
@@ -175,7 +186,11 @@ func NewManager(c client.Client, opts Options) (*Manager, error) {
 		}
 		readers = append(readers, newCELStatusReader(c.RESTMapper(), ev))
 	}
-	poller := polling.NewStatusPoller(c, c.RESTMapper(), polling.Options{CustomStatusReaders: readers})
+	popts := polling.Options{CustomStatusReaders: readers}
+	if !opts.CachingStatusReader {
+		popts.ClusterReaderFactory = engine.ClusterReaderFactoryFunc(clusterreader.NewDirectClusterReader)
+	}
+	poller := polling.NewStatusPoller(c, c.RESTMapper(), popts)
 	rm := ssa.NewResourceManager(c, poller, ssa.Owner{Field: opts.FieldManager, Group: opts.OwnerLabelGroup})
 	rm.SetConcurrency(opts.Concurrency)
 	mem := opts.Memory
