@@ -30,7 +30,10 @@ var ErrRemoteBase = errors.New("remote bases and files are not allowed")
 
 // Result is the outcome of Build.
 type Result struct {
-	// Objects are the rendered objects in output order.
+	// Objects are the rendered objects in output order. Their contents use
+	// only JSON-compatible types (int64, float64, string, bool, nil,
+	// map[string]interface{}, []interface{}), so DeepCopy and the
+	// unstructured helpers work on them.
 	Objects []*unstructured.Unstructured
 	// Digest is "sha256:<hex>" of the YAML stream.
 	Digest string
@@ -175,6 +178,11 @@ func newResult(m resmap.ResMap) (*Result, error) {
 	for _, res := range m.Resources() {
 		obj, err := res.Map()
 		if err != nil {
+			return nil, fmt.Errorf("kustomize: %s: %w", objectRef(res.GetKind(), res.GetNamespace(), res.GetName()), err)
+		}
+		// kyaml decodes integers as Go ints; convert them in place rather
+		// than re-decoding every object through JSON.
+		if _, err := jsonValue(obj); err != nil {
 			return nil, fmt.Errorf("kustomize: %s: %w", objectRef(res.GetKind(), res.GetNamespace(), res.GetName()), err)
 		}
 		r.Objects = append(r.Objects, &unstructured.Unstructured{Object: obj})

@@ -58,7 +58,7 @@ func copyTree(t testing.TB, src string) string {
 
 func TestBuildMatchesCLI(t *testing.T) {
 	corpus, _ := filepath.Abs("testdata/corpus")
-	for _, path := range []string{"base", "overlays/prod", "generators", "plain/withkus"} {
+	for _, path := range []string{"base", "overlays/prod", "generators", "plain/withkus", "numbers"} {
 		t.Run(path, func(t *testing.T) {
 			res, err := kustomize.Build(context.Background(), corpus, path, kustomize.Options{})
 			if err != nil {
