@@ -34,6 +34,10 @@ const (
 	InvalidCELExpressionReason    = meta.InvalidCELExpressionReason
 )
 
+// MaxMessageLength caps condition messages, as Flux does: Set shortens a
+// longer message and ends it with "...".
+const MaxMessageLength = 20000
+
 // Conditions edits a list of conditions in place, stamping each one with
 // ObservedGeneration. It is typically built over an object's
 // status.conditions: reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}.
@@ -44,12 +48,16 @@ type Conditions struct {
 	Generation int64
 }
 
-// Set adds or updates a condition; LastTransitionTime changes only when the
-// status changes.
+// Set adds or updates a condition of any type with any status and reason;
+// LastTransitionTime changes only when the status changes. The message is
+// format with args (format as is without args), cut to MaxMessageLength.
 func (c Conditions) Set(typ string, status metav1.ConditionStatus, reason, format string, args ...any) {
 	msg := format
 	if len(args) > 0 {
 		msg = fmt.Sprintf(format, args...)
+	}
+	if len(msg) > MaxMessageLength {
+		msg = msg[:MaxMessageLength-3] + "..."
 	}
 	apimeta.SetStatusCondition(c.List, metav1.Condition{
 		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: c.Generation,
@@ -68,18 +76,50 @@ func (c Conditions) Get(typ string) *metav1.Condition {
 func (c Conditions) IsTrue(typ string) bool { return apimeta.IsStatusConditionTrue(*c.List, typ) }
 
 // Progressing marks the start of a reconciliation: Reconciling=True
-// (Progressing) and Ready=Unknown (Progressing), as Flux does.
+// (Progressing) and Ready=Unknown (Progressing), as Flux's
+// kustomize-controller does.
 func (c Conditions) Progressing(format string, args ...any) {
 	c.Set(ReconcilingCondition, metav1.ConditionTrue, ProgressingReason, format, args...)
 	c.Set(ReadyCondition, metav1.ConditionUnknown, ProgressingReason, "Reconciliation in progress")
 }
 
-// Succeeded marks a finished, successful reconciliation: Ready=True with
-// ReconciliationSucceeded and the message, Reconciling and Stalled removed.
-func (c Conditions) Succeeded(format string, args ...any) {
-	c.Set(ReadyCondition, metav1.ConditionTrue, ReconciliationSucceededReason, format, args...)
+// Reconciling marks work in progress with the reason and message:
+// Reconciling=True, and Ready=Unknown with the same reason and message
+// unless Ready is False, so that a failure stays visible while the next
+// attempt runs (as Flux's source-controller does).
+func (c Conditions) Reconciling(reason, format string, args ...any) {
+	c.Set(ReconcilingCondition, metav1.ConditionTrue, reason, format, args...)
+	if r := c.Get(ReadyCondition); r == nil || r.Status != metav1.ConditionFalse {
+		c.Set(ReadyCondition, metav1.ConditionUnknown, reason, format, args...)
+	}
+}
+
+// Ready marks a finished, successful reconciliation with the reason
+// (SucceededReason for sources, ReconciliationSucceededReason for
+// appliers; ReconciliationSucceeded when empty): Ready=True, Reconciling
+// and Stalled removed.
+func (c Conditions) Ready(reason, format string, args ...any) {
+	if reason == "" {
+		reason = ReconciliationSucceededReason
+	}
+	c.Set(ReadyCondition, metav1.ConditionTrue, reason, format, args...)
 	c.Delete(ReconcilingCondition)
 	c.Delete(StalledCondition)
+}
+
+// Succeeded is Ready with ReconciliationSucceeded.
+func (c Conditions) Succeeded(format string, args ...any) {
+	c.Ready(ReconciliationSucceededReason, format, args...)
+}
+
+// NotReady sets Ready=False with the reason (ReconciliationFailed when
+// empty) and leaves the other conditions alone; Failed and Stalled also
+// say whether a retry follows.
+func (c Conditions) NotReady(reason, format string, args ...any) {
+	if reason == "" {
+		reason = ReconciliationFailedReason
+	}
+	c.Set(ReadyCondition, metav1.ConditionFalse, reason, format, args...)
 }
 
 // Failed marks a failed attempt that will be retried: Ready=False with the

@@ -388,3 +388,79 @@ func FuzzCompileExpression(f *testing.F) {
 		_, _ = e.Eval(context.Background(), vars)
 	})
 }
+
+// Source-style conditions: Reconciling keeps a failure visible, Ready and
+// NotReady take any reason, Set any type, and long messages are cut.
+func TestConditionsSourceStyle(t *testing.T) {
+	ignore := cmpopts.IgnoreFields(metav1.Condition{}, "LastTransitionTime")
+	const gen = 2
+	cond := func(typ string, st metav1.ConditionStatus, reason, msg string) metav1.Condition {
+		return metav1.Condition{Type: typ, Status: st, Reason: reason, Message: msg, ObservedGeneration: gen}
+	}
+	tests := []struct {
+		name  string
+		start []metav1.Condition
+		edit  func(c Conditions)
+		want  []metav1.Condition
+	}{
+		{
+			name: "Reconciling on a fresh object sets Ready Unknown",
+			edit: func(c Conditions) { c.Reconciling(ProgressingReason, "new generation %d", 2) },
+			want: []metav1.Condition{
+				cond(ReconcilingCondition, metav1.ConditionTrue, ProgressingReason, "new generation 2"),
+				cond(ReadyCondition, metav1.ConditionUnknown, ProgressingReason, "new generation 2"),
+			},
+		},
+		{
+			name:  "Reconciling keeps Ready False",
+			start: []metav1.Condition{cond(ReadyCondition, metav1.ConditionFalse, "GitOperationFailed", "auth")},
+			edit:  func(c Conditions) { c.Reconciling(ProgressingReason, "retrying") },
+			want: []metav1.Condition{
+				cond(ReadyCondition, metav1.ConditionFalse, "GitOperationFailed", "auth"),
+				cond(ReconcilingCondition, metav1.ConditionTrue, ProgressingReason, "retrying"),
+			},
+		},
+		{
+			name: "Ready with an arbitrary reason clears Reconciling and Stalled",
+			start: []metav1.Condition{
+				cond(ReconcilingCondition, metav1.ConditionTrue, ProgressingReason, "x"),
+				cond(StalledCondition, metav1.ConditionTrue, "InvalidURL", "x"),
+			},
+			edit: func(c Conditions) { c.Ready(SucceededReason, "stored artifact for revision '%s'", "main@sha1:1") },
+			want: []metav1.Condition{cond(ReadyCondition, metav1.ConditionTrue, SucceededReason, "stored artifact for revision 'main@sha1:1'")},
+		},
+		{
+			name: "Ready without a reason is ReconciliationSucceeded",
+			edit: func(c Conditions) { c.Ready("", "done") },
+			want: []metav1.Condition{cond(ReadyCondition, metav1.ConditionTrue, ReconciliationSucceededReason, "done")},
+		},
+		{
+			name:  "NotReady leaves the others alone",
+			start: []metav1.Condition{cond(ReconcilingCondition, metav1.ConditionTrue, ProgressingReason, "x")},
+			edit:  func(c Conditions) { c.NotReady(ArtifactFailedReason, "Source '%s' not found", "GitRepository/x") },
+			want: []metav1.Condition{
+				cond(ReconcilingCondition, metav1.ConditionTrue, ProgressingReason, "x"),
+				cond(ReadyCondition, metav1.ConditionFalse, ArtifactFailedReason, "Source 'GitRepository/x' not found"),
+			},
+		},
+		{
+			name: "Set any type",
+			edit: func(c Conditions) { c.Set("ArtifactInStorage", metav1.ConditionTrue, SucceededReason, "stored") },
+			want: []metav1.Condition{cond("ArtifactInStorage", metav1.ConditionTrue, SucceededReason, "stored")},
+		},
+		{
+			name: "long messages are cut",
+			edit: func(c Conditions) { c.Set(ReadyCondition, metav1.ConditionFalse, FailedReason, "%s", strings.Repeat("x", MaxMessageLength+10)) },
+			want: []metav1.Condition{cond(ReadyCondition, metav1.ConditionFalse, FailedReason, strings.Repeat("x", MaxMessageLength-3)+"...")},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			list := append([]metav1.Condition(nil), tc.start...)
+			tc.edit(Conditions{List: &list, Generation: gen})
+			if diff := cmp.Diff(tc.want, list, ignore); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

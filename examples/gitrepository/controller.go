@@ -23,6 +23,7 @@ import (
 
 	"github.com/gitopskit/gitopskit/artifact"
 	"github.com/gitopskit/gitopskit/examples/internal/fluxstatus"
+	"github.com/gitopskit/gitopskit/reconcile"
 	"github.com/gitopskit/gitopskit/source"
 	"github.com/gitopskit/gitopskit/source/git"
 )
@@ -122,21 +123,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // failure records a failed step and decides how to retry.
-func (r *Reconciler) failure(obj *sourcev1.GitRepository, cond fluxstatus.Conditions, condType, reason string, err error) (ctrl.Result, error) {
+func (r *Reconciler) failure(obj *sourcev1.GitRepository, cond reconcile.Conditions, condType, reason string, err error) (ctrl.Result, error) {
 	msg := err.Error()
 	if condType != "" {
-		cond.Set(condType, metav1.ConditionTrue, reason, msg)
+		cond.Set(condType, metav1.ConditionTrue, reason, "%s", msg)
 	}
-	cond.Failed(reason, msg, false)
+	cond.Failed(reason, "%s", msg)
 	fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, "", corev1.EventTypeWarning, reason, msg)
 	return ctrl.Result{}, err
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository) (ctrl.Result, error) {
 	log := logf.FromContext(ctx)
-	cond := fluxstatus.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
+	cond := reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
 	if obj.Generation != obj.Status.ObservedGeneration {
-		cond.Progressing(meta.ProgressingReason, fmt.Sprintf("processing object: new generation %d -> %d", obj.Status.ObservedGeneration, obj.Generation))
+		cond.Reconciling(meta.ProgressingReason, "processing object: new generation %d -> %d", obj.Status.ObservedGeneration, obj.Generation)
 	}
 
 	repo := Repository(obj.Spec)
@@ -163,11 +164,11 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository)
 	if v := obj.Spec.Verification; v != nil {
 		data, err := r.secretData(ctx, obj.Namespace, v.SecretRef.Name)
 		if err != nil {
-			cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionFalse, InvalidCommitSignatureReason, err.Error())
+			cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionFalse, InvalidCommitSignatureReason, "%s", err.Error())
 			return r.failure(obj, cond, "", sourcev1.AuthenticationFailedReason, err)
 		}
 		if repo.Verify, err = Verification(v, data); err != nil {
-			cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionFalse, InvalidCommitSignatureReason, err.Error())
+			cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionFalse, InvalidCommitSignatureReason, "%s", err.Error())
 			return r.failure(obj, cond, "", InvalidCommitSignatureReason, err)
 		}
 	} else {
@@ -182,7 +183,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository)
 
 	included, err := r.includes(ctx, obj, work)
 	if err != nil {
-		cond.Set(sourcev1.IncludeUnavailableCondition, metav1.ConditionTrue, IncludeUnavailableReason, err.Error())
+		cond.Set(sourcev1.IncludeUnavailableCondition, metav1.ConditionTrue, IncludeUnavailableReason, "%s", err.Error())
 		return r.failure(obj, cond, "", IncludeUnavailableReason, err)
 	}
 	cond.Delete(sourcev1.IncludeUnavailableCondition)
@@ -209,7 +210,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository)
 		r.stored(ctx, obj, cond, current)
 		return ctrl.Result{RequeueAfter: obj.Spec.Interval.Duration}, nil
 	case errors.Is(err, source.ErrVerification):
-		cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionFalse, InvalidCommitSignatureReason, err.Error())
+		cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionFalse, InvalidCommitSignatureReason, "%s", err.Error())
 		return r.failure(obj, cond, "", InvalidCommitSignatureReason, err)
 	case errors.Is(err, source.ErrAuth):
 		return r.failure(obj, cond, sourcev1.FetchFailedCondition, sourcev1.AuthenticationFailedReason, err)
@@ -219,8 +220,8 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository)
 			// Not an operation failure but a spec the git source refuses
 			// (reference, verification mode, sparse paths, URL): retrying
 			// cannot help until the object changes.
-			cond.Set(sourcev1.FetchFailedCondition, metav1.ConditionTrue, sourcev1.GitOperationFailedReason, err.Error())
-			cond.Failed(sourcev1.GitOperationFailedReason, err.Error(), true)
+			cond.Set(sourcev1.FetchFailedCondition, metav1.ConditionTrue, sourcev1.GitOperationFailedReason, "%s", err.Error())
+			cond.Stalled(sourcev1.GitOperationFailedReason, "%s", err.Error())
 			fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, "", corev1.EventTypeWarning, sourcev1.GitOperationFailedReason, err.Error())
 			return ctrl.Result{}, nil
 		}
@@ -232,7 +233,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository)
 		if snap.Commit.VerifiedBy != "" {
 			msg += fmt.Sprintf(" with key '%s'", snap.Commit.VerifiedBy)
 		}
-		cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionTrue, meta.SucceededReason, msg)
+		cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionTrue, meta.SucceededReason, "%s", msg)
 	}
 
 	filter, err := artifact.NewIgnoreFilter(dir, obj.Spec.Ignore)
@@ -270,14 +271,14 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository)
 }
 
 // stored records a current artifact and collects superseded ones.
-func (r *Reconciler) stored(ctx context.Context, obj *sourcev1.GitRepository, cond fluxstatus.Conditions, a artifact.Artifact) {
+func (r *Reconciler) stored(ctx context.Context, obj *sourcev1.GitRepository, cond reconcile.Conditions, a artifact.Artifact) {
 	obj.Status.Artifact = toStatus(a)
 	msg := fmt.Sprintf("stored artifact for revision '%s'", a.Revision)
-	cond.Set(sourcev1.ArtifactInStorageCondition, metav1.ConditionTrue, meta.SucceededReason, msg)
+	cond.Set(sourcev1.ArtifactInStorageCondition, metav1.ConditionTrue, meta.SucceededReason, "%s", msg)
 	cond.Delete(sourcev1.StorageOperationFailedCondition)
 	cond.Delete(sourcev1.ArtifactOutdatedCondition)
 	cond.Delete(sourcev1.FetchFailedCondition)
-	cond.Ready(meta.SucceededReason, msg)
+	cond.Ready(meta.SucceededReason, "%s", msg)
 	removed, err := r.Store.GarbageCollect(ctx, a)
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "garbage collection of old artifacts failed")

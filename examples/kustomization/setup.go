@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	"github.com/gitopskit/gitopskit/examples/internal/fluxstatus"
+	gkreconcile "github.com/gitopskit/gitopskit/reconcile"
 )
 
 // Field indexes on Kustomizations.
@@ -156,6 +156,6 @@ func (readyChanged) Update(e event.UpdateEvent) bool {
 	if !ok1 || !ok2 {
 		return false
 	}
-	return fluxstatus.IsReady(n.Status.Conditions, n.Generation) &&
-		(!fluxstatus.IsReady(o.Status.Conditions, o.Generation) || o.Status.LastAppliedRevision != n.Status.LastAppliedRevision)
+	return gkreconcile.IsReady(n.Status.Conditions, n.Generation) &&
+		(!gkreconcile.IsReady(o.Status.Conditions, o.Generation) || o.Status.LastAppliedRevision != n.Status.LastAppliedRevision)
 }
