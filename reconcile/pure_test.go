@@ -450,7 +450,9 @@ func TestConditionsSourceStyle(t *testing.T) {
 		},
 		{
 			name: "long messages are cut",
-			edit: func(c Conditions) { c.Set(ReadyCondition, metav1.ConditionFalse, FailedReason, "%s", strings.Repeat("x", MaxMessageLength+10)) },
+			edit: func(c Conditions) {
+				c.Set(ReadyCondition, metav1.ConditionFalse, FailedReason, "%s", strings.Repeat("x", MaxMessageLength+10))
+			},
 			want: []metav1.Condition{cond(ReadyCondition, metav1.ConditionFalse, FailedReason, strings.Repeat("x", MaxMessageLength-3)+"...")},
 		},
 	}
