@@ -466,3 +466,49 @@ func TestConditionsSourceStyle(t *testing.T) {
 		})
 	}
 }
+
+func TestRevisionRule(t *testing.T) {
+	ks := func(ns, srcKind, srcName, srcNS string, status map[string]any) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+			"metadata": map[string]any{"name": "k", "namespace": ns},
+			"spec":     map[string]any{"sourceRef": map[string]any{"kind": srcKind, "name": srcName, "namespace": srcNS}},
+			"status":   status,
+		}}
+		return u
+	}
+	const rev = "main@sha1:2222222222222222222222222222222222222222"
+	self := ks("apps", "GitRepository", "fleet", "", nil)
+	applied := func(r string) map[string]any { return map[string]any{"lastAppliedRevision": r} }
+	tests := []struct {
+		name    string
+		rule    RevisionRule
+		dep     *unstructured.Unstructured
+		wantErr string
+	}{
+		{"disabled", RevisionRule{}, ks("apps", "GitRepository", "fleet", "", applied("old")), ""},
+		{"same source, applied", RevisionRule{Revision: rev}, ks("apps", "GitRepository", "fleet", "", applied(rev)), ""},
+		{"same source, explicit namespace", RevisionRule{Revision: rev}, ks("apps", "GitRepository", "fleet", "apps", applied("main@sha1:1")), "status.lastAppliedRevision is main@sha1:1"},
+		{"same source, nothing applied", RevisionRule{Revision: rev}, ks("apps", "GitRepository", "fleet", "", nil), "is empty"},
+		{"legacy form", RevisionRule{Revision: rev}, ks("apps", "GitRepository", "fleet", "", applied("main/2222222222222222222222222222222222222222")), ""},
+		{"other name", RevisionRule{Revision: rev}, ks("apps", "GitRepository", "other", "", applied("x")), ""},
+		{"other kind", RevisionRule{Revision: rev}, ks("apps", "OCIRepository", "fleet", "", applied("x")), ""},
+		{"dependency in another namespace reads its own fleet", RevisionRule{Revision: rev}, ks("infra", "GitRepository", "fleet", "", applied("x")), ""},
+		{"dependency in another namespace reads ours", RevisionRule{Revision: rev}, ks("infra", "GitRepository", "fleet", "apps", applied("x")), "not applied"},
+		{"attempted field", RevisionRule{Revision: rev, StatusField: "lastAttemptedRevision"},
+			ks("apps", "GitRepository", "fleet", "", map[string]any{"lastAppliedRevision": "x", "lastAttemptedRevision": rev}), ""},
+		{"custom SameSource", RevisionRule{Revision: rev, SameSource: func(_, _ *unstructured.Unstructured) bool { return true }},
+			ks("apps", "Bucket", "b", "", applied("x")), "not applied"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.rule.Check(self, tc.dep)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("Check = %v, want error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+	if SameSourceRef(ks("a", "GitRepository", "", "", nil), ks("a", "GitRepository", "", "", nil)) {
+		t.Error("objects without a sourceRef name matched")
+	}
+}

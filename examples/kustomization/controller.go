@@ -292,36 +292,23 @@ func (r *Reconciler) source(ctx context.Context, obj *kustomizev1.Kustomization)
 	return src, nil
 }
 
-// checkDependencies applies Flux's rule: every dependency is Ready at its
-// current generation and, when it reads the same source, has applied the
-// source's current revision.
+// checkDependencies applies Flux's rule through reconcile.ObjectReadiness:
+// every dependency is Ready at its current generation and, when it reads
+// the same source, has applied the source's current revision; a
+// dependency with a readyExpr is judged by that expression instead.
 func (r *Reconciler) checkDependencies(ctx context.Context, obj *kustomizev1.Kustomization, src sourcev1.Source) error {
 	unit := reconcile.Unit{Ref: reconcile.UnitRef{Namespace: obj.Namespace, Name: obj.Name}}
 	for _, d := range obj.Spec.DependsOn {
-		unit.DependsOn = append(unit.DependsOn, reconcile.Dependency{Ref: reconcile.UnitRef{Namespace: d.Namespace, Name: d.Name}})
+		unit.DependsOn = append(unit.DependsOn, reconcile.Dependency{
+			Ref: reconcile.UnitRef{Namespace: d.Namespace, Name: d.Name}, ReadyExpr: d.ReadyExpr,
+		})
 	}
-	srcNS := obj.Spec.SourceRef.Namespace
-	if srcNS == "" {
-		srcNS = obj.Namespace
+	check := reconcile.ObjectReadiness{
+		Reader:   r.Client,
+		GVK:      kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind),
+		New:      func() client.Object { return &kustomizev1.Kustomization{} },
+		Revision: reconcile.RevisionRule{Revision: src.GetArtifact().Revision},
 	}
-	check := reconcile.ReadinessFunc(func(ctx context.Context, _ reconcile.UnitRef, dep reconcile.Dependency) error {
-		var d kustomizev1.Kustomization
-		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: dep.Ref.Namespace, Name: dep.Ref.Name}, &d); err != nil {
-			return err
-		}
-		if !reconcile.IsReady(d.Status.Conditions, d.Generation) {
-			return errors.New("not ready")
-		}
-		dNS := d.Spec.SourceRef.Namespace
-		if dNS == "" {
-			dNS = d.Namespace
-		}
-		same := d.Spec.SourceRef.Kind == obj.Spec.SourceRef.Kind && d.Spec.SourceRef.Name == obj.Spec.SourceRef.Name && dNS == srcNS
-		if same && d.Status.LastAppliedRevision != src.GetArtifact().Revision {
-			return fmt.Errorf("revision %s not applied yet", src.GetArtifact().Revision)
-		}
-		return nil
-	})
 	return reconcile.CheckDependencies(ctx, unit, check)
 }
 

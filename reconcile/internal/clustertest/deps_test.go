@@ -104,3 +104,53 @@ spec:
 		t.Errorf("missing dependency: %v", err)
 	}
 }
+
+// Flux's same-source rule against real Kustomizations: a dependency reading
+// the dependent's source must have applied the revision about to be
+// applied; one reading another source is not held to it.
+func TestDependencyRevisionRule(t *testing.T) {
+	ns := uniqueNS("deprev")
+	ctx := ctxT(t, time.Minute)
+	ks := `
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: NAME, namespace: NS}
+spec:
+  interval: 5m
+  prune: true
+  path: ./NAME
+  sourceRef: {kind: GitRepository, name: SRC}
+`
+	createAll(t, objects(t, ns, "apiVersion: v1\nkind: Namespace\nmetadata: {name: NS}"))
+	for name, src := range map[string]string{"apps": "repo", "infra": "repo", "crds": "other"} {
+		createAll(t, objects(t, ns, strings.NewReplacer("NAME", name, "SRC", src).Replace(ks)))
+	}
+	const (
+		rev1 = "main@sha1:1111111111111111111111111111111111111111"
+		rev2 = "main@sha1:2222222222222222222222222222222222222222"
+	)
+	setKsStatus(t, ns, "infra", "True", 1, rev1)
+	setKsStatus(t, ns, "crds", "True", 1, rev1)
+	apps := reconcile.Unit{Ref: reconcile.UnitRef{Namespace: ns, Name: "apps"}, DependsOn: []reconcile.Dependency{
+		{Ref: reconcile.UnitRef{Name: "infra"}}, {Ref: reconcile.UnitRef{Name: "crds"}},
+	}}
+	checker := reconcile.ObjectReadiness{Reader: env.Client, GVK: ksGVK, Revision: reconcile.RevisionRule{Revision: rev2}}
+
+	err := reconcile.CheckDependencies(ctx, apps, checker)
+	var nr *reconcile.DependencyNotReadyError
+	if !errors.As(err, &nr) || len(nr.Reasons) != 1 {
+		t.Fatalf("want only infra held back, got %v", err)
+	}
+	if reason := nr.Reasons[reconcile.UnitRef{Namespace: ns, Name: "infra"}]; reason == nil || !strings.Contains(reason.Error(), rev1) {
+		t.Errorf("infra's reason should name the revision it applied: %v", reason)
+	}
+	// Without the rule (zero RevisionRule) both are ready.
+	if err := reconcile.CheckDependencies(ctx, apps, reconcile.ObjectReadiness{Reader: env.Client, GVK: ksGVK}); err != nil {
+		t.Errorf("without the revision rule: %v", err)
+	}
+	// Flux's legacy revision form counts as the same revision.
+	setKsStatus(t, ns, "infra", "True", 1, "main/2222222222222222222222222222222222222222")
+	if err := reconcile.CheckDependencies(ctx, apps, checker); err != nil {
+		t.Errorf("after infra applied %s: %v", rev2, err)
+	}
+}
