@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 )
 
@@ -14,70 +10,6 @@ const (
 	demoNamespace = "gitopskit-demo"
 	appsNamespace = "demo-apps"
 )
-
-// gitRepo is a working repository served by the in-process Git server,
-// driven through the git CLI.
-type gitRepo struct {
-	dir string
-	url string
-}
-
-func newGitRepo(dir, url string) (*gitRepo, error) {
-	if _, err := exec.LookPath("git"); err != nil {
-		return nil, fmt.Errorf("the demo needs the git command on PATH: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	g := &gitRepo{dir: dir, url: url}
-	if _, err := g.git("init", "-q", "-b", "main"); err != nil {
-		return nil, err
-	}
-	return g, nil
-}
-
-func (g *gitRepo) git(args ...string) (string, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = g.dir
-	cmd.Env = append(os.Environ(),
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-		"GIT_AUTHOR_NAME=Demo", "GIT_AUTHOR_EMAIL=demo@example.com",
-		"GIT_COMMITTER_NAME=Demo", "GIT_COMMITTER_EMAIL=demo@example.com",
-	)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
-// commit writes files, removes paths and commits everything, returning
-// the new commit's hash.
-func (g *gitRepo) commit(msg string, files map[string]string, remove ...string) (string, error) {
-	for p, content := range files {
-		full := filepath.Join(g.dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			return "", err
-		}
-	}
-	for _, p := range remove {
-		if _, err := g.git("rm", "-q", p); err != nil {
-			return "", err
-		}
-	}
-	if _, err := g.git("add", "-A"); err != nil {
-		return "", err
-	}
-	if _, err := g.git("commit", "-q", "-m", msg); err != nil {
-		return "", err
-	}
-	return g.git("rev-parse", "HEAD")
-}
 
 // fleetV1 is the first commit of the sample fleet repository; the
 // encrypted Secret is added by the caller.

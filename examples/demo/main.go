@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -34,8 +35,8 @@ import (
 
 	"github.com/gitopskit/gitopskit/examples/controllers"
 	"github.com/gitopskit/gitopskit/examples/fluxscheme"
-	"github.com/gitopskit/gitopskit/examples/internal/fluxstatus"
 	"github.com/gitopskit/gitopskit/internal/testenv"
+	"github.com/gitopskit/gitopskit/reconcile"
 	"github.com/gitopskit/gitopskit/source/git/gittest"
 )
 
@@ -75,7 +76,7 @@ type demo struct {
 	o     options
 	start time.Time
 	c     client.Client
-	repo  *gitRepo
+	repo  *gittest.Worktree
 }
 
 func (d *demo) step(format string, args ...any) {
@@ -141,7 +142,10 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	defer srv.Close()
-	if d.repo, err = newGitRepo(filepath.Join(gitRoot, "fleet"), srv.URL+"/fleet"); err != nil {
+	if _, err := exec.LookPath("git"); err != nil {
+		return fmt.Errorf("the demo needs the git command on PATH: %w", err)
+	}
+	if d.repo, err = srv.InitWorktree("fleet"); err != nil {
 		return err
 	}
 	id, err := age.GenerateX25519Identity()
@@ -158,11 +162,11 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	files := fleetV1()
 	files["infrastructure/db-credentials.yaml"] = string(enc)
-	head, err := d.repo.commit("Add infrastructure and apps", files)
+	head, err := d.repo.Commit("Add infrastructure and apps", files)
 	if err != nil {
 		return err
 	}
-	d.info("repository %s, commit %s", d.repo.url, head[:8])
+	d.info("repository %s, commit %s", d.repo.URL, head[:8])
 	d.info("infrastructure/db-credentials.yaml is SOPS-encrypted for age recipient %s", id.Recipient())
 
 	// The controllers.
@@ -213,7 +217,10 @@ func run(ctx context.Context, o options) (err error) {
 	// A change.
 	d.step("Committing a change: new greeting, nginx 1.28, legacy-banner.yaml removed")
 	v2, removed := fleetV2()
-	head2, err := d.repo.commit("Update web, drop the legacy banner", v2, removed...)
+	if err := d.repo.Remove(removed...); err != nil {
+		return err
+	}
+	head2, err := d.repo.Commit("Update web, drop the legacy banner", v2)
 	if err != nil {
 		return err
 	}
@@ -263,7 +270,7 @@ func (d *demo) createObjects(ctx context.Context, ageKey string) error {
 		&sourcev1.GitRepository{
 			ObjectMeta: metav1.ObjectMeta{Name: "fleet", Namespace: demoNamespace},
 			Spec: sourcev1.GitRepositorySpec{
-				URL:       d.repo.url,
+				URL:       d.repo.URL,
 				Interval:  metav1.Duration{Duration: time.Minute},
 				Reference: &sourcev1.GitRepositoryRef{Branch: "main"},
 			},
@@ -355,7 +362,7 @@ func (d *demo) waitApplied(ctx context.Context, rev string) error {
 			}
 			done := len(ks) > 0
 			for _, k := range ks {
-				done = done && k.Status.LastAppliedRevision == rev && fluxstatus.IsReady(k.Status.Conditions, k.Generation)
+				done = done && k.Status.LastAppliedRevision == rev && reconcile.IsReady(k.Status.Conditions, k.Generation)
 			}
 			if done {
 				return nil

@@ -370,28 +370,14 @@ spec:
 `, prefix, app, namespace)
 }
 
+// writeRepo commits the template directory to a new repository in dir.
 func writeRepo(dir string) error {
-	if err := os.MkdirAll(filepath.Join(dir, "template"), 0o755); err != nil {
+	w, err := gittest.InitWorktree(dir)
+	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "template", "app.yaml"), []byte(template("", "${app}")), 0o644); err != nil {
-		return err
-	}
-	for _, args := range [][]string{
-		{"init", "-q", "-b", "main"},
-		{"add", "-A"},
-		{"commit", "-q", "-m", "template"},
-	} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-			"GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@example.com",
-			"GIT_COMMITTER_NAME=bench", "GIT_COMMITTER_EMAIL=bench@example.com")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("git %v: %w: %s", args, err, out)
-		}
-	}
-	return nil
+	_, err = w.Commit("template", map[string]string{"template/app.yaml": template("", "${app}")})
+	return err
 }
 
 // kubectlApply times `kubectl apply --server-side` of the same objects

@@ -15,5 +15,10 @@
 // and tags with a GnuPG key (NewGPGKey) or an SSH key (NewSSHSigningKey),
 // all through the git CLI and its usual signing programs.
 //
+// Programs without a testing.TB (demos, benchmark commands) use
+// StartHTTPServer and InitWorktree (or the server's InitWorktree) instead:
+// a Worktree has the same methods as Repo but returns errors where Repo
+// fails the test.
+//
 // The package needs git on PATH; signing needs gpg or ssh-keygen.
 package gittest

@@ -31,3 +31,34 @@ func ExampleNewHTTPServer() {
 	// hi
 	// true
 }
+
+// ExampleInitWorktree builds and serves a repository from a program that
+// has no testing.TB, reporting failures as errors.
+func ExampleInitWorktree() {
+	root, _ := os.MkdirTemp("", "git")
+	defer os.RemoveAll(root)
+	srv, err := gittest.StartHTTPServer(root)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	w, err := srv.InitWorktree("fleet")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := w.Commit("add app", map[string]string{"app.yaml": "kind: ConfigMap\n"}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	out, err := exec.Command("git", "ls-remote", "--heads", w.URL).Output()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	head, _ := w.Head()
+	fmt.Println(string(out) == head+"\trefs/heads/main\n")
+	// Output:
+	// true
+}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/gitopskit/gitopskit/source/git/gittest"
 )
 
@@ -112,5 +114,106 @@ func TestSignedObjects(t *testing.T) {
 	repo.SignedTag(sshKey, "v1", "release")
 	if out := repo.Git("cat-file", "tag", "v1"); !strings.Contains(out, "BEGIN SSH SIGNATURE") {
 		t.Fatalf("tag is not SSH-signed:\n%s", out)
+	}
+}
+
+// TestWorktreeWithoutTB drives a served repository through the
+// error-returning Worktree, as a program without a testing.TB would, and
+// checks each commit (files added, changed and removed) by cloning it with
+// the git CLI.
+func TestWorktreeWithoutTB(t *testing.T) {
+	srv, err := gittest.StartHTTPServer(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	w, err := srv.InitWorktree("org/fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := srv.URL + "/org/fleet"; w.URL != want {
+		t.Fatalf("URL = %q, want %q", w.URL, want)
+	}
+	first, err := w.Commit("first", map[string]string{"apps/a.yaml": "a: 1\n", "apps/b.yaml": "b: 1\n", "infra/c.yaml": "c: 1\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Remove("apps/b.yaml", "infra"); err != nil {
+		t.Fatal(err)
+	}
+	second, err := w.Commit("second", map[string]string{"apps/a.yaml": "a: 2\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Tag("v1"); err != nil {
+		t.Fatal(err)
+	}
+	if first == second || len(second) != 40 {
+		t.Fatalf("commits %q and %q", first, second)
+	}
+
+	tests := []struct {
+		ref  string
+		want map[string]string
+	}{
+		{first, map[string]string{"apps/a.yaml": "a: 1\n", "apps/b.yaml": "b: 1\n", "infra/c.yaml": "c: 1\n"}},
+		{"v1", map[string]string{"apps/a.yaml": "a: 2\n"}},
+	}
+	dst := filepath.Join(t.TempDir(), "c")
+	if out, err := gitClone(t, nil, w.URL, dst); err != nil {
+		t.Fatalf("clone: %v: %s", err, out)
+	}
+	for _, tt := range tests {
+		if out, err := exec.Command("git", "-C", dst, "checkout", "-q", tt.ref).CombinedOutput(); err != nil {
+			t.Fatalf("checkout %s: %v: %s", tt.ref, err, out)
+		}
+		got := map[string]string{}
+		err := filepath.WalkDir(dst, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				if d != nil && d.Name() == ".git" {
+					return filepath.SkipDir
+				}
+				return err
+			}
+			b, err := os.ReadFile(p)
+			rel, _ := filepath.Rel(dst, p)
+			got[filepath.ToSlash(rel)] = string(b)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("tree at %s (-want +got):\n%s", tt.ref, diff)
+		}
+	}
+}
+
+func TestWorktreeErrors(t *testing.T) {
+	w, err := gittest.InitWorktree(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit("first", map[string]string{"a": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(w.Dir, "a")
+	tests := []struct {
+		name string
+		run  func() error
+		want string
+	}{
+		{"checkout of a missing branch", func() error { return w.Checkout("nope") }, "gittest: git checkout -q nope: exit status 1: error: pathspec 'nope' did not match"},
+		{"existing branch", func() error { return w.Branch("main") }, "gittest: git checkout -q -b main: exit status 128: fatal: a branch named 'main' already exists"},
+		{"missing path", func() error { return w.Remove("nope/x") }, "gittest: remove: lstat " + filepath.Join(w.Dir, "nope", "x") + ": no such file or directory"},
+		{"init below a file", func() error { _, err := gittest.InitWorktree(filepath.Join(file, "sub")); return err }, "gittest: mkdir " + file + ": not a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.run()
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one starting with %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -186,6 +186,17 @@ func (s *HTTPServer) NewRepo(t testing.TB, name string) *Repo {
 	return r
 }
 
+// InitWorktree is NewRepo outside tests: it creates an empty repository
+// served at URL/name.
+func (s *HTTPServer) InitWorktree(name string) (*Worktree, error) {
+	w, err := InitWorktree(filepath.Join(s.Root, filepath.FromSlash(name)))
+	if err != nil {
+		return nil, err
+	}
+	w.URL = s.URL + "/" + name
+	return w, nil
+}
+
 // Requests returns a copy of the requests served so far.
 func (s *HTTPServer) Requests() []Request {
 	s.mu.Lock()
