@@ -65,7 +65,8 @@ type Reconciler struct {
 	// default.
 	PollInterval time.Duration
 
-	memories    sync.Map // types.NamespacedName -> *reconcile.Memory
+	memMu       sync.Mutex
+	memories    map[types.NamespacedName]memory
 	applierOnce sync.Once
 	applier     client.Client
 	applierErr  error
@@ -75,6 +76,9 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := &kustomizev1.Kustomization{}
 	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.DeletionTimestamp.IsZero() {
@@ -347,11 +351,35 @@ func (r *Reconciler) clientFor(ctx context.Context, obj *kustomizev1.Kustomizati
 	return reconcile.NewClient(cfg, client.Options{Scheme: r.Client.Scheme()})
 }
 
+// memory is what the applies for one Kustomization object (one UID) learnt.
+type memory struct {
+	uid types.UID
+	mem *reconcile.Memory
+}
+
 // memory returns what earlier applies for obj learnt, so unchanged
-// objects are recognised without a dry-run on the next reconciliation.
+// objects are recognised without a dry-run on the next reconciliation. A
+// Kustomization recreated under the same name (a new UID) starts afresh.
 func (r *Reconciler) memory(obj *kustomizev1.Kustomization) *reconcile.Memory {
-	m, _ := r.memories.LoadOrStore(client.ObjectKeyFromObject(obj), &reconcile.Memory{})
-	return m.(*reconcile.Memory)
+	r.memMu.Lock()
+	defer r.memMu.Unlock()
+	key := client.ObjectKeyFromObject(obj)
+	if m, ok := r.memories[key]; ok && m.uid == obj.UID {
+		return m.mem
+	}
+	if r.memories == nil {
+		r.memories = map[types.NamespacedName]memory{}
+	}
+	m := memory{uid: obj.UID, mem: &reconcile.Memory{}}
+	r.memories[key] = m
+	return m.mem
+}
+
+// forget drops the memory of a deleted Kustomization.
+func (r *Reconciler) forget(key types.NamespacedName) {
+	r.memMu.Lock()
+	defer r.memMu.Unlock()
+	delete(r.memories, key)
 }
 
 // finalize deletes the inventory according to spec.deletionPolicy (nothing
@@ -377,7 +405,7 @@ func (r *Reconciler) finalize(ctx context.Context, obj *kustomizev1.Kustomizatio
 			fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, "", corev1.EventTypeNormal, meta.ProgressingReason, cs.String())
 		}
 	}
-	r.memories.Delete(client.ObjectKeyFromObject(obj))
+	r.forget(client.ObjectKeyFromObject(obj))
 	if controllerutil.ContainsFinalizer(obj, kustomizev1.KustomizationFinalizer) {
 		base := obj.DeepCopy()
 		controllerutil.RemoveFinalizer(obj, kustomizev1.KustomizationFinalizer)

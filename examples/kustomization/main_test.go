@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/go-logr/logr"
@@ -31,7 +34,37 @@ import (
 var (
 	env         *testenv.Env
 	metricsAddr string
+	// dryRuns counts the controllers' server-side dry-run requests.
+	dryRuns = &dryRunCounter{}
 )
+
+// dryRunCounter counts dry-run requests per namespace of the request path.
+type dryRunCounter struct {
+	rt   http.RoundTripper
+	mu   sync.Mutex
+	byNS map[string]int
+}
+
+func (c *dryRunCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.Contains(r.URL.RawQuery, "dryRun") {
+		if _, rest, ok := strings.Cut(r.URL.Path, "/namespaces/"); ok {
+			ns, _, _ := strings.Cut(rest, "/")
+			c.mu.Lock()
+			if c.byNS == nil {
+				c.byNS = map[string]int{}
+			}
+			c.byNS[ns]++
+			c.mu.Unlock()
+		}
+	}
+	return c.rt.RoundTrip(r)
+}
+
+func (c *dryRunCounter) count(ns string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byNS[ns]
+}
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -75,12 +108,14 @@ func run(m *testing.M) int {
 	}
 	metricsAddr = ln.Addr().String()
 	ln.Close()
+	rc := rest.CopyConfig(env.Config)
+	rc.Wrap(func(rt http.RoundTripper) http.RoundTripper { dryRuns.rt = rt; return dryRuns })
 	running, err := controllers.Start(ctx, controllers.Config{
 		Logger:                    logger,
 		MetricsAddr:               metricsAddr,
 		LeaderElection:            true,
 		LeaderElectionNamespace:   "kube-system",
-		REST:                      env.Config,
+		REST:                      rc,
 		StoreDir:                  storeDir,
 		KustomizationConcurrency:  4,
 		DependencyRequeueInterval: 2 * time.Second,
