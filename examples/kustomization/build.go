@@ -2,13 +2,11 @@ package kustomization
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -103,23 +101,4 @@ func (r *Reconciler) addDecryption(ctx context.Context, obj *kustomizev1.Kustomi
 	}
 	opts.Decryption = dec
 	return nil
-}
-
-// normalize re-decodes objects through JSON so that every number is an
-// int64 or float64, as unstructured.Unstructured's DeepCopy requires.
-// kustomize.Build returns Go ints for YAML integers.
-func normalize(objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
-	out := make([]*unstructured.Unstructured, 0, len(objs))
-	for _, o := range objs {
-		b, err := json.Marshal(o.Object)
-		if err != nil {
-			return nil, fmt.Errorf("encoding %s/%s: %w", o.GetKind(), o.GetName(), err)
-		}
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(b); err != nil {
-			return nil, fmt.Errorf("decoding %s/%s: %w", o.GetKind(), o.GetName(), err)
-		}
-		out = append(out, u)
-	}
-	return out, nil
 }

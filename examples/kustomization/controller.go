@@ -187,10 +187,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj, base *kustomizev1.Kusto
 	if err != nil {
 		return fail(reconcile.BuildFailedReason, err)
 	}
-	objects, err := normalize(res.Objects)
-	if err != nil {
-		return fail(reconcile.BuildFailedReason, err)
-	}
+	objects := res.Objects
 
 	// Apply and prune.
 	cl, err := r.clientFor(ctx, obj)
