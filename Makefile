@@ -43,10 +43,13 @@ controlplane: $(CONTROL_PLANE)
 
 tools: $(TOOLS)
 
-$(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kubectl: | tools/controlplane/go.mod
+# One go build for the three commands: they share most packages, and the
+# links run in parallel.
+$(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kubectl &: | tools/controlplane/go.mod
 	@mkdir -p $(BIN)
-	@echo ">> building $(@F) from k8s.io/kubernetes (a few minutes on a cold cache)"
-	cd tools/controlplane && go build -trimpath -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/$(@F)
+	@echo ">> building kube-apiserver, kube-controller-manager and kubectl from k8s.io/kubernetes (minutes on a cold cache)"
+	cd tools/controlplane && go build -trimpath -o $(CURDIR)/$(BIN)/ \
+	  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
 
 $(BIN)/etcd: | tools/etcd/go.mod
 	@mkdir -p $(BIN)
