@@ -7,7 +7,8 @@
 // ClusterRoles first, then kinds ending in Class, then the rest), records
 // them in a Flux-compatible Inventory, prunes what disappeared from one
 // revision to the next and waits for the result to become healthy (kstatus
-// plus CEL health expressions). Every step returns a ChangeSet whose entries
+// plus CEL health expressions; each waited-for object is read on its own,
+// so waits cost the same however crowded its namespace is). Every step returns a ChangeSet whose entries
 // say what happened to each object: created, configured, unchanged, deleted
 // or skipped.
 //
@@ -29,7 +30,9 @@
 // reasons (Ready, Reconciling, Stalled, Healthy) over []metav1.Condition, a
 // RequeuePolicy with retry interval, jitter and exponential backoff, a
 // dependency Graph with cycle detection and a topological order plus
-// pluggable readiness checks (a CEL readyExpr among them), and rest.Config
+// pluggable readiness checks (a CEL readyExpr among them, and Flux's rule
+// that a dependency reading the same source must have applied its current
+// revision: RevisionRule), and rest.Config
 // helpers for service-account impersonation and remote clusters reached
 // through a kubeconfig.
 package reconcile
