@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,32 +49,56 @@ func cpuTime() time.Duration {
 	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
 }
 
-// measurement is the median wall time and the median CPU time of a case.
-type measurement struct{ wall, cpu time.Duration }
+// runQueueWait is the time this process's threads have spent runnable but
+// waiting for a CPU (the second field of /proc/self/task/*/schedstat): CPU
+// time other processes held while we had work to do.
+func runQueueWait() time.Duration {
+	tasks, _ := filepath.Glob("/proc/self/task/*/schedstat")
+	var total time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 {
+			continue
+		}
+		if ns, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+			total += time.Duration(ns)
+		}
+	}
+	return total
+}
+
+// measurement is the median wall time, CPU time and run-queue wait of a
+// case.
+type measurement struct{ wall, cpu, wait time.Duration }
 
 // interleaved times a and b alternately n times each (so that changing
 // machine load affects both alike) and returns their medians.
 func interleaved(n int, a, b func() error) (measurement, measurement, error) {
-	var wa, wb, ca, cb []time.Duration
+	var wa, wb, ca, cb, qa, qb []time.Duration
 	for range n {
 		for i, f := range []func() error{a, b} {
-			start, c0 := time.Now(), cpuTime()
+			start, c0, q0 := time.Now(), cpuTime(), runQueueWait()
 			if err := f(); err != nil {
 				return measurement{}, measurement{}, err
 			}
-			w, c := time.Since(start), cpuTime()-c0
+			w, c, q := time.Since(start), cpuTime()-c0, runQueueWait()-q0
 			if i == 0 {
-				wa, ca = append(wa, w), append(ca, c)
+				wa, ca, qa = append(wa, w), append(ca, c), append(qa, q)
 			} else {
-				wb, cb = append(wb, w), append(cb, c)
+				wb, cb, qb = append(wb, w), append(cb, c), append(qb, q)
 			}
 		}
 	}
-	return measurement{median(wa), median(ca)}, measurement{median(wb), median(cb)}, nil
+	return measurement{median(wa), median(ca), median(qa)}, measurement{median(wb), median(cb), median(qb)}, nil
 }
 
 func run() error {
 	ctx := context.Background()
+	loadAtStart := loadavg()
 	kbin, err := testbin.Path("kustomize")
 	if err != nil {
 		return err
@@ -199,7 +224,7 @@ func run() error {
 		return err
 	}
 
-	fmt.Printf("kustomize pipeline (%d objects in tree, %d rendered; median of %d interleaved runs; GOMAXPROCS=%d, load average at start %s)\n", n+1, objects, runs, runtime.GOMAXPROCS(0), loadavg())
+	fmt.Printf("kustomize pipeline (%d objects in tree, %d rendered; median of %d interleaved runs; GOMAXPROCS=%d, load average at start %s)\n", n+1, objects, runs, runtime.GOMAXPROCS(0), loadAtStart)
 	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
 	fmt.Printf("%-40s %10s %10s %7s %10s %10s %7s %s\n", "case", "ours", "reference", "ratio", "ours CPU", "ref CPU", "ratio", "target")
 	fmt.Printf("%-40s %10s %10s %6.2fx %10s %10s %6.2fx %s\n", "pipeline vs `kustomize build`", ms(oursT.wall), ms(cliT.wall), float64(oursT.wall)/float64(cliT.wall),
@@ -208,6 +233,9 @@ func run() error {
 		ms(parT.cpu), ms(seqT.cpu), float64(parT.cpu)/float64(seqT.cpu), "speed-up >= 1.60x")
 	fmt.Println("(speed-up = sequential wall / concurrent wall; CPU columns show the work done, so a speed-up")
 	fmt.Println(" below 1 with equal CPU means other processes held the cores, not that builds serialised)")
+	fmt.Printf("8 builds: our threads waited %s (concurrent) and %s (sequential) for a CPU held by other processes;\n", ms(parT.wait), ms(seqT.wait))
+	fmt.Printf("CPU used per wall second: %.2f cores (concurrent), %.2f (sequential); load average at end %s\n",
+		float64(parT.cpu)/float64(parT.wall), float64(seqT.cpu)/float64(seqT.wall), loadavg())
 	return nil
 }
 
