@@ -236,6 +236,12 @@ func run() error {
 	fmt.Printf("8 builds: our threads waited %s (concurrent) and %s (sequential) for a CPU held by other processes;\n", ms(parT.wait), ms(seqT.wait))
 	fmt.Printf("CPU used per wall second: %.2f cores (concurrent), %.2f (sequential); load average at end %s\n",
 		float64(parT.cpu)/float64(parT.wall), float64(seqT.cpu)/float64(seqT.wall), loadavg())
+	fmt.Printf("upper bound with %d idle cores and no serialisation: %.2fx (cores x sequential CPU / concurrent CPU)\n",
+		runtime.GOMAXPROCS(0), float64(runtime.GOMAXPROCS(0))*float64(seqT.cpu)/float64(parT.cpu))
+	if b, err := os.ReadFile("/proc/sys/kernel/sched_autogroup_enabled"); err == nil && strings.TrimSpace(string(b)) == "1" {
+		fmt.Println("(the kernel's autogroup scheduling is on: CPU is shared between sessions, not threads, so")
+		fmt.Println(" with other sessions busy more goroutines do not get this process more CPU)")
+	}
 	return nil
 }
 
