@@ -2,16 +2,8 @@ package fluxstatus
 
 import (
 	"github.com/fluxcd/pkg/apis/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-
-	"github.com/gitopskit/gitopskit/reconcile"
 )
-
-// IsReady reports whether the Ready condition is True for generation gen.
-//
-// Deprecated: use reconcile.IsReady.
-func IsReady(conds []metav1.Condition, gen int64) bool { return reconcile.IsReady(conds, gen) }
 
 // HandleRequest echoes the reconcile.fluxcd.io/requestedAt annotation into
 // the status, so `flux reconcile` style clients see it handled.
