@@ -11,19 +11,22 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/internal/testenv"
 )
 
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
-	scheme, err := fluxscheme.New()
-	if err != nil {
-		panic(err)
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, sourcev1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			panic(err)
+		}
 	}
 	testenv.Main(m, testenv.Options{FluxCRDs: true, Scheme: scheme}, &env)
 }
