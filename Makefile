@@ -102,7 +102,7 @@ generate:
 
 bench: $(CONTROL_PLANE_DEPS) tools
 	go test -run '^$$' -bench . -benchmem -count=1 ./...
-	@for d in internal/benchcmd/*/; do \
+	@for d in internal/benchcmd/*/ examples/benchcmd/*/; do \
 	  [ -f "$$d/main.go" ] || continue; \
 	  echo ">> go run ./$$d"; go run ./$$d; \
 	done

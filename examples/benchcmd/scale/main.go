@@ -15,7 +15,7 @@
 // with its own namePrefix and a post-build variable, the common layout of
 // a fleet of tenants.
 //
-// Usage: go run ./internal/benchcmd/scale [-n 100,500,1000]
+// Usage: go run ./examples/benchcmd/scale [-n 100,500,1000]
 package main
 
 import (
