@@ -29,6 +29,9 @@ const (
 // value counts as Unlimited.
 const Unlimited = -1
 
+// maxEntryName caps the length of an entry name (Linux's PATH_MAX).
+const maxEntryName = 4096
+
 // maxTrailer caps the padding accepted after a tar stream's end marker
 // (GNU tar pads to 10 KiB records).
 const maxTrailer = 1 << 20
@@ -50,7 +53,8 @@ var ErrUnsafeEntry = errors.New("unsafe archive entry")
 type UnpackOptions struct {
 	// MaxSize caps the sum of the file sizes, as declared by the entry
 	// headers, in bytes; 0 means DefaultMaxUnpackSize, Unlimited means no
-	// limit.
+	// limit. It also bounds the decompressed stream as a whole, headers
+	// included (see Unpack).
 	MaxSize int64
 	// MaxEntries caps the number of archive entries of any type; 0 means
 	// DefaultMaxEntries, Unlimited means no limit.
@@ -85,6 +89,15 @@ type UnpackResult struct {
 // SkipLinks is set, device files and FIFOs always fail it. File modes keep
 // their permission bits (without setuid, setgid or sticky), directories are
 // always owner-writable, and times are not restored.
+//
+// Every decompressed byte counts, not only file content: extended headers
+// (PAX records, GNU long names and links), which the tar format lets an
+// archive chain without end, padding and what follows the end marker. The
+// decompressed stream is capped at MaxSize plus 2 KiB for each allowed
+// entry plus 2 MiB (with MaxEntries Unlimited: twice MaxSize plus 2 MiB;
+// with MaxSize Unlimited it is not capped), and exceeding it is ErrTooLarge.
+// ctx is checked on every read of the stream, so a cancellation or deadline
+// interrupts even a single oversized header.
 func Unpack(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (UnpackResult, error) {
 	dir = filepath.Clean(dir)
 	if !isEmptyOrMissingDir(dir) {
@@ -156,18 +169,24 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 	}
 	defer root.Close()
 
-	stream := r
+	raw := r
 	if !opts.Uncompressed {
 		gz, err := gzip.NewReader(bufio.NewReaderSize(r, 64<<10))
 		if err != nil {
 			return res, fmt.Errorf("unpack: not a gzip stream: %w", err)
 		}
 		defer gz.Close()
-		stream = gz
+		raw = gz
 	}
+	stream := &streamReader{ctx: ctx, r: raw, max: streamCap(maxSize, maxEntries)}
 	defer func() {
 		if rec := recover(); rec != nil {
 			err = fmt.Errorf("unpack: malformed archive: %v", rec)
+		}
+		if err != nil && stream.err != nil {
+			// The stream's own refusal (a cap, ctx) is the cause of
+			// whatever the tar reader made of it.
+			err = stream.err
 		}
 	}()
 	tr := tar.NewReader(stream)
@@ -256,6 +275,59 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 	}
 }
 
+// Allowances of the decompressed-stream cap on top of MaxSize: one header,
+// one extended header and padding per ordinary entry, plus room for the
+// trailer and a few larger extended headers.
+const (
+	streamPerEntry = 2 << 10
+	streamSlack    = 2 << 20
+)
+
+// streamCap returns the cap on the decompressed stream (negative: none).
+func streamCap(maxSize int64, maxEntries int) int64 {
+	if maxSize < 0 {
+		return -1
+	}
+	if maxEntries < 0 {
+		return 2*maxSize + streamSlack
+	}
+	return maxSize + int64(maxEntries)*streamPerEntry + streamSlack
+}
+
+// streamReader counts every byte of the decompressed tar stream, headers
+// and padding included, against max (when not negative) and checks ctx on
+// every read. Its first error sticks.
+type streamReader struct {
+	ctx context.Context
+	r   io.Reader
+	n   int64
+	max int64
+	err error
+}
+
+func (s *streamReader) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if err := s.ctx.Err(); err != nil {
+		s.err = fmt.Errorf("unpack: reading archive: %w", err)
+		return 0, s.err
+	}
+	if s.max >= 0 {
+		// Read at most one byte past the cap, to see it exceeded.
+		if left := s.max - s.n + 1; int64(len(p)) > left {
+			p = p[:left]
+		}
+	}
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	if s.max >= 0 && s.n > s.max {
+		s.err = fmt.Errorf("unpack: decompressed archive is larger than %d bytes, headers included: %w", s.max, ErrTooLarge)
+		return n - int(s.n-s.max), s.err
+	}
+	return n, err
+}
+
 // dirCache keeps the directory the last file went to open as a sub-root,
 // so consecutive files of one directory are created with a single openat
 // each, still confined to the unpack root.
@@ -331,6 +403,9 @@ func (o onlyWriter) Write(b []byte) (int, error) { return o.w.Write(b) }
 func cleanEntryName(name string) (string, error) {
 	if name == "" {
 		return "", fmt.Errorf("unpack: entry with empty name: %w", ErrUnsafeEntry)
+	}
+	if len(name) > maxEntryName {
+		return "", fmt.Errorf("unpack: entry %q: name is longer than %d bytes: %w", truncate(name, 256), maxEntryName, ErrUnsafeEntry)
 	}
 	if strings.ContainsAny(name, "\\\x00") {
 		return "", fmt.Errorf("unpack: entry %q contains a backslash or NUL: %w", truncate(name, 256), ErrUnsafeEntry)
