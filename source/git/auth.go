@@ -116,12 +116,29 @@ func ProxyFromSecretData(data map[string][]byte) (*Proxy, error) {
 	return &Proxy{URL: addr, Username: string(data["username"]), Password: string(data["password"])}, nil
 }
 
-// secrets lists the credential values that must never appear in errors.
-func (a *Auth) secrets() []string {
-	if a == nil {
-		return nil
+// newRedactor returns the Redactor for a connection to rawURL (parsed as
+// ep): it masks every credential the connection may send, in each encoding
+// (the password and the base64 "user:password" of basic auth, the bearer
+// token, the SSH passphrase, the credentials in the URL and the proxy's).
+func newRedactor(rawURL string, ep endpoint, a *Auth, p *Proxy) *source.Redactor {
+	red := source.NewRedactor()
+	red.AddURL(rawURL)
+	if ep.Password != "" {
+		red.AddBasicAuth(ep.User, ep.Password)
+	} else if ep.User != "" && ep.Protocol != "ssh" {
+		// A user alone in an HTTP(S) URL is a token by convention.
+		red.AddSecret(ep.User)
+		red.AddBasicAuth(ep.User, "")
 	}
-	return []string{a.Password, a.BearerToken}
+	if a != nil {
+		red.AddBasicAuth(a.Username, a.Password)
+		red.AddSecret(a.BearerToken)
+	}
+	if p != nil {
+		red.AddURL(p.URL)
+		red.AddBasicAuth(p.Username, p.Password)
+	}
+	return red
 }
 
 // endpoint is a parsed repository address.
@@ -145,7 +162,7 @@ func parseEndpoint(raw string) (endpoint, error) {
 		at := strings.Index(raw, "@")
 		colon := strings.Index(raw, ":")
 		if colon <= 0 || (at >= 0 && at > colon) {
-			return endpoint{}, fmt.Errorf("repository URL %q: want http(s)://, ssh:// or user@host:path", source.Redact(raw))
+			return endpoint{}, fmt.Errorf("repository URL %q: want http(s)://, ssh:// or user@host:path", source.RedactURL(raw))
 		}
 		user, host := "", raw[:colon]
 		if at >= 0 {
@@ -155,7 +172,7 @@ func parseEndpoint(raw string) (endpoint, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return endpoint{}, fmt.Errorf("repository URL %q does not parse", source.Redact(raw))
+		return endpoint{}, fmt.Errorf("repository URL %q does not parse", source.RedactURL(raw))
 	}
 	ep := endpoint{Protocol: u.Scheme, Host: u.Host}
 	switch u.Scheme {
@@ -164,7 +181,7 @@ func parseEndpoint(raw string) (endpoint, error) {
 		return endpoint{}, fmt.Errorf("repository URL scheme %q is not supported (want http, https or ssh)", u.Scheme)
 	}
 	if u.Host == "" {
-		return endpoint{}, fmt.Errorf("repository URL %q has no host", source.Redact(raw))
+		return endpoint{}, fmt.Errorf("repository URL %q has no host", source.RedactURL(raw))
 	}
 	if u.User != nil {
 		ep.User = u.User.Username()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path"
@@ -207,8 +208,44 @@ func writeFile(st storer.EncodedObjectStorer, j fileJob, buf []byte) error {
 	return f.Close()
 }
 
+// ErrSubmoduleHost reports a submodule refused by
+// Repository.SubmodulesSameHost because its URL is not on the parent
+// repository's host.
+var ErrSubmoduleHost = errors.New("submodule URL is not on the parent repository's host")
+
+// submodule is a submodule entry with its resolved address.
+type submodule struct {
+	link gitlink
+	url  string
+	ep   endpoint
+}
+
+// parseGitmodules reads a .gitmodules file into a map from the cleaned
+// submodule path to its URL. It never panics: the parser is third-party
+// code and the content comes from the repository.
+func parseGitmodules(content []byte) (_ map[string]string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("git submodules: .gitmodules does not parse (parser panicked)")
+		}
+	}()
+	mods := config.NewModules()
+	if err := mods.Unmarshal(content); err != nil {
+		return nil, fmt.Errorf("git submodules: .gitmodules does not parse: %s", source.Redact(err.Error()))
+	}
+	byPath := make(map[string]string, len(mods.Submodules))
+	for _, m := range mods.Submodules {
+		if m == nil || m.Path == "" {
+			continue
+		}
+		byPath[path.Clean(m.Path)] = m.URL
+	}
+	return byPath, nil
+}
+
 // checkoutSubmodules fetches every submodule at its recorded commit into
-// its directory.
+// its directory. Every address is resolved and checked before any is
+// fetched.
 func (r *Repository) checkoutSubmodules(ctx context.Context, c *conn, tree *object.Tree, dir string, links []gitlink, depth int) error {
 	f, err := tree.File(".gitmodules")
 	if err != nil {
@@ -218,14 +255,11 @@ func (r *Repository) checkoutSubmodules(ctx context.Context, c *conn, tree *obje
 	if err != nil {
 		return err
 	}
-	mods := config.NewModules()
-	if err := mods.Unmarshal([]byte(content)); err != nil {
-		return fmt.Errorf("git submodules: .gitmodules does not parse: %w", err)
+	byPath, err := parseGitmodules([]byte(content))
+	if err != nil {
+		return err
 	}
-	byPath := map[string]string{}
-	for _, m := range mods.Submodules {
-		byPath[path.Clean(m.Path)] = m.URL
-	}
+	subs := make([]submodule, 0, len(links))
 	for _, l := range links {
 		raw, ok := byPath[l.path]
 		if !ok {
@@ -235,20 +269,82 @@ func (r *Repository) checkoutSubmodules(ctx context.Context, c *conn, tree *obje
 		if err != nil {
 			return fmt.Errorf("git submodule %q: %w", l.path, err)
 		}
-		sub := &Repository{
-			URL:               subURL,
-			Ref:               Reference{Commit: l.hash.String()},
-			Proxy:             r.Proxy,
-			RecurseSubmodules: true,
+		subEp, err := parseEndpoint(subURL)
+		if err != nil {
+			return fmt.Errorf("git submodule %q: %w", l.path, err)
 		}
-		if subEp, err := parseEndpoint(subURL); err == nil && subEp.Host == c.ep.Host && subEp.Protocol == c.ep.Protocol {
+		if r.SubmodulesSameHost {
+			if err := sameHost(c.ep, subEp); err != nil {
+				return fmt.Errorf("git submodule %q: URL %s: %w", l.path, source.RedactURL(subURL), err)
+			}
+		}
+		subs = append(subs, submodule{link: l, url: subURL, ep: subEp})
+	}
+	for _, s := range subs {
+		sub := &Repository{
+			URL:                s.url,
+			Ref:                Reference{Commit: s.link.hash.String()},
+			Proxy:              r.Proxy,
+			RecurseSubmodules:  true,
+			SubmodulesSameHost: r.SubmodulesSameHost,
+		}
+		if s.ep.Host == c.ep.Host && s.ep.Protocol == c.ep.Protocol {
 			sub.Auth = r.Auth
 		}
-		if _, err := sub.fetch(ctx, filepath.Join(dir, filepath.FromSlash(l.path)), "", depth+1); err != nil {
-			return fmt.Errorf("git submodule %q: %w", l.path, err)
+		if _, err := sub.fetch(ctx, filepath.Join(dir, filepath.FromSlash(s.link.path)), "", depth+1); err != nil {
+			return fmt.Errorf("git submodule %q: %w", s.link.path, err)
 		}
 	}
 	return nil
+}
+
+// sameHost returns nil when sub is on parent's host: the same scheme
+// family, host name and port, and no downgrade from https to http. The
+// error wraps ErrSubmoduleHost and says which part differs.
+func sameHost(parent, sub endpoint) error {
+	pf, sf := schemeFamily(parent.Protocol), schemeFamily(sub.Protocol)
+	if pf != sf {
+		return fmt.Errorf("scheme %s is not in the parent's %s family: %w", sub.Protocol, parent.Protocol, ErrSubmoduleHost)
+	}
+	if parent.Protocol == "https" && sub.Protocol == "http" {
+		return fmt.Errorf("plain http where the parent uses https: %w", ErrSubmoduleHost)
+	}
+	ph, sh := hostPort(parent), hostPort(sub)
+	if ph != sh {
+		return fmt.Errorf("host %q is not the parent's host %q: %w", sh, ph, ErrSubmoduleHost)
+	}
+	return nil
+}
+
+func schemeFamily(protocol string) string {
+	if protocol == "https" {
+		return "http"
+	}
+	return protocol
+}
+
+// hostPort returns the endpoint's lower-case host and port, with the
+// scheme's default port filled in.
+func hostPort(ep endpoint) string {
+	h := strings.ToLower(ep.Host)
+	if host, port, err := net.SplitHostPort(h); err == nil {
+		if port == "" {
+			port = defaultPort(ep.Protocol)
+		}
+		return net.JoinHostPort(host, port)
+	}
+	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), defaultPort(ep.Protocol))
+}
+
+func defaultPort(protocol string) string {
+	switch protocol {
+	case "http":
+		return "80"
+	case "https":
+		return "443"
+	default:
+		return "22"
+	}
 }
 
 // resolveSubmoduleURL resolves a .gitmodules URL, which may be relative
@@ -262,12 +358,12 @@ func resolveSubmoduleURL(parent, raw string) (string, error) {
 	}
 	base, err := url.Parse(parent)
 	if err != nil || base.Scheme == "" {
-		return "", fmt.Errorf("relative submodule URL %q needs a parent URL with a scheme", raw)
+		return "", fmt.Errorf("relative submodule URL %q needs a parent URL with a scheme", source.RedactURL(raw))
 	}
 	base.Path = strings.TrimSuffix(base.Path, "/") + "/"
 	ref, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("submodule URL %q does not parse", source.Redact(raw))
+		return "", fmt.Errorf("submodule URL %q does not parse", source.RedactURL(raw))
 	}
 	return base.ResolveReference(ref).String(), nil
 }

@@ -24,12 +24,18 @@
 //     trip decides that nothing changed, and Fetch returns
 //     source.ErrUnchanged without downloading objects.
 //   - Submodules (opt-in), sparse checkout of directories, and includes of
-//     other snapshots' subtrees.
+//     other snapshots' subtrees. By default a submodule may live on any
+//     host, as in Git and Flux; SubmodulesSameHost confines submodules to
+//     the parent's host (refusing, say, http://10.0.0.1/ from a public
+//     repository) and is what a multi-tenant controller should set.
 //
 // Objects are held in memory during a fetch and only the working tree is
 // written: dir never contains a .git directory.
 //
 // Errors are *Error values that unwrap to source.ErrAuth, ErrNotFound,
 // ErrRefNotFound, ErrVerification or ErrNetwork; their text carries the
-// URL without credentials and masks passwords and tokens.
+// URL without credentials and masks, through a source.Redactor built from
+// the credentials in use, every form they were sent in (passwords, the
+// base64 of basic auth, tokens, the URL's and the proxy's userinfo), even
+// when a server echoes them in its answer.
 package git

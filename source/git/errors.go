@@ -66,8 +66,23 @@ func (e *Error) Unwrap() []error {
 	return out
 }
 
-// classify turns an error from go-git or the network into an *Error.
-func classify(ctx context.Context, op, cleanURL string, err error, secrets []string) error {
+// maxDetail caps the length of an Error's Detail: a server's error body
+// is quoted in it and may be of any size.
+const maxDetail = 4 << 10
+
+// redactDetail masks credentials in msg and caps its length. Capping comes
+// after masking, so that no secret is cut in two and half shown.
+func redactDetail(red *source.Redactor, msg string) string {
+	msg = red.Redact(msg)
+	if len(msg) > maxDetail {
+		msg = msg[:maxDetail] + "... (truncated)"
+	}
+	return msg
+}
+
+// classify turns an error from go-git or the network into an *Error whose
+// text is masked with red (the credentials in use).
+func classify(ctx context.Context, op, cleanURL string, err error, red *source.Redactor) error {
 	if err == nil {
 		return nil
 	}
@@ -75,9 +90,9 @@ func classify(ctx context.Context, op, cleanURL string, err error, secrets []str
 	if errors.As(err, &already) {
 		return err
 	}
-	e := &Error{Op: op, URL: source.Redact(cleanURL, secrets...)}
+	e := &Error{Op: op, URL: red.Redact(cleanURL)}
 	msg := err.Error()
-	e.Detail = source.Redact(msg, secrets...)
+	e.Detail = redactDetail(red, msg)
 	var (
 		noMatch   gogit.NoMatchingRefSpecError
 		netErr    net.Error
@@ -122,7 +137,8 @@ func classify(ctx context.Context, op, cleanURL string, err error, secrets []str
 	return e
 }
 
-// newError builds an *Error of a given kind with a formatted detail.
-func newError(op, cleanURL string, kind error, format string, args ...any) *Error {
-	return &Error{Op: op, URL: source.Redact(cleanURL), Kind: kind, Detail: fmt.Sprintf(format, args...)}
+// newError builds an *Error of a given kind with a formatted detail,
+// masked with red (the credentials in use).
+func newError(op, cleanURL string, red *source.Redactor, kind error, format string, args ...any) *Error {
+	return &Error{Op: op, URL: red.Redact(cleanURL), Kind: kind, Detail: redactDetail(red, fmt.Sprintf(format, args...))}
 }

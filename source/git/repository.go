@@ -69,6 +69,16 @@ type Repository struct {
 	// RecurseSubmodules checks out submodules (recursively), with the same
 	// credentials when they live on the same host.
 	RecurseSubmodules bool
+	// SubmodulesSameHost refuses, before anything is fetched, submodules
+	// whose URL is not on the parent repository's host: the same scheme
+	// family (http/https, or ssh including SCP-like addresses), the same
+	// host name and port (default ports filled in), and never https
+	// downgraded to http. Relative URLs ("../lib.git") resolve against the
+	// parent and pass. The refusal wraps ErrSubmoduleHost. The zero value
+	// (false) lets a submodule point at any host, including internal ones
+	// over plain http, as Git and Flux do; a multi-tenant controller whose
+	// tenants can push to the repositories it watches should set it.
+	SubmodulesSameHost bool
 	// SparseCheckout lists directories (slash-separated, relative to the
 	// root) to check out; empty means everything. Each must exist.
 	SparseCheckout []string
@@ -166,13 +176,14 @@ func checkRefPart(what, s string) error {
 
 // conn carries everything go-git needs to talk to the server.
 type conn struct {
-	ep      endpoint
-	auth    transport.AuthMethod
-	ca      []byte
-	cert    []byte
-	key     []byte
-	proxy   transport.ProxyOptions
-	secrets []string
+	ep    endpoint
+	auth  transport.AuthMethod
+	ca    []byte
+	cert  []byte
+	key   []byte
+	proxy transport.ProxyOptions
+	// red masks every credential this connection may send.
+	red *source.Redactor
 }
 
 func (r *Repository) connect() (*conn, error) {
@@ -180,11 +191,12 @@ func (r *Repository) connect() (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	red := newRedactor(r.URL, ep, r.Auth, r.Proxy)
 	am, err := r.Auth.transportAuth(ep)
 	if err != nil {
-		return nil, fmt.Errorf("git auth for %s: %w", source.Redact(ep.Clean), err)
+		return nil, fmt.Errorf("git auth for %s: %w", red.Redact(ep.Clean), err)
 	}
-	c := &conn{ep: ep, auth: am, secrets: append(r.Auth.secrets(), ep.Password)}
+	c := &conn{ep: ep, auth: am, red: red}
 	if r.Auth != nil {
 		c.ca, c.cert, c.key = r.Auth.CAFile, r.Auth.CertFile, r.Auth.KeyFile
 		if (c.cert == nil) != (c.key == nil) {
@@ -197,10 +209,6 @@ func (r *Repository) connect() (*conn, error) {
 			return nil, errors.New("git proxy: URL is not a URL with a host")
 		}
 		c.proxy = transport.ProxyOptions{URL: r.Proxy.URL, Username: r.Proxy.Username, Password: r.Proxy.Password}
-		c.secrets = append(c.secrets, r.Proxy.Password)
-		if p, ok := u.User.Password(); ok {
-			c.secrets = append(c.secrets, p)
-		}
 	}
 	return c, nil
 }
@@ -214,7 +222,7 @@ func (c *conn) lsRemote(ctx context.Context) (map[plumbing.ReferenceName]string,
 		ProxyOptions: c.proxy, PeelingOption: gogit.AppendPeeled,
 	})
 	if err != nil {
-		return nil, classify(ctx, "ls-remote", c.ep.Clean, err, c.secrets)
+		return nil, classify(ctx, "ls-remote", c.ep.Clean, err, c.red)
 	}
 	out := make(map[plumbing.ReferenceName]string, len(refs))
 	for _, ref := range refs {
@@ -244,7 +252,7 @@ func (c *conn) resolveRemote(ctx context.Context, t *target, semverRange string)
 			return "", err
 		}
 		if !ok {
-			return "", newError("ls-remote", c.ep.Clean, source.ErrRefNotFound, "no tag matches semver range %q", semverRange)
+			return "", newError("ls-remote", c.ep.Clean, c.red, source.ErrRefNotFound, "no tag matches semver range %q", semverRange)
 		}
 		t.ref, t.display = plumbing.NewTagReferenceName(tag), tag
 	}
@@ -254,7 +262,7 @@ func (c *conn) resolveRemote(ctx context.Context, t *target, semverRange string)
 	if h, ok := refs[t.ref]; ok {
 		return h, nil
 	}
-	return "", newError("ls-remote", c.ep.Clean, source.ErrRefNotFound, "%s not found", t.ref)
+	return "", newError("ls-remote", c.ep.Clean, c.red, source.ErrRefNotFound, "%s not found", t.ref)
 }
 
 // Resolve returns the current revision of a branch, tag, semver or named
@@ -337,26 +345,26 @@ func (r *Repository) fetch(ctx context.Context, dir, last string, depth int) (so
 	if ver != nil {
 		if ver.mode == VerifyTag || ver.mode == VerifyTagAndHEAD {
 			if tag == nil {
-				return source.Snapshot{}, newError("verify", c.ep.Clean, source.ErrVerification,
+				return source.Snapshot{}, newError("verify", c.ep.Clean, c.red, source.ErrVerification,
 					"tag %q is a lightweight tag and cannot carry a signature; expected a signature by one of: %s", t.display, ver.expected())
 			}
 			by, err := ver.verifyTag(tag)
 			if err != nil {
-				return source.Snapshot{}, newError("verify", c.ep.Clean, source.ErrVerification, "%s", err)
+				return source.Snapshot{}, newError("verify", c.ep.Clean, c.red, source.ErrVerification, "%s", err)
 			}
 			snap.Commit.TagVerifiedBy = by
 		}
 		if ver.mode == VerifyHEAD || ver.mode == VerifyTagAndHEAD {
 			by, err := ver.verifyCommit(commit)
 			if err != nil {
-				return source.Snapshot{}, newError("verify", c.ep.Clean, source.ErrVerification, "%s", err)
+				return source.Snapshot{}, newError("verify", c.ep.Clean, c.red, source.ErrVerification, "%s", err)
 			}
 			snap.Commit.VerifiedBy = by
 		}
 	}
 	tree, err := commit.Tree()
 	if err != nil {
-		return source.Snapshot{}, classify(ctx, "checkout", c.ep.Clean, err, c.secrets)
+		return source.Snapshot{}, classify(ctx, "checkout", c.ep.Clean, err, c.red)
 	}
 	links, err := writeTree(ctx, repo.Storer, tree, dir, sparse)
 	if err != nil {
@@ -403,36 +411,36 @@ func (c *conn) fetchObjects(ctx context.Context, t target) (*gogit.Repository, *
 	case t.kind == "commit" && t.ref != "":
 		// The commit must be reachable from the branch: fetch its history.
 		if err := fetch(0, config.RefSpec("+"+t.ref+":"+t.ref)); err != nil {
-			return nil, nil, nil, classify(ctx, "fetch", c.ep.Clean, err, c.secrets)
+			return nil, nil, nil, classify(ctx, "fetch", c.ep.Clean, err, c.red)
 		}
 		want = plumbing.NewHash(t.commit)
 		head, err := repo.Storer.Reference(t.ref)
 		if err != nil {
-			return nil, nil, nil, classify(ctx, "fetch", c.ep.Clean, err, c.secrets)
+			return nil, nil, nil, classify(ctx, "fetch", c.ep.Clean, err, c.red)
 		}
 		if !reachable(repo, head.Hash(), want) {
-			return nil, nil, nil, newError("fetch", c.ep.Clean, source.ErrRefNotFound, "commit %s is not in branch %q", t.commit, t.display)
+			return nil, nil, nil, newError("fetch", c.ep.Clean, c.red, source.ErrRefNotFound, "commit %s is not in branch %q", t.commit, t.display)
 		}
 	case t.kind == "commit":
 		want = plumbing.NewHash(t.commit)
 		local := plumbing.ReferenceName("refs/gitopskit/want")
 		if err := fetch(1, config.RefSpec(t.commit+":"+local.String())); err != nil {
 			if ctx.Err() != nil {
-				return nil, nil, nil, classify(ctx, "fetch", c.ep.Clean, err, c.secrets)
+				return nil, nil, nil, classify(ctx, "fetch", c.ep.Clean, err, c.red)
 			}
 			// The server may refuse to serve a commit by hash: fall back
 			// to every branch and tag with full history.
 			if err2 := fetch(0, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"); err2 != nil {
-				return nil, nil, nil, classify(ctx, "fetch", c.ep.Clean, err2, c.secrets)
+				return nil, nil, nil, classify(ctx, "fetch", c.ep.Clean, err2, c.red)
 			}
 		}
 	default:
 		if err := fetch(1, config.RefSpec("+"+t.ref+":"+t.ref)); err != nil {
-			return nil, nil, nil, classify(ctx, "fetch", c.ep.Clean, err, c.secrets)
+			return nil, nil, nil, classify(ctx, "fetch", c.ep.Clean, err, c.red)
 		}
 		ref, err := repo.Storer.Reference(t.ref)
 		if err != nil {
-			return nil, nil, nil, newError("fetch", c.ep.Clean, source.ErrRefNotFound, "%s not found", t.ref)
+			return nil, nil, nil, newError("fetch", c.ep.Clean, c.red, source.ErrRefNotFound, "%s not found", t.ref)
 		}
 		want = ref.Hash()
 	}
@@ -441,13 +449,13 @@ func (c *conn) fetchObjects(ctx context.Context, t target) (*gogit.Repository, *
 		tag = tg
 		commit, err := tg.Commit()
 		if err != nil {
-			return nil, nil, nil, newError("fetch", c.ep.Clean, source.ErrRefNotFound, "tag %q does not point to a commit", t.display)
+			return nil, nil, nil, newError("fetch", c.ep.Clean, c.red, source.ErrRefNotFound, "tag %q does not point to a commit", t.display)
 		}
 		return repo, commit, tag, nil
 	}
 	commit, err := repo.CommitObject(want)
 	if err != nil {
-		return nil, nil, nil, newError("fetch", c.ep.Clean, source.ErrRefNotFound, "commit %s not found", want)
+		return nil, nil, nil, newError("fetch", c.ep.Clean, c.red, source.ErrRefNotFound, "commit %s not found", want)
 	}
 	return repo, commit, nil, nil
 }
