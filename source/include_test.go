@@ -82,3 +82,61 @@ func TestApplyIncludesConfined(t *testing.T) {
 		t.Errorf("files were written outside the root: %v", entries)
 	}
 }
+
+// FuzzIncludePaths applies includes with hostile fromPath and toPath
+// (absolute, "..", backslashes, NUL, through a symbolic link that points
+// out) and checks that CleanRelPath only returns confined paths and that
+// nothing is read from or written outside the two roots.
+func FuzzIncludePaths(f *testing.F) {
+	for _, s := range [][2]string{
+		{"deploy", "inc"}, {"../secret", "inc"}, {"deploy", "../out"}, {"/etc", "x"},
+		{"deploy", "/tmp/x"}, {"a\\..\\..", "b"}, {"deploy\x00", "x"}, {".", "."},
+		{"deploy/../../", "in/../.."}, {"deploy", "link/x"}, {"link", "y"}, {"./deploy/", "./a/./b/"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, from, to string) {
+		for _, p := range []string{from, to} {
+			c, err := source.CleanRelPath(p)
+			if err != nil {
+				continue
+			}
+			if c == "" || strings.HasPrefix(c, "/") || c == ".." || strings.HasPrefix(c, "../") ||
+				strings.Contains(c, "/../") || strings.HasSuffix(c, "/..") || strings.ContainsAny(c, "\\\x00") {
+				t.Fatalf("CleanRelPath(%q) = %q escapes its root", p, c)
+			}
+		}
+		base := t.TempDir()
+		other, root, outside := filepath.Join(base, "other"), filepath.Join(base, "root"), filepath.Join(base, "outside")
+		writeFiles(t, other, map[string]string{"deploy/a.yaml": "a", "deploy/sub/b.yaml": "b"})
+		writeFiles(t, outside, map[string]string{"secret.txt": "s"})
+		writeFiles(t, root, map[string]string{"keep.txt": "k"})
+		for _, l := range []string{filepath.Join(other, "link"), filepath.Join(root, "link")} {
+			if err := os.Symlink(outside, l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = source.ApplyIncludes(context.Background(), root, []source.Include{{Dir: other, FromPath: from, ToPath: to}})
+		entries, err := os.ReadDir(outside)
+		if err != nil || len(entries) != 1 {
+			t.Fatalf("the include wrote outside its root: %v %v", entries, err)
+		}
+		if entries, err := os.ReadDir(base); err != nil || len(entries) != 3 {
+			t.Fatalf("the include wrote next to its root: %v %v", entries, err)
+		}
+		err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() {
+				if b, _ := os.ReadFile(p); string(b) == "s" {
+					t.Errorf("the include copied a file from outside its snapshot to %s", p)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -197,7 +197,14 @@ func parseEndpoint(raw string) (endpoint, error) {
 }
 
 // transportAuth builds go-git's auth method for the endpoint.
-func (a *Auth) transportAuth(ep endpoint) (transport.AuthMethod, error) {
+func (a *Auth) transportAuth(ep endpoint) (_ transport.AuthMethod, err error) {
+	// The key and known_hosts parsers are third-party code fed with
+	// secret data: a panic there is an error, without the data.
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.New("SSH identity or known_hosts cannot be parsed")
+		}
+	}()
 	var zero Auth
 	if a == nil {
 		a = &zero

@@ -66,7 +66,7 @@ func (v *Verification) compile() (*verifier, error) {
 		return nil, fmt.Errorf("verification mode %q is not one of HEAD, Tag, TagAndHEAD", v.Mode)
 	}
 	for i, ring := range v.PGPKeyRings {
-		entities, err := openpgp.ReadArmoredKeyRing(strings.NewReader(ring))
+		entities, err := readKeyRing(ring)
 		if err != nil {
 			return nil, fmt.Errorf("PGP key ring #%d does not parse: %w", i+1, err)
 		}
@@ -163,6 +163,17 @@ func readObject(o plumbing.EncodedObject) ([]byte, error) {
 	}
 	defer r.Close()
 	return io.ReadAll(r)
+}
+
+// readKeyRing parses an armored key ring; a panic in the parser is an
+// error.
+func readKeyRing(ring string) (_ openpgp.EntityList, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.New("the key ring parser failed")
+		}
+	}()
+	return openpgp.ReadArmoredKeyRing(strings.NewReader(ring))
 }
 
 func recoverInto(err *error) {
