@@ -3,11 +3,13 @@ package reconcile
 import (
 	"errors"
 	"fmt"
+	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -18,6 +20,13 @@ var ErrExecNotAllowed = errors.New("kubeconfig: exec credential plugins and auth
 // ErrInsecureNotAllowed is returned for a kubeconfig that disables TLS
 // verification when that is not allowed.
 var ErrInsecureNotAllowed = errors.New("kubeconfig: insecure-skip-tls-verify is not allowed")
+
+// ErrFileReferenceNotAllowed is returned for a kubeconfig that names a file
+// (tokenFile, client-certificate, client-key, certificate-authority) when
+// file references are not allowed: the file would be read from the
+// controller's own file system, and its content sent to the kubeconfig's
+// server.
+var ErrFileReferenceNotAllowed = errors.New("kubeconfig: file references are not allowed")
 
 // ImpersonateServiceAccount returns a copy of cfg that acts as the service
 // account namespace/name (user system:serviceaccount:<namespace>:<name>),
@@ -38,7 +47,8 @@ func ImpersonateServiceAccount(cfg *rest.Config, namespace, name string) (*rest.
 }
 
 // KubeConfigOptions configures RESTConfigFromKubeConfig. The zero value
-// refuses exec credential plugins, auth providers and insecure TLS.
+// refuses exec credential plugins, auth providers, file references and
+// insecure TLS.
 type KubeConfigOptions struct {
 	// Context selects a context; "" means the kubeconfig's current context.
 	Context string
@@ -47,17 +57,33 @@ type KubeConfigOptions struct {
 	AllowExec bool
 	// AllowInsecure permits insecure-skip-tls-verify.
 	AllowInsecure bool
+	// AllowFileReferences permits the fields that name files on the
+	// controller's host: a user's tokenFile, client-certificate and
+	// client-key, a cluster's certificate-authority. Only for kubeconfigs
+	// from a trusted origin: one from an object could otherwise have the
+	// controller send its own service account token or client key to any
+	// server.
+	AllowFileReferences bool
 	// QPS and Burst set client-side rate limits; 0 keeps client-go's defaults.
 	QPS   float32
 	Burst int
 }
 
 // RESTConfigFromKubeConfig builds a rest.Config for a remote cluster from
-// kubeconfig bytes, as Flux's spec.kubeConfig does.
+// kubeconfig bytes, as Flux's spec.kubeConfig does. Unless opts allow
+// them, it refuses exec plugins and auth providers (ErrExecNotAllowed),
+// insecure TLS (ErrInsecureNotAllowed) and any user or cluster of the
+// kubeconfig that names a file (ErrFileReferenceNotAllowed), before
+// anything is read or sent.
 func RESTConfigFromKubeConfig(data []byte, opts KubeConfigOptions) (*rest.Config, error) {
 	raw, err := clientcmd.Load(data)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: cannot parse: %w", err)
+	}
+	if !opts.AllowFileReferences {
+		if err := refuseFileReferences(raw); err != nil {
+			return nil, err
+		}
 	}
 	ctxName := opts.Context
 	if ctxName == "" {
@@ -84,6 +110,9 @@ func RESTConfigFromKubeConfig(data []byte, opts KubeConfigOptions) (*rest.Config
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
+	if err := checkRESTConfig(cfg, opts); err != nil {
+		return nil, err
+	}
 	if opts.QPS > 0 {
 		cfg.QPS = opts.QPS
 	}
@@ -91,6 +120,62 @@ func RESTConfigFromKubeConfig(data []byte, opts KubeConfigOptions) (*rest.Config
 		cfg.Burst = opts.Burst
 	}
 	return cfg, nil
+}
+
+// refuseFileReferences returns an error naming every user and cluster of
+// raw, and the field, that refers to a file.
+func refuseFileReferences(raw *clientcmdapi.Config) error {
+	var errs []error
+	for _, name := range sortedKeys(raw.AuthInfos) {
+		u := raw.AuthInfos[name]
+		if u == nil {
+			continue
+		}
+		for _, f := range []struct{ field, value string }{
+			{"tokenFile", u.TokenFile}, {"client-certificate", u.ClientCertificate}, {"client-key", u.ClientKey},
+		} {
+			if f.value != "" {
+				errs = append(errs, fmt.Errorf("%w (user %q, field %s): embed the data instead (token, client-certificate-data, client-key-data)", ErrFileReferenceNotAllowed, name, f.field))
+			}
+		}
+	}
+	for _, name := range sortedKeys(raw.Clusters) {
+		if c := raw.Clusters[name]; c != nil && c.CertificateAuthority != "" {
+			errs = append(errs, fmt.Errorf("%w (cluster %q, field certificate-authority): embed the data instead (certificate-authority-data)", ErrFileReferenceNotAllowed, name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// checkRESTConfig verifies that the built configuration holds nothing the
+// options refuse, whatever path through client-go set it.
+func checkRESTConfig(cfg *rest.Config, opts KubeConfigOptions) error {
+	if !opts.AllowExec && (cfg.ExecProvider != nil || cfg.AuthProvider != nil) {
+		return ErrExecNotAllowed
+	}
+	if !opts.AllowInsecure && cfg.Insecure {
+		return ErrInsecureNotAllowed
+	}
+	if !opts.AllowFileReferences {
+		for _, f := range []struct{ field, value string }{
+			{"tokenFile", cfg.BearerTokenFile}, {"client-certificate", cfg.CertFile},
+			{"client-key", cfg.KeyFile}, {"certificate-authority", cfg.CAFile},
+		} {
+			if f.value != "" {
+				return fmt.Errorf("%w (field %s)", ErrFileReferenceNotAllowed, f.field)
+			}
+		}
+	}
+	return nil
 }
 
 // KubeConfigFromSecret returns the kubeconfig held in a Secret, as Flux's

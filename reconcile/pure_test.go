@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	apimachineryjson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/client-go/rest"
 )
 
@@ -361,6 +362,20 @@ func FuzzRESTConfigFromKubeConfig(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{name: c, context: {cluster: k, user: u}}]\nclusters: [{name: k, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: {token: t}}]\n"))
 	f.Add([]byte("users: [{name: u, user: {exec: {command: x}}}]"))
 	f.Add([]byte("{"))
+	// File references, in every field that names one, used or not.
+	for _, user := range []string{
+		"tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token",
+		"token: t, tokenFile: /etc/hostname",
+		"client-certificate: /etc/hostname, client-key-data: eA==",
+		"client-certificate-data: eA==, client-key: /etc/hostname",
+		"auth-provider: {name: gcp}",
+		"username: u, password: p",
+	} {
+		f.Add([]byte(kubeconfigYAML("https://h", "insecure-skip-tls-verify: false", user)))
+	}
+	f.Add([]byte(kubeconfigYAML("https://h", "certificate-authority: /etc/ssl/certs/ca-certificates.crt", "token: t")))
+	f.Add([]byte(kubeconfigYAML("https://h", "proxy-url: 'socks5://p:1080'", "token: t")))
+	f.Add([]byte("current-context: c\ncontexts: [{name: c, context: {cluster: k, user: u}}]\nclusters: [{name: k, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: {token: t}}, {name: v, user: {tokenFile: /t}}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := RESTConfigFromKubeConfig(data, KubeConfigOptions{})
 		if err != nil {
@@ -368,6 +383,9 @@ func FuzzRESTConfigFromKubeConfig(f *testing.F) {
 		}
 		if cfg.ExecProvider != nil || cfg.AuthProvider != nil || cfg.Insecure {
 			t.Fatalf("accepted a forbidden kubeconfig: %q", data)
+		}
+		if cfg.BearerTokenFile != "" || cfg.CertFile != "" || cfg.KeyFile != "" || cfg.CAFile != "" {
+			t.Fatalf("accepted a kubeconfig referring to a file: %q", data)
 		}
 	})
 }
@@ -386,6 +404,50 @@ func FuzzCompileExpression(f *testing.F) {
 			vars[v] = map[string]any{"phase": "Ready", "conditions": []any{map[string]any{"type": "Ready", "status": "True"}}}
 		}
 		_, _ = e.Eval(context.Background(), vars)
+	})
+}
+
+// FuzzHealthEvaluate evaluates health expressions against arbitrary
+// objects, as they come from the cluster (JSON numbers as int64 or
+// float64): evaluation never panics, not even inside the CEL runtime, and
+// the cost limit, not the deadline, stops expensive expressions.
+func FuzzHealthEvaluate(f *testing.F) {
+	deployment := `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","generation":2},
+		"spec":{"replicas":3},"status":{"observedGeneration":2,"replicas":3,"readyReplicas":3,
+		"conditions":[{"type":"Available","status":"True"},{"type":"Progressing","status":"True"}]}}`
+	f.Add("status.conditions.filter(c, c.type == 'Available').all(c, c.status == 'True')", deployment)
+	f.Add("status.readyReplicas == spec.replicas", deployment)
+	f.Add("has(status.phase) && status.phase == 'Ready'", `{"status":{"phase":1.5}}`)
+	f.Add("status.?x.orValue(0) > 2", `{"status":{"x":9223372036854775807}}`)
+	f.Add("metadata.name.matches('^(a+)+$')", `{"metadata":{"name":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"}}`)
+	f.Add("status.c.all(a, status.c.all(b, status.c.all(c, a + b + c != '')))",
+		`{"status":{"c":["`+strings.Repeat(`x","`, 200)+`x"]}}`)
+	f.Add("[1,2,3,4,5,6,7,8].map(a, [1,2,3,4,5,6,7,8].map(b, [1,2,3,4,5,6,7,8].map(c, [1,2,3,4,5,6,7,8].map(d, a*b*c*d)))).size() > 0", `{}`)
+	f.Add("data.x.split('').size() > 0", `{"data":{"x":"`+strings.Repeat("ab", 4096)+`"}}`)
+	f.Add("spec == status", `{"spec":{"a":[null,true,{"b":[]}]},"status":{"a":[null,true,{"b":[]}]}}`)
+	f.Add("kind.lowerAscii() == 'pod' && apiVersion != ''", `{"kind":"Pod","apiVersion":"v1","metadata":{"generation":1},"status":{"observedGeneration":"1"}}`)
+	f.Fuzz(func(t *testing.T, expr, obj string) {
+		ev, err := CompileHealthCheck(HealthCheckExpr{APIVersion: "v1", Kind: "X", Current: expr, Failed: expr + " == false"})
+		if err != nil {
+			if ev, err = CompileHealthCheck(HealthCheckExpr{APIVersion: "v1", Kind: "X", Current: expr}); err != nil {
+				return
+			}
+		}
+		var content map[string]any
+		if err := apimachineryjson.Unmarshal([]byte(obj), &content); err != nil || content == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		res, err := ev.Evaluate(ctx, &unstructured.Unstructured{Object: content})
+		switch {
+		case err != nil && strings.Contains(err.Error(), "evaluation failure"):
+			t.Fatalf("the CEL runtime panicked on %q with %s: %v", expr, obj, err)
+		case ctx.Err() != nil:
+			t.Fatalf("only the deadline stopped %q on %s: %v", expr, obj, err)
+		case err == nil && res == nil:
+			t.Fatalf("no result and no error for %q", expr)
+		}
 	})
 }
 
