@@ -46,7 +46,8 @@ func (a Artifact) HasDigest(digest string) bool {
 }
 
 // ArtifactPath returns the store path Flux uses for an artifact:
-// `<lowercased kind>/<namespace>/<name>/<filename>`.
+// `<lowercased kind>/<namespace>/<name>/<filename>`. It only joins; Store
+// refuses a path whose segments are not valid (see ErrInvalidPath).
 func ArtifactPath(kind, namespace, name, filename string) string {
 	return strings.ToLower(kind) + "/" + namespace + "/" + name + "/" + filename
 }

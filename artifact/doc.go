@@ -20,12 +20,19 @@
 //     [Store], the filesystem implementation and embedded default, keeps
 //     artifacts under `<kind>/<namespace>/<name>/<file>`, writes them
 //     atomically, verifies them, lists them ([Store.List]), removes stale
-//     ones by age and count ([Store.GarbageCollect]) and serves them
-//     ([Store.Handler]).
+//     ones by age and count ([Store.GarbageCollect]), removes all of an
+//     object's ([Store.RemoveAll], from its kind, namespace and name, never
+//     from a path) and serves them ([Store.Handler]). Every path segment is
+//     validated ([ErrInvalidPath]), every file operation is confined to the
+//     store root through an os.Root and never follows a symbolic link
+//     planted in the store, and one object's writes, removals and garbage
+//     collections are serialised.
 //   - [Fetcher] downloads an [Artifact] by URL with a size cap, checks its
 //     digest and calls [Unpack], which confines every entry to the target
 //     directory, refuses links and device files by default and caps the
-//     unpacked size (100 MiB) and entry count. Every cap, including the
+//     unpacked size (100 MiB) and entry count, counting every decompressed
+//     byte, extended tar headers included, and checking its context on
+//     every read. Every cap, including the
 //     Fetcher's download cap, reads 0 as its default and only [Unlimited]
 //     as "no limit". Unpacking into a new or empty directory goes through a
 //     temporary directory renamed into place, so a failure leaves nothing.

@@ -58,3 +58,31 @@ func ExamplePack_symlinks() {
 	// 2 <nil>
 	// true host
 }
+
+// A finalizer removes an object's artifacts by its identity, never by a
+// path read from its status; values that are not single path segments are
+// refused before anything is deleted.
+func ExampleStore_RemoveAll() {
+	ctx := context.Background()
+	root, _ := os.MkdirTemp("", "store")
+	defer os.RemoveAll(root)
+	store, err := artifact.NewStore(root, "")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	a := store.NewArtifact("GitRepository", "apps", "podinfo", "main@sha1:"+strings.Repeat("a", 40), "podinfo.tar.gz")
+	if _, err := store.Put(ctx, a, strings.NewReader("not really a tarball")); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	err = store.RemoveAll("GitRepository", "apps", "..")
+	fmt.Println(errors.Is(err, artifact.ErrInvalidPath), store.Exists(a))
+
+	err = store.RemoveAll("GitRepository", "apps", "podinfo")
+	fmt.Println(err, store.Exists(a))
+	// Output:
+	// true true
+	// <nil> false
+}

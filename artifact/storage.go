@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -24,7 +23,10 @@ import (
 //
 // Artifacts are addressed by their Path, `<kind>/<namespace>/<name>/<file>`
 // (see ArtifactPath). Exists, Remove and RemoveAll take no context: they
-// are expected to be quick local operations.
+// are expected to be quick local operations. Implementations must refuse
+// paths that are not of that form and deletions that would reach beyond
+// one object: RemoveAll takes the object's kind, namespace and name, never
+// a path, so a status an attacker can write cannot steer it.
 type Storage interface {
 	// NewArtifact returns the Artifact for an object's file with Path, URL
 	// and Revision set; it writes nothing.
@@ -45,8 +47,9 @@ type Storage interface {
 	List(ctx context.Context, kind, namespace, name string) ([]Artifact, error)
 	// Remove deletes a's file; a missing file is not an error.
 	Remove(a Artifact) error
-	// RemoveAll deletes every artifact of the object a belongs to.
-	RemoveAll(a Artifact) error
+	// RemoveAll deletes every artifact of the object kind/namespace/name,
+	// refusing values that are not single valid path segments.
+	RemoveAll(kind, namespace, name string) error
 	// GarbageCollect deletes superseded artifacts of current's object,
 	// never current itself, and returns the paths it removed.
 	GarbageCollect(ctx context.Context, current Artifact) ([]string, error)
@@ -83,49 +86,76 @@ func (s *Store) Get(ctx context.Context, a Artifact) (io.ReadCloser, error) {
 // a namespace) to that one object. Each Artifact has Path, URL, Size and
 // LastUpdateTime (the file's modification time) set; Revision, Digest and
 // Metadata are not recorded in the filesystem layout and stay empty. Files
-// being written and other hidden files are not listed. Artifacts are
+// being written, other hidden files and symbolic links are not listed, and
+// symbolic links to directories are not descended into. Artifacts are
 // ordered by object, newest first within an object. A kind, namespace or
 // object with nothing stored gives an empty list.
 func (s *Store) List(ctx context.Context, kind, namespace, name string) ([]Artifact, error) {
-	if kind == "" {
-		return nil, errors.New("artifact store: list: kind is required")
-	}
 	if name != "" && namespace == "" {
-		return nil, fmt.Errorf("artifact store: list: name %q given without a namespace", truncate(name, 64))
+		return nil, fmt.Errorf("artifact store: list: name %q given without a namespace: %w", truncate(name, 64), ErrInvalidPath)
+	}
+	if err := validateKind(kind); err != nil {
+		return nil, fmt.Errorf("artifact store: list: %w", err)
 	}
 	parts := []string{strings.ToLower(kind)}
-	for _, part := range []string{namespace, name} {
-		if part != "" {
-			parts = append(parts, part)
+	if namespace != "" {
+		if err := validateNamespace(namespace); err != nil {
+			return nil, fmt.Errorf("artifact store: list: %w", err)
 		}
+		parts = append(parts, namespace)
 	}
-	for _, part := range parts {
-		if strings.HasPrefix(part, ".") || strings.ContainsAny(part, "/\\\x00") {
-			return nil, fmt.Errorf("artifact store: list: %q is not a valid kind, namespace or name", truncate(part, 64))
+	if name != "" {
+		if err := validateName(name); err != nil {
+			return nil, fmt.Errorf("artifact store: list: %w", err)
 		}
+		parts = append(parts, name)
 	}
-	prefix := strings.Join(parts, "/")
+	root, err := os.OpenRoot(s.root)
+	if err != nil {
+		return nil, fmt.Errorf("artifact store: list: %w", err)
+	}
+	defer root.Close()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	top, err := openDirs(root, parts, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("artifact store: list: %w", err)
+	}
+	defer top.Close()
 	// Objects' files sit three levels below the root.
-	levels := 3 - len(parts)
 	var out []Artifact
-	var walk func(rel string, depth int) error
-	walk = func(rel string, depth int) error {
+	var walk func(dir *os.Root, rel string, depth int) error
+	walk = func(dir *os.Root, rel string, depth int) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		entries, err := os.ReadDir(filepath.Join(s.root, filepath.FromSlash(rel)))
+		entries, err := readDir(dir)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil
+			return nil // removed meanwhile
 		}
 		if err != nil {
 			return fmt.Errorf("artifact store: list: %w", err)
 		}
 		if depth > 0 {
 			for _, e := range entries {
-				if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-					if err := walk(rel+"/"+e.Name(), depth-1); err != nil {
-						return err
-					}
+				if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+					continue
+				}
+				sub, err := openDirs(dir, []string{e.Name()}, false)
+				if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrInvalidPath) {
+					continue // removed or replaced meanwhile
+				}
+				if err != nil {
+					return fmt.Errorf("artifact store: list: %w", err)
+				}
+				err = walk(sub, rel+"/"+e.Name(), depth-1)
+				sub.Close()
+				if err != nil {
+					return err
 				}
 			}
 			return nil
@@ -135,9 +165,9 @@ func (s *Store) List(ctx context.Context, kind, namespace, name string) ([]Artif
 			if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
 				continue
 			}
-			fi, err := e.Info()
-			if err != nil {
-				continue // removed meanwhile
+			fi, err := dir.Lstat(e.Name())
+			if err != nil || !fi.Mode().IsRegular() {
+				continue // removed or replaced meanwhile
 			}
 			p := rel + "/" + e.Name()
 			files = append(files, Artifact{
@@ -156,7 +186,7 @@ func (s *Store) List(ctx context.Context, kind, namespace, name string) ([]Artif
 		out = append(out, files...)
 		return nil
 	}
-	if err := walk(prefix, levels); err != nil {
+	if err := walk(top, strings.Join(parts, "/"), 3-len(parts)); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -158,7 +158,7 @@ func TestStorageLifecycle(t *testing.T) {
 	if err := st.Remove(first); err != nil {
 		t.Errorf("Remove of a missing file: %v", err)
 	}
-	if err := st.RemoveAll(second); err != nil {
+	if err := st.RemoveAll("GitRepository", "apps", "podinfo"); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := st.List(ctx, "GitRepository", "apps", ""); err != nil || len(got) != 1 {

@@ -3,6 +3,7 @@ package artifact
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -39,9 +40,16 @@ const tempPrefix = ".tmp-"
 // on the server it is fetched from).
 var ErrNotFound = errors.New("artifact not found")
 
-// Store keeps artifacts as files under a root directory. It is safe for
-// concurrent use; writes of the same path are serialised and atomic (a
-// reader sees either the old or the new file).
+// Store keeps artifacts as files under a root directory, at
+// `<kind>/<namespace>/<name>/<file>`. It is safe for concurrent use: the
+// writes, removals and garbage collections of one object are serialised by
+// a per-object lock, and writes are atomic (a reader sees either the old or
+// the new file).
+//
+// Every path is validated (see ErrInvalidPath) and every file operation
+// goes through an os.Root of the store directory, opening one path
+// component at a time: a symbolic link planted in the store is never
+// followed, so no operation writes, reads or deletes outside the root.
 type Store struct {
 	root    string
 	baseURL string
@@ -143,36 +151,24 @@ func (s *Store) URLFor(p string) string {
 	return s.baseURL + "/" + strings.TrimLeft(p, "/")
 }
 
-// LocalPath returns the file behind a, refusing paths that are absolute,
-// contain `..`, hidden components or backslashes.
+// LocalPath returns the file name behind a, refusing any path that is not
+// `<kind>/<namespace>/<name>/<file>` with valid segments (see
+// ErrInvalidPath), so the result always lies inside the store root. It is
+// a lexical check only: to read the file, use Open, which also refuses
+// symbolic links planted in the store.
 func (s *Store) LocalPath(a Artifact) (string, error) {
-	rel, err := cleanStorePath(a.Path)
+	sp, err := parseStorePath(a.Path)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(s.root, filepath.FromSlash(rel)), nil
+	return filepath.Join(s.root, sp.key.kind, sp.key.namespace, sp.key.name, sp.file), nil
 }
 
-func cleanStorePath(p string) (string, error) {
-	if p == "" {
-		return "", errors.New("artifact path is empty")
-	}
-	clean, err := cleanEntryName(p)
-	if err != nil || clean == "." {
-		return "", fmt.Errorf("artifact path %q is not a relative path inside the store", truncate(p, 256))
-	}
-	for _, part := range strings.Split(clean, "/") {
-		if strings.HasPrefix(part, ".") {
-			return "", fmt.Errorf("artifact path %q has a hidden component", truncate(p, 256))
-		}
-	}
-	return clean, nil
-}
-
-// Lock serialises writers of a's path within this Store; call the returned
-// function to release it.
-func (s *Store) Lock(a Artifact) func() {
-	key := a.Path
+// lockObject serialises the writes, removals and garbage collections of
+// one object's directory within this Store; call the returned function to
+// release it.
+func (s *Store) lockObject(k objectKey) func() {
+	key := k.dir()
 	s.mu.Lock()
 	l := s.locks[key]
 	if l == nil {
@@ -191,6 +187,17 @@ func (s *Store) Lock(a Artifact) func() {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// openObject opens the directory of k's artifacts as an os.Root (see
+// openDirs), creating it when create is set.
+func (s *Store) openObject(k objectKey, create bool) (*os.Root, error) {
+	root, err := os.OpenRoot(s.root)
+	if err != nil {
+		return nil, fmt.Errorf("artifact store: %w", err)
+	}
+	defer root.Close()
+	return openDirs(root, k.parts(), create)
 }
 
 // Archive packs dir (see Pack) into the file at a.Path, replacing it
@@ -263,53 +270,64 @@ func (s *Store) write(ctx context.Context, a Artifact, fill func(io.Writer) erro
 	return s.writeNamed(ctx, a, fill, nil)
 }
 
-// writeNamed writes through a temporary file; when rename is set, the final
-// file name is derived from the content digest.
+// writeNamed writes through a temporary file in the object's directory,
+// holding the object's lock so garbage collection and removal of that
+// directory wait for it; when rename is set, the final file name is derived
+// from the content digest. Every file operation goes through an os.Root of
+// the object's directory: a symbolic link planted in the store is neither
+// followed nor written through (the rename replaces a link at the target
+// name instead).
 func (s *Store) writeNamed(ctx context.Context, a Artifact, fill func(io.Writer) error, rename func(digest string) string) (_ Artifact, err error) {
-	local, err := s.LocalPath(a)
+	sp, err := parseStorePath(a.Path)
 	if err != nil {
 		return a, err
 	}
 	if err := ctx.Err(); err != nil {
 		return a, err
 	}
-	unlock := s.Lock(a)
+	unlock := s.lockObject(sp.key)
 	defer unlock()
-	if err := os.MkdirAll(filepath.Dir(local), 0o750); err != nil {
-		return a, fmt.Errorf("artifact store: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(local), tempPrefix+filepath.Base(local)+"-*")
+	dir, err := s.openObject(sp.key, true)
 	if err != nil {
-		return a, fmt.Errorf("artifact store: %w", err)
+		return a, fmt.Errorf("artifact store: writing %s: %w", sp, err)
+	}
+	defer dir.Close()
+	tmp, tmpName, err := createTemp(dir, tempPrefix+truncateName(sp.file, 64)+"-")
+	if err != nil {
+		return a, fmt.Errorf("artifact store: writing %s: %w", sp, err)
 	}
 	defer func() {
 		if err != nil {
 			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
+			_ = dir.Remove(tmpName)
 		}
 	}()
 	d, _ := NewDigester("sha256")
 	bw := bufio.NewWriterSize(tmp, 256<<10)
 	cw := &countWriter{w: io.MultiWriter(bw, d)}
 	if err := fill(cw); err != nil {
-		return a, fmt.Errorf("artifact store: writing %s: %w", a.Path, err)
+		return a, fmt.Errorf("artifact store: writing %s: %w", sp, err)
 	}
 	if err := bw.Flush(); err != nil {
+		return a, fmt.Errorf("artifact store: %w", err)
+	}
+	if err := tmp.Chmod(0o600); err != nil {
 		return a, fmt.Errorf("artifact store: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
 		return a, fmt.Errorf("artifact store: %w", err)
 	}
-	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
-		return a, fmt.Errorf("artifact store: %w", err)
-	}
 	a.Digest = d.Digest()
+	file := sp.file
 	if rename != nil {
-		a.Path = path.Join(path.Dir(a.Path), rename(a.Digest))
+		file = rename(a.Digest)
+		if err := validateFile(file); err != nil {
+			return a, fmt.Errorf("artifact store: %w", err)
+		}
+		a.Path = sp.key.dir() + "/" + file
 		a.URL = ""
-		local = filepath.Join(filepath.Dir(local), filepath.Base(a.Path))
 	}
-	if err := os.Rename(tmp.Name(), local); err != nil {
+	if err := dir.Rename(tmpName, file); err != nil {
 		return a, fmt.Errorf("artifact store: %w", err)
 	}
 	a.Size = cw.n
@@ -320,28 +338,80 @@ func (s *Store) writeNamed(ctx context.Context, a Artifact, fill func(io.Writer)
 	return a, nil
 }
 
+// createTemp creates a new file named prefix plus a random suffix in dir.
+func createTemp(dir *os.Root, prefix string) (*os.File, string, error) {
+	for range 100 {
+		name := prefix + rand.Text()
+		f, err := dir.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, name, err
+	}
+	return nil, "", fmt.Errorf("creating a temporary file: %w", fs.ErrExist)
+}
+
+// truncateName shortens a file name to at most n bytes.
+func truncateName(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
 // Exists reports whether a's file is present as a regular file.
 func (s *Store) Exists(a Artifact) bool {
-	local, err := s.LocalPath(a)
+	sp, err := parseStorePath(a.Path)
 	if err != nil {
 		return false
 	}
-	fi, err := os.Lstat(local)
+	dir, err := s.openObject(sp.key, false)
+	if err != nil {
+		return false
+	}
+	defer dir.Close()
+	fi, err := dir.Lstat(sp.file)
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// Open opens a's file for reading. A missing file is ErrNotFound.
+// Open opens a's file for reading. A missing file is ErrNotFound; so is
+// anything at that path that is not a regular file (a symbolic link is
+// never followed).
 func (s *Store) Open(a Artifact) (*os.File, error) {
-	rel, err := cleanStorePath(a.Path)
+	sp, err := parseStorePath(a.Path)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenInRoot(s.root, filepath.FromSlash(rel))
+	return s.open(sp)
+}
+
+func (s *Store) open(sp storePath) (*os.File, error) {
+	dir, err := s.openObject(sp.key, false)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, rel)
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, sp)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("artifact store: %w", err)
+		return nil, fmt.Errorf("artifact store: opening %s: %w", sp, err)
+	}
+	defer dir.Close()
+	fi, err := dir.Lstat(sp.file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, sp)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("artifact store: opening %s: %w", sp, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrNotFound, sp)
+	}
+	f, err := dir.Open(sp.file)
+	if err != nil {
+		return nil, fmt.Errorf("artifact store: opening %s: %w", sp, err)
+	}
+	// The file opened must be the one inspected, not a link swapped in.
+	if ofi, err := f.Stat(); err != nil || !os.SameFile(fi, ofi) {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s changed while being opened", ErrNotFound, sp)
 	}
 	return f, nil
 }
@@ -363,27 +433,69 @@ func (s *Store) Verify(a Artifact) error {
 	return nil
 }
 
-// Remove deletes a's file; a missing file is not an error.
+// Remove deletes a's file; a missing file is not an error. A symbolic link
+// at that path is removed itself, never its target.
 func (s *Store) Remove(a Artifact) error {
-	local, err := s.LocalPath(a)
+	sp, err := parseStorePath(a.Path)
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(local); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("artifact store: %w", err)
+	unlock := s.lockObject(sp.key)
+	defer unlock()
+	dir, err := s.openObject(sp.key, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("artifact store: removing %s: %w", sp, err)
+	}
+	defer dir.Close()
+	fi, err := dir.Lstat(sp.file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err == nil && fi.IsDir() {
+		return fmt.Errorf("artifact store: removing %s: is a directory: %w", sp, ErrInvalidPath)
+	}
+	if err == nil {
+		err = dir.Remove(sp.file)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("artifact store: removing %s: %w", sp, err)
 	}
 	return nil
 }
 
-// RemoveAll deletes the directory holding a's file and every artifact of
-// the same object in it.
-func (s *Store) RemoveAll(a Artifact) error {
-	local, err := s.LocalPath(a)
+// RemoveAll deletes every artifact of the object kind/namespace/name: the
+// directory `<lower-cased kind>/<namespace>/<name>` and all it holds. The
+// path is derived from the three values only, each validated as a single
+// path segment (kind: ASCII letters; namespace: a DNS-1123 label; name: a
+// DNS-1123 subdomain), so no input can widen the deletion beyond that one
+// object; an invalid value is an error wrapping ErrInvalidPath and deletes
+// nothing. Nothing stored for the object is not an error. A symbolic link
+// on the way is refused, not followed.
+func (s *Store) RemoveAll(kind, namespace, name string) error {
+	k, err := newObjectKey(kind, namespace, name)
 	if err != nil {
-		return err
+		return fmt.Errorf("artifact store: remove all: %w", err)
 	}
-	if err := os.RemoveAll(filepath.Dir(local)); err != nil {
+	unlock := s.lockObject(k)
+	defer unlock()
+	root, err := os.OpenRoot(s.root)
+	if err != nil {
 		return fmt.Errorf("artifact store: %w", err)
+	}
+	defer root.Close()
+	parent, err := openDirs(root, []string{k.kind, k.namespace}, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("artifact store: removing %s: %w", k.dir(), err)
+	}
+	defer parent.Close()
+	if err := parent.RemoveAll(k.name); err != nil {
+		return fmt.Errorf("artifact store: removing %s: %w", k.dir(), err)
 	}
 	return nil
 }
@@ -391,19 +503,27 @@ func (s *Store) RemoveAll(a Artifact) error {
 // GarbageCollect deletes superseded files next to current (the same
 // object's directory): every file older than the retention TTL, then the
 // oldest ones until at most the retention record count remain. current is
-// never deleted. It returns the store paths it removed.
+// never deleted. It holds the object's lock, so it never runs while a file
+// of the same object is being written. It returns the store paths it
+// removed.
 func (s *Store) GarbageCollect(ctx context.Context, current Artifact) ([]string, error) {
-	local, err := s.LocalPath(current)
+	sp, err := parseStorePath(current.Path)
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Dir(local)
-	entries, err := os.ReadDir(dir)
+	unlock := s.lockObject(sp.key)
+	defer unlock()
+	dir, err := s.openObject(sp.key, false)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("artifact store: %w", err)
+		return nil, fmt.Errorf("artifact store: garbage collection: %w", err)
+	}
+	defer dir.Close()
+	entries, err := readDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("artifact store: garbage collection: %w", err)
 	}
 	type file struct {
 		name string
@@ -416,18 +536,19 @@ func (s *Store) GarbageCollect(ctx context.Context, current Artifact) ([]string,
 		if !e.Type().IsRegular() {
 			continue
 		}
-		fi, err := e.Info()
-		if err != nil {
-			continue // removed meanwhile
+		fi, err := dir.Lstat(e.Name())
+		if err != nil || !fi.Mode().IsRegular() {
+			continue // removed or replaced meanwhile
 		}
 		if strings.HasPrefix(e.Name(), ".") {
-			// In-flight temporary files are left alone until they are stale.
+			// Temporary files of a crashed writer; live writers hold
+			// the lock. They are still left alone until stale.
 			if strings.HasPrefix(e.Name(), tempPrefix) && now.Sub(fi.ModTime()) > s.ttl {
 				garbage = append(garbage, e.Name())
 			}
 			continue
 		}
-		if e.Name() == filepath.Base(local) {
+		if e.Name() == sp.file {
 			continue
 		}
 		files = append(files, file{e.Name(), fi.ModTime()})
@@ -446,14 +567,14 @@ func (s *Store) GarbageCollect(ctx context.Context, current Artifact) ([]string,
 		}
 	}
 	sort.Strings(garbage)
-	relDir := path.Dir(current.Path)
+	relDir := sp.key.dir()
 	var removed []string
 	var errs []error
 	for _, name := range garbage {
 		if err := ctx.Err(); err != nil {
 			return removed, err
 		}
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := dir.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 			continue
 		}
@@ -468,10 +589,20 @@ func (s *Store) GarbageCollect(ctx context.Context, current Artifact) ([]string,
 	return removed, nil
 }
 
+// readDir lists the directory dir is rooted at.
+func readDir(dir *os.Root) ([]fs.DirEntry, error) {
+	f, err := dir.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.ReadDir(-1)
+}
+
 // Handler serves the store's files read-only over HTTP: GET and HEAD of
-// `/<store path>` (mount it with http.StripPrefix to serve under a prefix).
-// Directories, hidden files and paths leaving the root answer 404; range and
-// conditional requests are supported.
+// `/<kind>/<namespace>/<name>/<file>` (mount it with http.StripPrefix to
+// serve under a prefix). Any other path, directories, hidden files and
+// symbolic links answer 404; range and conditional requests are supported.
 func (s *Store) Handler() http.Handler {
 	return http.HandlerFunc(s.serve)
 }
@@ -482,12 +613,16 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	rel, err := cleanStorePath(strings.TrimPrefix(r.URL.Path, "/"))
+	if r.URL == nil {
+		http.NotFound(w, r)
+		return
+	}
+	sp, err := parseStorePath(strings.TrimPrefix(r.URL.Path, "/"))
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
-	f, err := os.OpenInRoot(s.root, filepath.FromSlash(rel))
+	f, err := s.open(sp)
 	if err != nil {
 		http.NotFound(w, r)
 		return
@@ -498,9 +633,9 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if strings.HasSuffix(rel, ".tar.gz") || strings.HasSuffix(rel, ".tgz") {
+	if strings.HasSuffix(sp.file, ".tar.gz") || strings.HasSuffix(sp.file, ".tgz") {
 		w.Header().Set("Content-Type", "application/gzip")
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, path.Base(rel), fi.ModTime(), f)
+	http.ServeContent(w, r, sp.file, fi.ModTime(), f)
 }

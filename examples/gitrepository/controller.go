@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
@@ -291,7 +292,7 @@ func (r *Reconciler) stored(ctx context.Context, obj *sourcev1.GitRepository, co
 // it exists in the store and nothing but the remote can have changed it.
 func (r *Reconciler) canSkip(obj *sourcev1.GitRepository) bool {
 	st := obj.Status
-	if st.Artifact == nil || len(obj.Spec.Include) > 0 || !r.Store.Exists(fromStatus(st.Artifact)) {
+	if st.Artifact == nil || len(obj.Spec.Include) > 0 || !ownArtifact(obj, st.Artifact) || !r.Store.Exists(fromStatus(st.Artifact)) {
 		return false
 	}
 	if !equalPtr(st.ObservedIgnore, obj.Spec.Ignore) || st.ObservedRecurseSubmodules != obj.Spec.RecurseSubmodules ||
@@ -337,11 +338,13 @@ func (r *Reconciler) includes(ctx context.Context, obj *sourcev1.GitRepository, 
 	return out, nil
 }
 
+// finalize removes the object's artifacts, then its finalizer. What it
+// deletes is derived from the object's kind, namespace and name only:
+// status.artifact.path is writable by anyone who can update the status, so
+// it never steers a deletion.
 func (r *Reconciler) finalize(ctx context.Context, obj *sourcev1.GitRepository) error {
-	if obj.Status.Artifact != nil {
-		if err := r.Store.RemoveAll(fromStatus(obj.Status.Artifact)); err != nil {
-			return fmt.Errorf("removing the artifacts of %s/%s: %w", obj.Namespace, obj.Name, err)
-		}
+	if err := r.Store.RemoveAll(sourcev1.GitRepositoryKind, obj.Namespace, obj.Name); err != nil {
+		return fmt.Errorf("removing the artifacts of %s/%s: %w", obj.Namespace, obj.Name, err)
 	}
 	if controllerutil.ContainsFinalizer(obj, sourcev1.SourceFinalizer) {
 		base := obj.DeepCopy()
@@ -357,6 +360,14 @@ func (r *Reconciler) secretData(ctx context.Context, namespace, name string) (ma
 		return nil, fmt.Errorf("reading Secret %q: %w", name, err)
 	}
 	return s.Data, nil
+}
+
+// ownArtifact reports whether a status artifact lies in obj's own store
+// directory. A status naming another object's file (or no valid path) is
+// not trusted: reusing it would let garbage collection run in that
+// object's directory.
+func ownArtifact(obj *sourcev1.GitRepository, a *meta.Artifact) bool {
+	return a.Path == artifact.ArtifactPath(sourcev1.GitRepositoryKind, obj.Namespace, obj.Name, path.Base(a.Path))
 }
 
 func toStatus(a artifact.Artifact) *meta.Artifact {
