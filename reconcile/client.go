@@ -46,6 +46,25 @@ func ImpersonateServiceAccount(cfg *rest.Config, namespace, name string) (*rest.
 	return c, nil
 }
 
+// ImpersonateFor returns the configuration a controller applies an
+// object's manifests with: cfg impersonating the service account named
+// (spec.serviceAccountName) in the object's namespace or, when named is
+// empty, defaultName (Flux's --default-service-account), so that an
+// object naming no account still runs under RBAC rather than as the
+// controller. With both empty it returns cfg itself. Callers reaching a
+// remote cluster through a kubeconfig usually pass no default: the remote
+// cluster's RBAC does not know the local accounts.
+func ImpersonateFor(cfg *rest.Config, namespace, named, defaultName string) (*rest.Config, error) {
+	name := named
+	if name == "" {
+		name = defaultName
+	}
+	if name == "" {
+		return cfg, nil
+	}
+	return ImpersonateServiceAccount(cfg, namespace, name)
+}
+
 // KubeConfigOptions configures RESTConfigFromKubeConfig. The zero value
 // refuses exec credential plugins, auth providers, file references and
 // insecure TLS.

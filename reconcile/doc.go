@@ -26,6 +26,14 @@
 // <group>/name and <group>/namespace, the group being
 // kustomize.toolkit.fluxcd.io unless configured otherwise.
 //
+// For multi-tenant controllers, Options.Tenancy confines a Manager to one
+// namespace: a set holding an object in another namespace or of a
+// cluster-scoped kind (scope as the API server maps it) is refused whole,
+// before anything is applied, with a *TenancyError listing each object and
+// why. ImpersonateFor applies an object's service account or a controller
+// default, and CheckSameNamespace refuses cross-namespace references
+// (AccessDeniedReason), as Flux's lockdown flags do.
+//
 // Around it sit helpers any controller can use: Flux's condition types and
 // reasons (Ready, Reconciling, Stalled, Healthy) over []metav1.Condition, a
 // RequeuePolicy with retry interval, jitter and exponential backoff, a
@@ -34,5 +42,7 @@
 // that a dependency reading the same source must have applied its current
 // revision: RevisionRule), and rest.Config
 // helpers for service-account impersonation and remote clusters reached
-// through a kubeconfig.
+// through a kubeconfig (which refuse, unless allowed, exec plugins, auth
+// providers, insecure TLS and any field naming a file on the controller's
+// host).
 package reconcile

@@ -85,7 +85,8 @@ type IgnoreRule struct {
 }
 
 // Options configures a Manager. The zero value applies with field manager
-// "gitopskit", sets no owner labels (so Prune refuses to run), uses 64
+// "gitopskit", sets no owner labels (so Prune refuses to run), confines
+// objects to no namespace (only the client's RBAC decides), uses 64
 // concurrent requests, waits up to a minute for CRDs and Namespaces to be
 // ready between stages and polls every two seconds.
 type Options struct {
@@ -101,6 +102,10 @@ type Options struct {
 	// Force recreates every object whose apply hits an immutable field
 	// (per object: the force annotation).
 	Force bool
+	// Tenancy, when its Namespace is set, makes Apply, Sync and Diff
+	// refuse, before anything is applied, objects outside that namespace
+	// and cluster-scoped objects (a *TenancyError).
+	Tenancy Tenancy
 	// Concurrency bounds parallel API requests; 0 means 64. The client's
 	// own rate limits (rest.Config QPS and Burst) still apply.
 	Concurrency int
@@ -274,6 +279,14 @@ func validateObjects(objs []*unstructured.Unstructured) error {
 	return nil
 }
 
+// validate checks objs are well-formed and within the Manager's Tenancy.
+func (m *Manager) validate(objs []*unstructured.Unstructured) error {
+	if err := validateObjects(objs); err != nil {
+		return err
+	}
+	return m.opts.Tenancy.Check(objs, m.c.RESTMapper())
+}
+
 // Apply server-side applies objs in stages: CustomResourceDefinitions,
 // Namespaces and ClusterRoles first, waiting until they are ready, then
 // kinds ending in Class (also waited for), then everything else. Within a
@@ -284,10 +297,12 @@ func validateObjects(objs []*unstructured.Unstructured) error {
 // The returned ChangeSet lists every object that was processed, even when
 // an error is returned: failed objects are absent from it and the error
 // joins one *ApplyError per failure. A failing stage stops later stages.
+// Invalid objects, and with Options.Tenancy objects outside the tenant's
+// namespace (a *TenancyError), fail the call before anything is applied.
 // The caller's objects are not modified.
 func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured) (ChangeSet, error) {
 	var cs ChangeSet
-	if err := validateObjects(objs); err != nil {
+	if err := m.validate(objs); err != nil {
 		return cs, err
 	}
 	opts, err := m.applyOptions()
@@ -443,7 +458,7 @@ type DiffResult struct {
 // Diff reports, without writing anything, what Apply would do to each
 // object (a server-side dry-run per object).
 func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured) ([]DiffResult, error) {
-	if err := validateObjects(objs); err != nil {
+	if err := m.validate(objs); err != nil {
 		return nil, err
 	}
 	ao, err := m.applyOptions()

@@ -507,3 +507,62 @@ spec:
 		t.Error("Force option did not recreate")
 	}
 }
+
+// A tenant's set with one object outside its namespace and one
+// cluster-scoped object is refused whole: nothing is written, not even the
+// objects that were in the namespace.
+func TestTenancyRefusesBeforeApplying(t *testing.T) {
+	ns, other := uniqueNS("tenant"), uniqueNS("victim")
+	ctx := ctxT(t, time.Minute)
+	createAll(t, objects(t, ns, "apiVersion: v1\nkind: Namespace\nmetadata: {name: NS}"))
+	createAll(t, objects(t, other, "apiVersion: v1\nkind: Namespace\nmetadata: {name: NS}"))
+	c, wc := newClient(t, nil)
+	m := newManager(t, c, reconcile.Options{
+		Owner:   reconcile.Owner{Name: "tenant", Namespace: ns},
+		Tenancy: reconcile.Tenancy{Namespace: ns},
+	})
+	set := objects(t, ns, `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: mine, namespace: NS}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: child, namespace: NS}
+spec: {interval: 1m, prune: true, sourceRef: {kind: GitRepository, name: fleet}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: moved, namespace: OTHER}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: NS-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: ServiceAccount, name: default, namespace: NS}]`)
+	set[2].SetNamespace(other)
+	res, err := m.Sync(ctx, set, reconcile.Inventory{}, reconcile.SyncOptions{Prune: true})
+	var te *reconcile.TenancyError
+	if !errors.As(err, &te) || len(te.Refused) != 2 {
+		t.Fatalf("want a TenancyError refusing 2 objects, got %v", err)
+	}
+	for _, want := range []string{"ConfigMap/" + other + "/moved", "ClusterRoleBinding/" + ns + "-admin: cluster-scoped"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	if res.ChangeSet.Len() != 0 || res.Inventory.Len() != 0 || wc.writes.Load() != 0 {
+		t.Errorf("refused set changed something: %v, inventory %v, %d writes", res.ChangeSet.Entries, res.Inventory, wc.writes.Load())
+	}
+	if _, found := get(t, cm(ns, "mine")); found {
+		t.Error("an object of the refused set was applied")
+	}
+	if _, err := m.Diff(ctx, set); !errors.As(err, &te) {
+		t.Errorf("Diff: want a TenancyError, got %v", err)
+	}
+	// Within the namespace, custom kinds included, the set applies.
+	cs, err := m.Apply(ctx, set[:2])
+	if err != nil || len(cs.Filter(reconcile.Created)) != 2 {
+		t.Fatalf("tenant's own objects: %v %v", cs.Entries, err)
+	}
+}
