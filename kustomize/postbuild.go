@@ -10,6 +10,8 @@ import (
 	"sigs.k8s.io/kustomize/api/resource"
 	yaml3 "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gitopskit/gitopskit/internal/yamlguard"
 )
 
 // Flux's per-object opt-out annotations/labels and their value.
@@ -185,6 +187,10 @@ func substituteResource(res *resource.Resource, lookup func(string) (string, boo
 	}
 	if out == string(data) {
 		return nil
+	}
+	// Substituted values may bring YAML anchors and aliases of their own.
+	if err := yamlguard.Check([]byte(out)); err != nil {
+		return &SubstituteError{Object: resRef(res), Err: fmt.Errorf("result: %w", err)}
 	}
 	js, err := yaml.YAMLToJSON([]byte(out))
 	if err != nil {

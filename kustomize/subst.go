@@ -3,7 +3,6 @@ package kustomize
 import (
 	"errors"
 	"fmt"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -47,6 +46,38 @@ func (e *SyntaxError) Error() string {
 // Unwrap returns ErrBadSubstitution.
 func (e *SyntaxError) Unwrap() error { return ErrBadSubstitution }
 
+// MaxSubstitutionDepth is how deeply `${...}` expressions may nest, as in
+// ${a:=${b:-${c}}}: deeper input is refused with a *LimitError.
+const MaxSubstitutionDepth = 64
+
+// MaxExpansionSize caps the bytes one Expand call may produce (a value
+// repeated many times, or a replacement that multiplies it).
+const MaxExpansionSize = 16 << 20
+
+// maxPatternWork caps the matcher steps (a unit of the value times 64
+// pattern positions) the trim operators of one Expand call may take.
+const maxPatternWork = 1 << 26
+
+// ErrSubstitutionLimit reports an expression exceeding one of the
+// substitution's resource limits: nesting depth, output size, or the work
+// of a pattern operator.
+var ErrSubstitutionLimit = errors.New("substitution limit exceeded")
+
+// LimitError names the variable whose expression exceeded a limit.
+type LimitError struct {
+	Name   string // the variable
+	Offset int    // byte offset of its expression in the input
+	Reason string // what was exceeded, e.g. "nesting too deep"
+}
+
+// Error implements error.
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%v: variable %q at offset %d: %s", ErrSubstitutionLimit, e.Name, e.Offset, e.Reason)
+}
+
+// Unwrap returns ErrSubstitutionLimit.
+func (e *LimitError) Unwrap() error { return ErrSubstitutionLimit }
+
 // UnsetVarError names a variable that strict mode found unset.
 type UnsetVarError struct{ Name string }
 
@@ -65,56 +96,140 @@ func (e *UnsetVarError) Unwrap() error { return ErrVarNotSet }
 // `$${var}` stays literal; a bare `$var` is not expanded. When lookup
 // reports a variable missing and the expression gives no default, Expand
 // fails with an *UnsetVarError (strict mode).
+//
+// Expand is linear in its input and output: expressions nested deeper than
+// MaxSubstitutionDepth, output over MaxExpansionSize and pattern operators
+// whose matching would exceed a fixed work budget fail with a *LimitError
+// naming the variable.
 func Expand(s string, lookup func(name string) (string, bool)) (string, error) {
 	p := &substParser{src: s}
 	nodes, err := p.parseTop()
 	if err != nil {
 		return "", err
 	}
+	e := &evaluator{lookup: lookup, room: MaxExpansionSize, work: maxPatternWork}
 	var b strings.Builder
-	b.Grow(len(s))
+	b.Grow(min(len(s), MaxExpansionSize))
 	for _, n := range nodes {
-		if err := n.eval(&b, lookup); err != nil {
+		if err := n.eval(&b, e); err != nil {
 			return "", err
 		}
 	}
 	return b.String(), nil
 }
 
-type substNode interface {
-	eval(b *strings.Builder, lookup func(string) (string, bool)) error
+// evaluator carries the lookup and the budgets of one Expand call.
+type evaluator struct {
+	lookup func(string) (string, bool)
+	room   int // bytes the output may still grow by
+	work   int // pattern matcher steps left
 }
 
-type textNode string
-
-func (t textNode) eval(b *strings.Builder, _ func(string) (string, bool)) error {
-	b.WriteString(string(t))
+// write appends s to b within the output budget; f names the expression.
+func (e *evaluator) write(b *strings.Builder, s string, f *funcNode) error {
+	if len(s) > e.room {
+		name, off := "", 0
+		if f != nil {
+			name, off = f.name, f.off
+		}
+		return &LimitError{Name: name, Offset: off, Reason: fmt.Sprintf("expansion exceeds %d bytes", MaxExpansionSize)}
+	}
+	e.room -= len(s)
+	b.WriteString(s)
 	return nil
+}
+
+type substNode interface {
+	eval(b *strings.Builder, e *evaluator) error
+}
+
+type textNode struct {
+	text string
+	arg  *funcNode // the expression it is an argument of, nil at top level
+}
+
+func (t textNode) eval(b *strings.Builder, e *evaluator) error {
+	return e.write(b, t.text, t.arg)
 }
 
 type funcNode struct {
 	name string        // the variable
+	off  int           // byte offset of "${"
 	op   string        // "" for plain ${var}
 	args [][]substNode // each argument is a concatenation of nodes
 }
 
-func (f *funcNode) eval(b *strings.Builder, lookup func(string) (string, bool)) error {
+func (f *funcNode) eval(b *strings.Builder, e *evaluator) error {
 	args := make([]string, len(f.args))
 	for i, a := range f.args {
 		var ab strings.Builder
 		for _, n := range a {
-			if err := n.eval(&ab, lookup); err != nil {
+			if err := n.eval(&ab, e); err != nil {
 				return err
 			}
 		}
-		args[i] = ab.String()
+		args[i] = ab.String() // charged to the budget, like the output
 	}
-	v, ok := lookup(f.name)
+	v, ok := e.lookup(f.name)
 	if !ok && !isDefaultOp(f.op) {
 		return &UnsetVarError{Name: f.name}
 	}
-	b.WriteString(applyOp(f.op, v, args))
-	return nil
+	out, err := f.apply(v, args, e)
+	if err != nil {
+		return err
+	}
+	return e.write(b, out, f)
+}
+
+// apply computes the operator's result, within e's budgets.
+func (f *funcNode) apply(v string, args []string, e *evaluator) (string, error) {
+	switch f.op {
+	case "#", "##", "%", "%%":
+		g, ok := compileGlob(args[0], f.op[0] == '%')
+		if !ok {
+			return v, nil // path.Match rejects the pattern: no match
+		}
+		out, ok := g.trim(v, f.op[0] == '%', len(f.op) == 2, &e.work)
+		if !ok {
+			return "", &LimitError{Name: f.name, Offset: f.off, Reason: fmt.Sprintf("pattern %s is too costly to match against a value of %d bytes", f.op, len(v))}
+		}
+		return out, nil
+	case "/", "//", "/#", "/%":
+		if n := replacedSize(f.op, v, args); n > e.room {
+			return "", &LimitError{Name: f.name, Offset: f.off, Reason: fmt.Sprintf("expansion exceeds %d bytes", MaxExpansionSize)}
+		}
+	case "^", "^^", ",", ",,":
+		// Case mapping may grow a string by a few bytes per rune.
+		if 3*len(v) > e.room {
+			return "", &LimitError{Name: f.name, Offset: f.off, Reason: fmt.Sprintf("expansion exceeds %d bytes", MaxExpansionSize)}
+		}
+	}
+	return applyOp(f.op, v, args), nil
+}
+
+// replacedSize is the length of replaceOp's result, computed without
+// building it.
+func replacedSize(op, s string, args []string) int {
+	from, to := args[0], ""
+	if len(args) > 1 {
+		to = args[1]
+	}
+	n := 0
+	switch op {
+	case "/":
+		if strings.Contains(s, from) {
+			n = 1
+		}
+	case "//":
+		if from == "" {
+			n = utf8.RuneCountInString(s) + 1
+		} else {
+			n = strings.Count(s, from)
+		}
+	default:
+		n = 1
+	}
+	return len(s) + n*max(len(to)-len(from), 0)
 }
 
 func isDefaultOp(op string) bool {
@@ -137,14 +252,6 @@ func applyOp(op, v string, args []string) string {
 		return strings.ToUpper(v)
 	case "len":
 		return strconv.Itoa(len(v))
-	case "#":
-		return trimPrefixGlob(v, args[0], false)
-	case "##":
-		return trimPrefixGlob(v, args[0], true)
-	case "%":
-		return reverse(trimPrefixGlob(reverse(v), reverse(args[0]), false))
-	case "%%":
-		return reverse(trimPrefixGlob(reverse(v), reverse(args[0]), true))
 	case ":":
 		return substring(v, args)
 	case "/", "//", "/#", "/%":
@@ -164,36 +271,6 @@ func mapFirst(s string, f func(rune) rune) string {
 	}
 	r, n := utf8.DecodeRuneInString(s)
 	return string(f(r)) + s[n:]
-}
-
-func reverse(s string) string {
-	r := []rune(s)
-	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
-		r[i], r[j] = r[j], r[i]
-	}
-	return string(r)
-}
-
-// trimPrefixGlob removes the shortest (or longest) prefix of s matching the
-// glob pattern.
-func trimPrefixGlob(s, pattern string, longest bool) string {
-	match := -1
-	for i := len(s); i > 0; i-- {
-		ok, err := path.Match(pattern, s[:i])
-		if err != nil {
-			return s
-		}
-		if ok {
-			match = i
-			if longest {
-				break
-			}
-		}
-	}
-	if match < 0 {
-		return s
-	}
-	return s[match:]
 }
 
 func substring(s string, args []string) string {
@@ -221,7 +298,7 @@ func substring(s string, args []string) string {
 		}
 		return s[pos:end]
 	}
-	if pos+n >= len(s) {
+	if n >= len(s)-pos {
 		return s[pos:]
 	}
 	return s[pos : pos+n]
@@ -255,10 +332,13 @@ func replaceOp(op, s string, args []string) string {
 	return s
 }
 
-// substParser is a recursive-descent parser over the input bytes.
+// substParser is a recursive-descent parser over the input bytes; depth
+// counts the `${` being parsed, bounded by MaxSubstitutionDepth.
 type substParser struct {
-	src string
-	pos int
+	src   string
+	pos   int
+	depth int
+	arg   *funcNode // the expression whose arguments are being parsed
 }
 
 func (p *substParser) errf(format string, a ...any) error {
@@ -287,7 +367,7 @@ func (p *substParser) parseTop() ([]substNode, error) {
 			p.pos += 2
 		case p.atOpen():
 			if text.Len() > 0 {
-				out = append(out, textNode(text.String()))
+				out = append(out, textNode{text: text.String()})
 				text.Reset()
 			}
 			n, err := p.parseExpr()
@@ -301,7 +381,7 @@ func (p *substParser) parseTop() ([]substNode, error) {
 		}
 	}
 	if text.Len() > 0 {
-		out = append(out, textNode(text.String()))
+		out = append(out, textNode{text: text.String()})
 	}
 	return out, nil
 }
@@ -333,6 +413,7 @@ func (p *substParser) expect(c byte) error {
 
 // parseExpr parses one `${...}` starting at "${".
 func (p *substParser) parseExpr() (substNode, error) {
+	off := p.pos
 	p.pos += 2
 	if p.peek() == '#' {
 		p.pos++
@@ -340,13 +421,20 @@ func (p *substParser) parseExpr() (substNode, error) {
 		if name == "" {
 			return nil, p.errf("missing variable name after ${#")
 		}
-		return &funcNode{name: name, op: "len"}, p.expect('}')
+		return &funcNode{name: name, off: off, op: "len"}, p.expect('}')
 	}
 	name := p.parseName()
 	if name == "" {
 		return nil, p.errf("unable to parse variable name")
 	}
-	f := &funcNode{name: name}
+	if p.depth >= MaxSubstitutionDepth {
+		return nil, &LimitError{Name: name, Offset: off, Reason: fmt.Sprintf("nesting too deep (more than %d levels of ${...})", MaxSubstitutionDepth)}
+	}
+	p.depth++
+	outer := p.arg
+	defer func() { p.depth--; p.arg = outer }()
+	f := &funcNode{name: name, off: off}
+	p.arg = f
 	switch c := p.peek(); c {
 	case '}':
 		p.pos++
@@ -492,5 +580,5 @@ func (p *substParser) parseParam(accept func(byte) bool, escapes bool) ([]substN
 		}
 		return nil, p.errf("unable to parse substitution within function")
 	}
-	return []substNode{textNode(text.String())}, nil
+	return []substNode{textNode{text: text.String(), arg: p.arg}}, nil
 }

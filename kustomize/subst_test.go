@@ -178,14 +178,16 @@ data:
 }
 
 func FuzzExpand(f *testing.F) {
-	for _, s := range []string{"${a}", "$${a}", "${a:=b}", "${a:1:2}", "${#a}", "${a/b/c}", "${a//\\//x}", "${a^^}", "${a##*.}", "${a:=${b:-c}}", "${", "$$", "}"} {
+	for _, s := range []string{"${a}", "$${a}", "${a:=b}", "${a:1:2}", "${#a}", "${a/b/c}", "${a//\\//x}", "${a^^}", "${a##*.}", "${a:=${b:-c}}", "${", "$$", "}",
+		"${a:1:9223372036854775807}", "${a%[a-z]*}", "${a%%*[^/]}", "${a#[]}", "${a##\\*}", "${a///x}", "${a#${a}}",
+		strings.Repeat("${a:=", 70) + "x" + strings.Repeat("}", 70)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		vars := map[string]string{"a": "héllo/wörld.tar", "b": ""}
 		out, err := kustomize.Expand(s, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 		if err != nil {
-			if !errors.Is(err, kustomize.ErrBadSubstitution) && !errors.Is(err, kustomize.ErrVarNotSet) {
+			if !errors.Is(err, kustomize.ErrBadSubstitution) && !errors.Is(err, kustomize.ErrVarNotSet) && !errors.Is(err, kustomize.ErrSubstitutionLimit) {
 				t.Fatalf("unexpected error class: %v", err)
 			}
 			return
