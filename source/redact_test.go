@@ -2,6 +2,7 @@ package source_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -287,4 +288,20 @@ func TestRedactorKeepsSSHUser(t *testing.T) {
 	if got := r.Redact("token ghp_tokenvalue rejected"); strings.Contains(got, "ghp_tokenvalue") {
 		t.Errorf("a token as the user of an HTTPS URL survived: %q", got)
 	}
+}
+
+// A Redactor built from the credentials in use masks them wherever they
+// show up, in the forms they were sent in, and URL userinfo by shape.
+func ExampleRedactor() {
+	r := source.NewRedactor()
+	r.AddBasicAuth("alice", "hunter22")
+	body := "401: you sent Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("alice:hunter22")) +
+		"; retry with https//alice:hunter22@git.example.com/app.git"
+	fmt.Println(r.Redact(body))
+	fmt.Println(source.RedactURL("https://bob:s3cret@git.example.com/app.git"))
+	fmt.Println(source.RedactURL("git@github.com:org/app.git"))
+	// Output:
+	// 401: you sent Authorization: Basic ***; retry with https//***@git.example.com/app.git
+	// https://***@git.example.com/app.git
+	// git@github.com:org/app.git
 }

@@ -1,6 +1,9 @@
 package git
 
 import (
+	"bytes"
+	"encoding/binary"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -223,6 +226,9 @@ func (a *Auth) transportAuth(ep endpoint) (_ transport.AuthMethod, err error) {
 		if user == "" {
 			user = "git"
 		}
+		if err := checkKDFRounds(a.Identity); err != nil {
+			return nil, err
+		}
 		var signer ssh.Signer
 		var err error
 		if a.Password != "" {
@@ -254,6 +260,50 @@ func (a *Auth) transportAuth(ep endpoint) (_ transport.AuthMethod, err error) {
 		return &githttp.BasicAuth{Username: ep.User, Password: ep.Password}, nil
 	}
 	return nil, nil
+}
+
+// maxKDFRounds caps the bcrypt rounds of an encrypted OpenSSH identity:
+// the count comes from the key, and a huge one would hold the caller for
+// hours deriving the key. ssh-keygen uses 16 unless told otherwise.
+const maxKDFRounds = 1024
+
+// checkKDFRounds refuses an OpenSSH identity whose key derivation asks for
+// more than maxKDFRounds rounds. Other key formats pass.
+func checkKDFRounds(identity []byte) error {
+	block, _ := pem.Decode(identity)
+	if block == nil || block.Type != "OPENSSH PRIVATE KEY" {
+		return nil
+	}
+	rest, ok := bytes.CutPrefix(block.Bytes, []byte("openssh-key-v1\x00"))
+	if !ok {
+		return nil
+	}
+	next := func() []byte {
+		if len(rest) < 4 {
+			return nil
+		}
+		n := binary.BigEndian.Uint32(rest)
+		if uint64(n) > uint64(len(rest)-4) {
+			rest = nil
+			return nil
+		}
+		v := rest[4 : 4+n]
+		rest = rest[4+n:]
+		return v
+	}
+	_ = next() // cipher name
+	kdf := next()
+	opts := next()
+	if string(kdf) != "bcrypt" {
+		return nil
+	}
+	// kdf options: string salt, uint32 rounds.
+	rest = opts
+	_ = next()
+	if len(rest) >= 4 && binary.BigEndian.Uint32(rest) > maxKDFRounds {
+		return fmt.Errorf("SSH identity asks for %d key derivation rounds, more than the %d allowed", binary.BigEndian.Uint32(rest), maxKDFRounds)
+	}
+	return nil
 }
 
 // knownHostsCallback builds a strict host key callback from known_hosts

@@ -299,8 +299,9 @@ func (r *Repository) checkoutSubmodules(ctx context.Context, c *conn, tree *obje
 }
 
 // sameHost returns nil when sub is on parent's host: the same scheme
-// family, host name and port, and no downgrade from https to http. The
-// error wraps ErrSubmoduleHost and says which part differs.
+// family, host name and port (or both on their scheme's default port), and
+// no downgrade from https to http. The error wraps ErrSubmoduleHost and
+// says which part differs.
 func sameHost(parent, sub endpoint) error {
 	pf, sf := schemeFamily(parent.Protocol), schemeFamily(sub.Protocol)
 	if pf != sf {
@@ -309,9 +310,13 @@ func sameHost(parent, sub endpoint) error {
 	if parent.Protocol == "https" && sub.Protocol == "http" {
 		return fmt.Errorf("plain http where the parent uses https: %w", ErrSubmoduleHost)
 	}
-	ph, sh := hostPort(parent), hostPort(sub)
-	if ph != sh {
-		return fmt.Errorf("host %q is not the parent's host %q: %w", sh, ph, ErrSubmoduleHost)
+	ph, pp := hostPort(parent)
+	sh, sp := hostPort(sub)
+	// http://h and https://h are the same host on their default ports.
+	samePort := pp == sp || (pp == defaultPort(parent.Protocol) && sp == defaultPort(sub.Protocol))
+	if ph != sh || !samePort {
+		return fmt.Errorf("host %q is not the parent's host %q: %w",
+			net.JoinHostPort(sh, sp), net.JoinHostPort(ph, pp), ErrSubmoduleHost)
 	}
 	return nil
 }
@@ -323,17 +328,17 @@ func schemeFamily(protocol string) string {
 	return protocol
 }
 
-// hostPort returns the endpoint's lower-case host and port, with the
-// scheme's default port filled in.
-func hostPort(ep endpoint) string {
+// hostPort returns the endpoint's lower-case host name and its port, the
+// scheme's default when none is given.
+func hostPort(ep endpoint) (host, port string) {
 	h := strings.ToLower(ep.Host)
 	if host, port, err := net.SplitHostPort(h); err == nil {
 		if port == "" {
 			port = defaultPort(ep.Protocol)
 		}
-		return net.JoinHostPort(host, port)
+		return host, port
 	}
-	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), defaultPort(ep.Protocol))
+	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), defaultPort(ep.Protocol)
 }
 
 func defaultPort(protocol string) string {

@@ -72,8 +72,8 @@ type Repository struct {
 	// SubmodulesSameHost refuses, before anything is fetched, submodules
 	// whose URL is not on the parent repository's host: the same scheme
 	// family (http/https, or ssh including SCP-like addresses), the same
-	// host name and port (default ports filled in), and never https
-	// downgraded to http. Relative URLs ("../lib.git") resolve against the
+	// host name and port (http://h and https://h count as the same port),
+	// and never https downgraded to http. Relative URLs ("../lib.git") resolve against the
 	// parent and pass. The refusal wraps ErrSubmoduleHost. The zero value
 	// (false) lets a submodule point at any host, including internal ones
 	// over plain http, as Git and Flux do; a multi-tenant controller whose
