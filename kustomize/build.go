@@ -9,15 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
 	kustypes "sigs.k8s.io/kustomize/api/types"
@@ -83,6 +80,9 @@ func Build(ctx context.Context, root, path string, opts Options) (*Result, error
 }
 
 func validateOptions(opts Options) error {
+	if opts.RestrictToTargetNamespace && opts.TargetNamespace == "" {
+		return errors.New("kustomize: RestrictToTargetNamespace needs TargetNamespace")
+	}
 	if s := opts.Substitute; s != nil {
 		for k := range s.Vars {
 			if !ValidVarName(k) {
@@ -98,6 +98,8 @@ func build(ctx context.Context, root, path string, opts Options, exclusive bool)
 	if err != nil {
 		return nil, err
 	}
+	fsys.ctx = ctx
+	fsys.limits = readLimitsFor(maxObjects(opts))
 	if opts.AllowRemoteBases {
 		fsys.extra = append(fsys.extra, kustomizeTempDirs()...)
 	}
@@ -124,10 +126,40 @@ func build(ctx context.Context, root, path string, opts Options, exclusive bool)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkResources(ctx, m, opts); err != nil {
+		return nil, err
+	}
 	if err := postBuild(ctx, m, opts, dec); err != nil {
 		return nil, err
 	}
-	return newResult(m)
+	res, err := newResult(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTenancy(res.Objects, opts); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func maxObjects(opts Options) int {
+	if opts.MaxObjects == 0 {
+		return DefaultMaxObjects
+	}
+	return opts.MaxObjects
+}
+
+// checkResources applies the object bound and ctx to kustomize's output
+// before anything else works on it.
+func checkResources(ctx context.Context, m resmap.ResMap, opts Options) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("kustomize: %w", err)
+	}
+	limit := maxObjects(opts)
+	if n := m.Size(); limit > 0 && n > limit {
+		return fmt.Errorf("kustomize: %w: %d objects, more than the limit of %d (Options.MaxObjects)", ErrBuildTooLarge, n, limit)
+	}
+	return nil
 }
 
 func runKrusty(fsys *confinedFS, dir string, opts Options, exclusive bool) (m resmap.ResMap, err error) {
@@ -155,6 +187,12 @@ func runKrusty(fsys *confinedFS, dir string, opts Options, exclusive bool) (m re
 		ko.Reorder = krusty.ReorderOptionNone
 	}
 	m, err = krusty.MakeKustomizer(ko).Run(fsys, dir)
+	if err == nil {
+		// A read kustomize tolerated may still have been refused.
+		if herr := fsys.firstHookErr(); herr != nil {
+			return nil, fmt.Errorf("kustomize: build %s: %w", fsys.rel(dir), herr)
+		}
+	}
 	if err != nil {
 		// kustomize treats an unreadable kustomization file as absent, so
 		// report the guard's own verdict when there is one.
@@ -228,72 +266,26 @@ func kustomizeTempDirs() []string {
 	return []string{tmp}
 }
 
-// kustomizationGuard inspects every kustomization file kustomize reads:
-// remote references are refused unless allowed, and an `openapi:` field
+// kustomizationGuard inspects every file kustomize reads: remote references
+// are refused unless allowed, and an `openapi:` field in a kustomization
 // makes a shared build restart exclusively.
 func kustomizationGuard(fsys *confinedFS, allowRemote, exclusive bool) readHook {
-	names := map[string]bool{}
-	for _, n := range konfig.RecognizedKustomizationFileNames() {
-		names[n] = true
+	var remote readHook
+	if !allowRemote {
+		remote = remoteGuard(fsys)
 	}
 	return func(abs string, data []byte) error {
-		if !names[filepath.Base(abs)] {
-			return nil
-		}
-		var kus kustypes.Kustomization
-		if err := yaml.Unmarshal(data, &kus); err != nil {
-			return nil // kustomize reports the syntax error itself
-		}
-		if len(kus.OpenAPI) > 0 && !exclusive {
-			return errNeedsExclusive
-		}
-		if allowRemote {
-			return nil
-		}
-		dir := filepath.Dir(abs)
-		refs := append([]string{}, kus.Resources...)
-		refs = append(refs, kus.Bases...) //lint:ignore SA1019 the legacy field is still honoured by kustomize
-		refs = append(refs, kus.Components...)
-		refs = append(refs, kus.Crds...)
-		for _, p := range kus.Patches {
-			if p.Path != "" {
-				refs = append(refs, p.Path)
+		if !exclusive && isKustomizationName(filepath.Base(abs)) {
+			var kus struct {
+				OpenAPI map[string]string `json:"openapi,omitempty"`
+			}
+			if yaml.Unmarshal(data, &kus) == nil && len(kus.OpenAPI) > 0 {
+				return errNeedsExclusive
 			}
 		}
-		for _, ref := range refs {
-			if isRemoteRef(fsys, dir, ref) {
-				return &PathError{Path: fsys.rel(abs), Err: fmt.Errorf("%w: %q", ErrRemoteBase, redactURL(ref))}
-			}
+		if remote != nil {
+			return remote(abs, data)
 		}
 		return nil
 	}
-}
-
-// isRemoteRef reports whether a kustomization reference would make
-// kustomize go to the network: a URL, an scp-like git address, or a
-// host-like path that does not exist locally.
-func isRemoteRef(fsys *confinedFS, dir, ref string) bool {
-	if strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") || strings.HasPrefix(ref, "git::") {
-		return true
-	}
-	if filepath.IsAbs(ref) {
-		return false
-	}
-	if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(ref))); err == nil {
-		return false // local; confinement is checked when it is read
-	}
-	if strings.Contains(ref, "?ref=") || strings.Contains(ref, "//") {
-		return true
-	}
-	first, rest, found := strings.Cut(ref, "/")
-	return found && rest != "" && strings.Contains(first, ".") && !strings.HasPrefix(first, ".")
-}
-
-// redactURL drops userinfo from URL-like references.
-func redactURL(ref string) string {
-	if u, err := url.Parse(ref); err == nil && u.User != nil {
-		u.User = nil
-		return u.String()
-	}
-	return ref
 }

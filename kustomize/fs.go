@@ -2,6 +2,7 @@ package kustomize
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/gitopskit/gitopskit/internal/yamlguard"
 )
 
 // ErrOutsideRoot reports a file access that would leave the build root,
@@ -48,6 +51,82 @@ type confinedFS struct {
 	overlay map[string][]byte   // files written during the build
 	dirs    map[string]struct{} // directories created during the build
 	hookErr error               // first error of hook; kustomize may swallow it
+
+	// Set for builds (not for generation): ReadFile honours ctx and
+	// stops a build that reads too much.
+	ctx       context.Context
+	limits    readLimits
+	reads     int
+	docs      int
+	readBytes int64
+}
+
+// readLimits bound what one build may read. A kustomization that includes
+// the same bases over and over (each level twice, say) makes kustomize read
+// them an exponential number of times, and kustomize's own work grows
+// faster than the objects it holds; counting reads stops such a build
+// while it is still reading, long before the object count is known.
+type readLimits struct {
+	reads int   // files read
+	docs  int   // YAML documents read from files other than kustomizations
+	bytes int64 // bytes read
+}
+
+// readLimitsFor derives the read bounds from the object bound (negative:
+// none but the byte bound).
+func readLimitsFor(maxObjects int) readLimits {
+	l := readLimits{bytes: 1 << 30}
+	if maxObjects > 0 {
+		l.docs = 2*maxObjects + 1000
+		l.reads = 10*maxObjects + 10_000
+	}
+	return l
+}
+
+// ErrBuildTooLarge reports a build that would produce more objects, or read
+// more files or bytes, than its limits allow.
+var ErrBuildTooLarge = errors.New("build exceeds its limits")
+
+// fail records err as the build's first failure (kustomize may swallow the
+// error a read returns) and returns it.
+func (f *confinedFS) fail(err error) error {
+	f.mu.Lock()
+	if f.hookErr == nil {
+		f.hookErr = err
+	}
+	f.mu.Unlock()
+	return err
+}
+
+// account checks ctx and the read bounds before a file of n bytes is
+// handed to kustomize.
+func (f *confinedFS) account(abs string, data []byte) error {
+	if f.ctx == nil {
+		return nil
+	}
+	if err := f.ctx.Err(); err != nil {
+		return f.fail(fmt.Errorf("reading %s: %w", f.rel(abs), err))
+	}
+	docs := 0
+	if !isKustomizationName(filepath.Base(abs)) {
+		docs = 1 + bytes.Count(data, []byte("\n---"))
+	}
+	f.mu.Lock()
+	f.reads++
+	f.docs += docs
+	f.readBytes += int64(len(data))
+	reads, ndocs, total := f.reads, f.docs, f.readBytes
+	f.mu.Unlock()
+	l := f.limits
+	switch {
+	case l.reads > 0 && reads > l.reads:
+		return f.fail(fmt.Errorf("%w: more than %d file reads (bases included too many times?); raise Options.MaxObjects", ErrBuildTooLarge, l.reads))
+	case l.docs > 0 && ndocs > l.docs:
+		return f.fail(fmt.Errorf("%w: more than %d YAML documents read (bases included too many times?); raise Options.MaxObjects", ErrBuildTooLarge, l.docs))
+	case l.bytes > 0 && total > l.bytes:
+		return f.fail(fmt.Errorf("%w: more than %d bytes read", ErrBuildTooLarge, l.bytes))
+	}
+	return nil
 }
 
 // firstHookErr returns the first error the read hook raised.
@@ -351,14 +430,15 @@ func (f *confinedFS) ReadFile(path string) ([]byte, error) {
 			return nil, &PathError{Path: f.rel(r), Err: unwrapPathErr(err)}
 		}
 	}
+	if err := f.account(r, b); err != nil {
+		return nil, err
+	}
+	if err := yamlguard.Check(b); err != nil {
+		return nil, f.fail(&PathError{Path: f.rel(r), Err: err})
+	}
 	if f.hook != nil {
 		if err := f.hook(r, b); err != nil {
-			f.mu.Lock()
-			if f.hookErr == nil {
-				f.hookErr = err
-			}
-			f.mu.Unlock()
-			return nil, err
+			return nil, f.fail(err)
 		}
 	}
 	return b, nil

@@ -45,11 +45,32 @@ type Options struct {
 	// the CLI's default legacy order (namespaces and CRDs first).
 	KeepInputOrder bool
 
+	// MaxObjects bounds the number of objects a build may produce; a build
+	// that would produce more fails with ErrBuildTooLarge. 0 means
+	// DefaultMaxObjects; a negative value means no bound.
+	MaxObjects int
+
+	// RestrictToTargetNamespace makes the build refuse, with
+	// ErrOutsideTargetNamespace, every object that does not end up in
+	// TargetNamespace (which must be set): objects moved elsewhere by a
+	// patch or a replacement, and cluster-scoped objects (those kustomize
+	// leaves without a namespace) unless AllowClusterScoped. It is the
+	// build-side half of a tenant lockdown; reconcile's tenancy check,
+	// which asks the API server what is namespaced, is the other.
+	RestrictToTargetNamespace bool
+	// AllowClusterScoped lets RestrictToTargetNamespace pass objects
+	// without a namespace.
+	AllowClusterScoped bool
+
 	// Substitute enables post-build variable substitution when non-nil.
 	Substitute *Substitution
 	// Decryption enables SOPS decryption when non-nil.
 	Decryption *Decryption
 }
+
+// DefaultMaxObjects is the number of objects a build may produce when
+// Options.MaxObjects is 0.
+const DefaultMaxObjects = 10_000
 
 // Patch is a strategic merge or JSON 6902 patch (kustomize detects which
 // from its content) with an optional target selector.
