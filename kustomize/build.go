@@ -27,6 +27,10 @@ import (
 // file while Options.AllowRemoteBases is off.
 var ErrRemoteBase = errors.New("remote bases and files are not allowed")
 
+// ErrHelmCharts reports a kustomization with a helmCharts field: builds do
+// not inflate Helm charts; the helmrelease package renders them.
+var ErrHelmCharts = errors.New("helmCharts: Helm charts are not inflated by kustomize builds; render them with the helmrelease package (a HelmRelease)")
+
 // Result is the outcome of Build.
 type Result struct {
 	// Objects are the rendered objects in output order. Their contents use
@@ -275,12 +279,18 @@ func kustomizationGuard(fsys *confinedFS, allowRemote, exclusive bool) readHook 
 		remote = remoteGuard(fsys)
 	}
 	return func(abs string, data []byte) error {
-		if !exclusive && isKustomizationName(filepath.Base(abs)) {
+		if isKustomizationName(filepath.Base(abs)) {
 			var kus struct {
-				OpenAPI map[string]string `json:"openapi,omitempty"`
+				OpenAPI    map[string]string `json:"openapi,omitempty"`
+				HelmCharts []any             `json:"helmCharts,omitempty"`
 			}
-			if yaml.Unmarshal(data, &kus) == nil && len(kus.OpenAPI) > 0 {
-				return errNeedsExclusive
+			if yaml.Unmarshal(data, &kus) == nil {
+				if len(kus.HelmCharts) > 0 {
+					return &PathError{Path: fsys.rel(abs), Err: ErrHelmCharts}
+				}
+				if len(kus.OpenAPI) > 0 && !exclusive {
+					return errNeedsExclusive
+				}
 			}
 		}
 		if remote != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -84,12 +85,12 @@ func TestGeneratedKustomizationMatchesCLI(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(corpus, "plain", "kustomization.yaml")); !os.IsNotExist(err) {
 		t.Fatal("Generate wrote into the source tree")
 	}
-	for _, want := range []string{"a.yaml", "sub/c.yml", "withkus"} {
+	for _, want := range []string{".hidden.yaml", "a.yaml", "sub/c.yml", "withkus"} {
 		if !strings.Contains(string(gen), "- "+want+"\n") {
 			t.Errorf("generated kustomization lacks %s:\n%s", want, gen)
 		}
 	}
-	for _, not := range []string{"values.yaml", ".hidden.yaml"} {
+	for _, not := range []string{"notes.YAML"} {
 		if strings.Contains(string(gen), not) {
 			t.Errorf("generated kustomization lists %s:\n%s", not, gen)
 		}
@@ -246,7 +247,7 @@ func TestConfinement(t *testing.T) {
 		}, kustomize.ErrRemoteBase, "example.com/p.yaml"},
 		{"helm inflation", func(t *testing.T, root string) {
 			write(t, root, "app/kustomization.yaml", "helmCharts:\n  - name: podinfo\n    repo: https://stefanprodan.github.io/podinfo\n")
-		}, nil, "helm"},
+		}, kustomize.ErrHelmCharts, "helmrelease"},
 		{"exec plugin", func(t *testing.T, root string) {
 			write(t, root, "app/kustomization.yaml", "generators: [gen.yaml]\n")
 			write(t, root, "app/gen.yaml", "apiVersion: example.com/v1\nkind: Evil\nmetadata:\n  name: x\n  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: /bin/sh\n")
@@ -361,27 +362,47 @@ func TestParallelBuilds(t *testing.T) {
 	}
 }
 
-func TestGenerateDefaultIgnoreRules(t *testing.T) {
+// TestGenerateListsAsFlux checks the generated kustomization against what
+// Flux's generator lists: every *.yaml and *.yml file, dot-files and CI
+// files included, no ignore rules of its own, and a file that is not a
+// Kubernetes manifest fails the build unless lenient.
+func TestGenerateListsAsFlux(t *testing.T) {
 	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n"
 	tests := []struct {
-		name  string
-		files map[string]string
-		want  []string
+		name    string
+		files   map[string]string
+		lenient bool
+		want    []string
+		wantErr string
 	}{
-		{"flux defaults", map[string]string{"a.yaml": "a", "cloudbuild.yaml": "cb", ".github/w.yaml": "w"}, []string{"a"}},
-		{"sourceignore", map[string]string{"a.yaml": "a", "skip/b.yaml": "b", "cloudbuild.yaml": "cb", ".sourceignore": "skip/\n"}, []string{"a", "cb"}},
+		{"dot-files and CI files", map[string]string{"a.yaml": "a", "cloudbuild.yaml": "cb", ".github/w.yaml": "w", ".d.yml": "d"}, false, []string{"a", "cb", "d", "w"}, ""},
+		{"no ignore rules of its own", map[string]string{"a.yaml": "a", "skip/b.yaml": "b", ".sourceignore": "skip/\n"}, false, []string{"a", "b"}, ""},
+		{"extensions in lower case only", map[string]string{"a.yaml": "a", "b.YAML": "b", "c.Yml": "c", "d.json": "d"}, false, []string{"a"}, ""},
+		{"not a manifest", map[string]string{"a.yaml": "a", "values.yaml": "!replicaCount: 1\n"}, false, nil, "values.yaml"},
+		{"not a manifest, lenient", map[string]string{"a.yaml": "a", "values.yaml": "!replicaCount: 1\n"}, true, []string{"a"}, ""},
+		{"empty file", map[string]string{"a.yaml": "a", "empty.yaml": "!"}, false, []string{"a"}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			for n, c := range tc.files {
-				if !strings.HasSuffix(n, ".yaml") {
-					writeFile(t, root, n, []byte(c))
-					continue
+				switch {
+				case strings.HasPrefix(c, "!"):
+					writeFile(t, root, n, []byte(c[1:]))
+				case strings.Contains(n, "."):
+					writeFile(t, root, n, []byte(fmt.Sprintf(cm, c)))
 				}
-				writeFile(t, root, n, []byte(fmt.Sprintf(cm, c)))
+				if n == ".sourceignore" {
+					writeFile(t, root, n, []byte(c))
+				}
 			}
-			res, err := kustomize.Build(context.Background(), root, ".", kustomize.Options{})
+			res, err := kustomize.Build(context.Background(), root, ".", kustomize.Options{LenientGeneration: tc.lenient})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error naming %s", err, tc.wantErr)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -389,6 +410,7 @@ func TestGenerateDefaultIgnoreRules(t *testing.T) {
 			for _, o := range res.Objects {
 				got = append(got, o.GetName())
 			}
+			sort.Strings(got)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}

@@ -7,14 +7,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
 
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/gitopskit/gitopskit/artifact"
 	"sigs.k8s.io/kustomize/api/konfig"
+	"sigs.k8s.io/kustomize/api/provider"
+	"sigs.k8s.io/kustomize/api/resource"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
 )
@@ -87,14 +86,7 @@ func prepareKustomization(ctx context.Context, fsys *confinedFS, dir string, opt
 		kus.APIVersion = kustypes.KustomizationVersion
 		kus.Kind = kustypes.KustomizationKind
 		ign := opts.Ignore
-		if ign == nil {
-			f, err := artifact.NewIgnoreFilter(fsys.root, nil)
-			if err != nil {
-				return "", nil, fmt.Errorf("kustomize: ignore rules: %w", err)
-			}
-			ign = defaultIgnore(f)
-		}
-		res, err := scanManifests(ctx, fsys, dir, ign)
+		res, err := scanManifests(ctx, fsys, dir, ign, opts.LenientGeneration)
 		if err != nil {
 			return "", nil, err
 		}
@@ -179,18 +171,13 @@ func copyMap(m map[string]string) map[string]string {
 	return out
 }
 
-// defaultIgnore applies Flux's default ignore rules (with any
-// .sourceignore files) and also skips dot-files and dot-directories.
-type defaultIgnore artifact.Filter
-
-func (d defaultIgnore) Match(p string, isDir bool) bool {
-	return strings.HasPrefix(path.Base(p), ".") || d(p, isDir)
-}
-
-// scanManifests lists, relative to dir, every YAML file below dir that holds
-// Kubernetes objects, and every sub-directory with its own kustomization.
-func scanManifests(ctx context.Context, fsys *confinedFS, dir string, ign Ignorer) ([]string, error) {
+// scanManifests lists, relative to dir, every YAML file below dir and every
+// sub-directory with its own kustomization, as Flux's generator does: files
+// named *.yaml or *.yml (in lower case), dot-files included, each of which
+// must decode as Kubernetes objects unless lenient.
+func scanManifests(ctx context.Context, fsys *confinedFS, dir string, ign Ignorer, lenient bool) ([]string, error) {
 	var out []string
+	rf := provider.NewDefaultDepProvider().GetResourceFactory()
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return &PathError{Path: fsys.rel(p), Err: unwrapPathErr(err)}
@@ -204,7 +191,7 @@ func scanManifests(ctx context.Context, fsys *confinedFS, dir string, ign Ignore
 		rel := fsys.rel(p)
 		name := d.Name()
 		if d.IsDir() {
-			if ign.Match(rel, true) {
+			if ign != nil && ign.Match(rel, true) {
 				return filepath.SkipDir
 			}
 			k, err := kustomizationFile(fsys, p)
@@ -218,11 +205,10 @@ func scanManifests(ctx context.Context, fsys *confinedFS, dir string, ign Ignore
 			}
 			return nil
 		}
-		if ign.Match(rel, false) {
+		if ign != nil && ign.Match(rel, false) {
 			return nil
 		}
-		ext := strings.ToLower(filepath.Ext(name))
-		if ext != ".yaml" && ext != ".yml" {
+		if ext := filepath.Ext(name); ext != ".yaml" && ext != ".yml" {
 			return nil
 		}
 		if !d.Type().IsRegular() {
@@ -237,7 +223,12 @@ func scanManifests(ctx context.Context, fsys *confinedFS, dir string, ign Ignore
 		if err != nil {
 			return err
 		}
-		ok, err := HasManifests(data)
+		ok := true
+		if lenient {
+			ok, err = HasManifests(data)
+		} else {
+			err = decodesAsObjects(rf, data)
+		}
 		if err != nil {
 			return &PathError{Path: rel, Err: err}
 		}
@@ -251,6 +242,20 @@ func scanManifests(ctx context.Context, fsys *confinedFS, dir string, ign Ignore
 		return nil, fmt.Errorf("kustomize: generate: %w", err)
 	}
 	return out, nil
+}
+
+// decodesAsObjects reports, as an error, why data is not a stream of
+// Kubernetes objects in the eyes of kustomize.
+func decodesAsObjects(rf *resource.Factory, data []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("not Kubernetes manifests: decoder panicked: %v", r)
+		}
+	}()
+	if _, err := rf.SliceFromBytes(data); err != nil {
+		return fmt.Errorf("not Kubernetes manifests (Options.LenientGeneration skips such files): %w", err)
+	}
+	return nil
 }
 
 // HasManifests decodes a YAML stream and reports whether any document is a

@@ -12,10 +12,15 @@ type Ignorer interface {
 // overrides, no substitution, no decryption and remote bases refused.
 type Options struct {
 	// Ignore filters the files considered when a kustomization.yaml has to be
-	// generated. Nil applies Flux's default rules (artifact.NewIgnoreFilter:
-	// VCS, CI and binary patterns, plus any .sourceignore files below the
-	// root) and also skips dot-files and dot-directories.
+	// generated. Nil lists every *.yaml and *.yml file, dot-files and
+	// dot-directories included, exactly as Flux's generator does: a tree
+	// unpacked from an artifact already had its source's ignore rules
+	// applied when it was packed.
 	Ignore Ignorer
+	// LenientGeneration makes a generated kustomization skip YAML files that
+	// do not decode as Kubernetes objects. Off by default: such a file fails
+	// the build, as it does in Flux.
+	LenientGeneration bool
 
 	// TargetNamespace, when set, replaces the namespace of every namespaced
 	// object (Flux's spec.targetNamespace).
