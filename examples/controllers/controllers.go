@@ -45,10 +45,34 @@ type Config struct {
 	// HealthPollInterval is how often health checks poll; 0 means
 	// reconcile's default.
 	HealthPollInterval time.Duration
+	// Lockdown restricts what a tenant's objects can make the controllers
+	// do; the zero value is Flux's defaults, except that remote bases are
+	// refused.
+	Lockdown Lockdown
 	// SkipNameValidation allows several managers in one process (tests).
 	SkipNameValidation bool
 	// Logger is the manager's logger; the zero Logger discards.
 	Logger logr.Logger
+}
+
+// Lockdown holds the multi-tenancy settings of Flux's lockdown flags
+// (--no-cross-namespace-refs, --default-service-account,
+// --no-remote-bases).
+type Lockdown struct {
+	// NoCrossNamespaceRefs stalls, with reason AccessDenied, a
+	// Kustomization whose sourceRef or dependsOn names another namespace,
+	// and confines a Kustomization with a targetNamespace to that
+	// namespace: its build and its apply refuse, before anything is
+	// applied, objects in other namespaces and cluster-scoped objects.
+	NoCrossNamespaceRefs bool
+	// DefaultServiceAccount is the service account, in the object's
+	// namespace, that the controllers impersonate for an object that names
+	// none (and reaches no remote cluster through a kubeconfig); "" means
+	// such objects are applied with the controllers' own identity.
+	DefaultServiceAccount string
+	// AllowRemoteBases lets Kustomization builds fetch remote bases and
+	// files over the network; false (the zero value) refuses them.
+	AllowRemoteBases bool
 }
 
 // Running is a started manager.
@@ -113,6 +137,9 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 	if kN == 0 {
 		kN = 4
 	}
+	// The GitRepository side of the lockdown (submodules confined to the
+	// parent repository's host, source/git's SubmodulesSameHost, on under
+	// cfg.Lockdown.NoCrossNamespaceRefs) is set here.
 	gr := &gitrepository.Reconciler{Store: store}
 	if err := gr.SetupWithManager(mgr, gitrepository.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation}); err != nil {
 		ln.Close()
@@ -122,6 +149,9 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 		DependencyRequeueInterval: cfg.DependencyRequeueInterval,
 		Concurrency:               cfg.ApplyConcurrency,
 		PollInterval:              cfg.HealthPollInterval,
+		NoCrossNamespaceRefs:      cfg.Lockdown.NoCrossNamespaceRefs,
+		DefaultServiceAccount:     cfg.Lockdown.DefaultServiceAccount,
+		AllowRemoteBases:          cfg.Lockdown.AllowRemoteBases,
 	}
 	if err := kr.SetupWithManager(ctx, mgr, kustomization.Options{MaxConcurrentReconciles: kN, SkipNameValidation: cfg.SkipNameValidation}); err != nil {
 		ln.Close()

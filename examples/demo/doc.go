@@ -24,5 +24,14 @@
 //
 //	go run ./examples/demo [--kubeconfig FILE] [--timeout 3m]
 //
+// Flux's multi-tenancy lockdown flags configure the controllers:
+// --no-cross-namespace-refs (default false) stalls objects whose source or
+// dependencies are in another namespace, with reason AccessDenied, and
+// confines a Kustomization with a targetNamespace to that namespace (no
+// other namespace, no cluster-scoped object); --default-service-account
+// NAME (default "") impersonates NAME in the object's namespace when the
+// object names no service account; --no-remote-bases (default true, unlike
+// Flux) refuses remote bases, --no-remote-bases=false allows them.
+//
 // or `make demo`, which builds the control plane first when bin/ lacks it.
 package main

@@ -47,6 +47,8 @@ type options struct {
 	verbose    bool
 	metrics    string
 	leader     bool
+	// lockdown holds the multi-tenancy flags.
+	lockdown controllers.Lockdown
 	// skipNameValidation lets tests run the demo twice in one process.
 	skipNameValidation bool
 	out                io.Writer
@@ -62,7 +64,13 @@ func main() {
 	fs.BoolVar(&o.verbose, "v", false, "print the controllers' logs to stderr")
 	fs.StringVar(&o.metrics, "metrics-addr", "", "serve the controllers' Prometheus metrics on this address (for example :8080)")
 	fs.BoolVar(&o.leader, "leader-elect", false, "run the controllers under leader election (Lease in namespace "+demoNamespace+")")
+	fs.BoolVar(&o.lockdown.NoCrossNamespaceRefs, "no-cross-namespace-refs", false,
+		"refuse sources and dependencies in other namespaces (reason AccessDenied) and confine Kustomizations with a targetNamespace to it")
+	fs.StringVar(&o.lockdown.DefaultServiceAccount, "default-service-account", "",
+		"impersonate this service account, in the object's namespace, for objects that name none")
+	noRemoteBases := fs.Bool("no-remote-bases", true, "refuse remote bases and files in Kustomization builds (set to false to allow them)")
 	_ = fs.Parse(os.Args[1:])
+	o.lockdown.AllowRemoteBases = !*noRemoteBases
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
@@ -182,6 +190,7 @@ func run(ctx context.Context, o options) (err error) {
 		REST: cfg, StoreDir: storeDir, Logger: logger,
 		MetricsAddr: o.metrics, LeaderElection: o.leader, LeaderElectionNamespace: demoNamespace,
 		SkipNameValidation:        o.skipNameValidation,
+		Lockdown:                  o.lockdown,
 		DependencyRequeueInterval: 2 * time.Second,
 		HealthPollInterval:        time.Second,
 	})

@@ -65,6 +65,16 @@ type Reconciler struct {
 	// default.
 	PollInterval time.Duration
 
+	// NoCrossNamespaceRefs stalls (AccessDenied) a Kustomization failing
+	// CheckNamespaceRefs, and confines one with a targetNamespace to it:
+	// build and apply refuse other namespaces and cluster-scoped objects.
+	NoCrossNamespaceRefs bool
+	// DefaultServiceAccount is impersonated when spec.serviceAccountName
+	// and spec.kubeConfig are empty; "" applies as the controller.
+	DefaultServiceAccount string
+	// AllowRemoteBases lets builds fetch remote bases; false refuses them.
+	AllowRemoteBases bool
+
 	memMu       sync.Mutex
 	memories    map[types.NamespacedName]memory
 	applierOnce sync.Once
@@ -125,6 +135,12 @@ func (r *Reconciler) reconcile(ctx context.Context, obj, base *kustomizev1.Kusto
 		return ctrl.Result{RequeueAfter: policy.After(1)}, nil
 	}
 
+	if err := CheckNamespaceRefs(obj); r.NoCrossNamespaceRefs && err != nil {
+		cond.Stalled(reconcile.AccessDeniedReason, "%s", err.Error())
+		fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, "", corev1.EventTypeWarning, reconcile.AccessDeniedReason, err.Error())
+		return ctrl.Result{}, nil
+	}
+
 	// The source and its artifact.
 	src, err := r.source(ctx, obj)
 	if err != nil {
@@ -170,6 +186,8 @@ func (r *Reconciler) reconcile(ctx context.Context, obj, base *kustomizev1.Kusto
 
 	// Build.
 	opts := BuildOptions(obj.Spec)
+	tenant := r.NoCrossNamespaceRefs && obj.Spec.TargetNamespace != ""
+	opts.AllowRemoteBases, opts.RestrictToTargetNamespace = r.AllowRemoteBases, tenant
 	if ig, err := artifact.NewIgnoreFilter(root, nil); err == nil {
 		opts.Ignore = ignorer(ig)
 	}
@@ -197,6 +215,9 @@ func (r *Reconciler) reconcile(ctx context.Context, obj, base *kustomizev1.Kusto
 	mopts := ManagerOptions(obj)
 	mopts.Concurrency, mopts.PollInterval = r.Concurrency, r.PollInterval
 	mopts.Memory = r.memory(obj)
+	if tenant {
+		mopts.Tenancy = reconcile.Tenancy{Namespace: obj.Spec.TargetNamespace}
+	}
 	m, err := reconcile.NewManager(cl, mopts)
 	if err != nil {
 		cond.Stalled(reconcile.InvalidCELExpressionReason, "%s", err.Error())
@@ -314,10 +335,10 @@ func (r *Reconciler) checkDependencies(ctx context.Context, obj *kustomizev1.Kus
 }
 
 // clientFor returns the client applies go through: the controller's own,
-// one impersonating spec.serviceAccountName, or one for spec.kubeConfig.
+// one impersonating spec.serviceAccountName or DefaultServiceAccount, or
+// one for spec.kubeConfig.
 func (r *Reconciler) clientFor(ctx context.Context, obj *kustomizev1.Kustomization) (client.Client, error) {
-	cfg := r.Config
-	custom := false
+	cfg, defaultSA := r.Config, r.DefaultServiceAccount
 	if kc := obj.Spec.KubeConfig; kc != nil && kc.SecretRef != nil {
 		var s corev1.Secret
 		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: kc.SecretRef.Name}, &s); err != nil {
@@ -330,16 +351,13 @@ func (r *Reconciler) clientFor(ctx context.Context, obj *kustomizev1.Kustomizati
 		if cfg, err = reconcile.RESTConfigFromKubeConfig(data, reconcile.KubeConfigOptions{}); err != nil {
 			return nil, err
 		}
-		custom = true
+		defaultSA = "" // the remote cluster's RBAC does not know the local accounts
 	}
-	if sa := obj.Spec.ServiceAccountName; sa != "" {
-		var err error
-		if cfg, err = reconcile.ImpersonateServiceAccount(cfg, obj.Namespace, sa); err != nil {
-			return nil, err
-		}
-		custom = true
+	cfg, err := reconcile.ImpersonateFor(cfg, obj.Namespace, obj.Spec.ServiceAccountName, defaultSA)
+	if err != nil {
+		return nil, err
 	}
-	if !custom {
+	if cfg == r.Config {
 		r.applierOnce.Do(func() {
 			r.applier, r.applierErr = reconcile.NewClient(r.Config, client.Options{Scheme: r.Client.Scheme()})
 		})

@@ -11,4 +11,10 @@
 // lastAttemptedRevision, lastHandledReconcileAt, observedGeneration and the
 // Ready, Reconciling, Stalled and Healthy conditions with Flux's reasons;
 // Events are recorded as kustomize-controller with the revision annotation.
+//
+// Flux's lockdown flags are Reconciler fields: NoCrossNamespaceRefs (which
+// also confines a Kustomization with a targetNamespace to that namespace,
+// through kustomize's RestrictToTargetNamespace and reconcile's Tenancy),
+// DefaultServiceAccount and AllowRemoteBases (remote bases are refused
+// unless set).
 package kustomization

@@ -1,6 +1,9 @@
 package kustomization
 
 import (
+	"errors"
+	"fmt"
+
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -68,6 +71,21 @@ func ManagerOptions(obj *kustomizev1.Kustomization) reconcile.Options {
 		opts.IgnoreRules = append(opts.IgnoreRules, rule)
 	}
 	return opts
+}
+
+// CheckNamespaceRefs returns an error wrapping reconcile.ErrAccessDenied
+// that names each spec.sourceRef or spec.dependsOn entry of obj in another
+// namespace: what Reconciler.NoCrossNamespaceRefs (Flux's
+// --no-cross-namespace-refs) refuses. Flux checks only the source; a
+// dependency is refused too, since reading it would tell its readiness
+// across the namespace boundary.
+func CheckNamespaceRefs(obj *kustomizev1.Kustomization) error {
+	ref := obj.Spec.SourceRef
+	errs := []error{reconcile.CheckSameNamespace("spec.sourceRef", ref.Kind+"/"+ref.Name, obj.Namespace, ref.Namespace)}
+	for i, d := range obj.Spec.DependsOn {
+		errs = append(errs, reconcile.CheckSameNamespace(fmt.Sprintf("spec.dependsOn[%d]", i), "Kustomization/"+d.Name, obj.Namespace, d.Namespace))
+	}
+	return errors.Join(errs...)
 }
 
 // HealthCheckInventory turns spec.healthChecks into the inventory Wait

@@ -1,6 +1,8 @@
 package kustomization_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -89,5 +91,28 @@ func TestHealthCheckInventory(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestCheckNamespaceRefs(t *testing.T) {
+	k := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: "team"}}
+	k.Spec.SourceRef = kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: "fleet"}
+	k.Spec.DependsOn = []kustomizev1.DependencyReference{{Name: "a"}, {Name: "b", Namespace: "team"}}
+	if err := kustomization.CheckNamespaceRefs(k); err != nil {
+		t.Errorf("same-namespace references refused: %v", err)
+	}
+	k.Spec.SourceRef.Namespace = "flux-system"
+	k.Spec.DependsOn = append(k.Spec.DependsOn, kustomizev1.DependencyReference{Name: "infra", Namespace: "platform"})
+	err := kustomization.CheckNamespaceRefs(k)
+	if !errors.Is(err, reconcile.ErrAccessDenied) {
+		t.Fatalf("want ErrAccessDenied, got %v", err)
+	}
+	for _, want := range []string{`spec.sourceRef: cannot reach GitRepository/fleet in namespace "flux-system"`, `spec.dependsOn[2]: cannot reach Kustomization/infra in namespace "platform"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "dependsOn[0]") || strings.Contains(err.Error(), "dependsOn[1]") {
+		t.Errorf("same-namespace dependencies named: %v", err)
 	}
 }
