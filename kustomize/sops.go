@@ -60,6 +60,17 @@ var ErrDecryptRefused = errors.New("SOPS decryption refused")
 
 // Decryption configures SOPS decryption (Flux's spec.decryption with
 // provider sops).
+//
+// Every document's MAC is verified as the sops CLI does (ErrIntegrity
+// otherwise), and plaintext only ever lands in Secrets: whole objects are
+// decrypted only when they are v1 Secrets, encrypted files only as
+// secretGenerator sources or as Secret patches aimed at Secrets; anything
+// else fails with ErrDecryptRefused. The MAC covers values, not keys, and
+// with sops's mac_only_encrypted only the encrypted values: kind is still
+// checked, but a Secret's name and namespace are then unauthenticated.
+// Transformations the kustomization itself asks for (namespace, prefixes,
+// patches) apply to encrypted Secrets as to any object; confine them with
+// Options.TargetNamespace and Options.RestrictToTargetNamespace.
 type Decryption struct {
 	// Keys supplies age identities and OpenPGP private keys. Nil means no
 	// local keys (only KeyServices are asked).

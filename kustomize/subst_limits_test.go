@@ -189,15 +189,32 @@ func TestSubstitutionLimitsInBuild(t *testing.T) {
 	}
 }
 
+// TestExpandTrimKeepsRunes: unlike path.Match, whose '*' may stop inside a
+// multi-byte rune (so "*??" matches the three bytes of "€"), the trim
+// operators never cut a rune apart.
+func TestExpandTrimKeepsRunes(t *testing.T) {
+	for _, op := range []string{"#", "##", "%", "%%"} {
+		got, err := kustomize.Expand("${v"+op+"*??}", func(string) (string, bool) { return "€", true })
+		if err != nil || got != "€" {
+			t.Errorf("%s: %q, %v", op, got, err)
+		}
+	}
+}
+
 // FuzzExpandTrim compares the trim operators with path.Match applied to
-// every prefix or suffix.
+// every prefix or suffix, on ASCII values (see TestExpandTrimKeepsRunes).
 func FuzzExpandTrim(f *testing.F) {
-	for _, s := range [][2]string{{"a/b/c.tar.gz", "*."}, {"aaa", "a*a"}, {"x[y]z", "[[]*"}, {"abc", "[^a-b]"}, {"a\\b", "*\\\\"}, {"é/ü", "?/*"}} {
+	for _, s := range [][2]string{{"a/b/c.tar.gz", "*."}, {"aaa", "a*a"}, {"x[y]z", "[[]*"}, {"abc", "[^a-b]"}, {"a\\b", "*\\\\"}, {"a/u", "?/*"}, {"abc", "*é"}} {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, v, p string) {
-		if len(v) > 64 || len(p) > 32 || !utf8.ValidString(v) || !utf8.ValidString(p) {
+		if len(v) > 64 || len(p) > 32 || !utf8.ValidString(p) {
 			return
+		}
+		for i := range len(v) {
+			if v[i] >= utf8.RuneSelf {
+				return
+			}
 		}
 		lookup := func(k string) (string, bool) {
 			if k == "v" {
