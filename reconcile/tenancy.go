@@ -49,7 +49,9 @@ type KindMapper interface {
 
 // RefusedObject is one object a Tenancy refused and why.
 type RefusedObject struct {
-	Ref    ObjectRef
+	// Ref identifies the object.
+	Ref ObjectRef
+	// Reason says why it was refused.
 	Reason string
 }
 
@@ -65,6 +67,7 @@ type TenancyError struct {
 // maxListedRefusals bounds how many refused objects Error lists.
 const maxListedRefusals = 20
 
+// Error lists the refused objects (at most 20) with their reasons.
 func (e *TenancyError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "tenancy: %d object(s) outside namespace %q refused, nothing applied: ", len(e.Refused), e.Namespace)
