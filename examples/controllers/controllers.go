@@ -137,10 +137,9 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 	if kN == 0 {
 		kN = 4
 	}
-	// The GitRepository side of the lockdown (submodules confined to the
-	// parent repository's host, source/git's SubmodulesSameHost, on under
-	// cfg.Lockdown.NoCrossNamespaceRefs) is set here.
-	gr := &gitrepository.Reconciler{Store: store}
+	// The GitRepository side of the lockdown: submodules stay on their
+	// parent repository's host.
+	gr := &gitrepository.Reconciler{Store: store, SubmodulesSameHost: cfg.Lockdown.NoCrossNamespaceRefs}
 	if err := gr.SetupWithManager(mgr, gitrepository.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation}); err != nil {
 		ln.Close()
 		return nil, err

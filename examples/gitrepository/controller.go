@@ -63,6 +63,9 @@ type Reconciler struct {
 	Recorder fluxstatus.EventRecorder
 	// TempDir holds checkouts while they are packed; "" means os.TempDir().
 	TempDir string
+	// SubmodulesSameHost confines submodules to the host of their parent
+	// repository (git.Repository.SubmodulesSameHost); part of the lockdown.
+	SubmodulesSameHost bool
 }
 
 // Options tunes SetupWithManager. The zero value runs one reconcile at a time.
@@ -142,6 +145,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository)
 	}
 
 	repo := Repository(obj.Spec)
+	repo.SubmodulesSameHost = r.SubmodulesSameHost
 	if ref := obj.Spec.SecretRef; ref != nil {
 		data, err := r.secretData(ctx, obj.Namespace, ref.Name)
 		if err != nil {
