@@ -63,7 +63,8 @@ type Lockdown struct {
 	// Kustomization whose sourceRef or dependsOn names another namespace,
 	// and confines a Kustomization with a targetNamespace to that
 	// namespace: its build and its apply refuse, before anything is
-	// applied, objects in other namespaces and cluster-scoped objects.
+	// applied, objects in other namespaces and cluster-scoped objects. It
+	// also confines GitRepository submodules to their parent's host.
 	NoCrossNamespaceRefs bool
 	// DefaultServiceAccount is the service account, in the object's
 	// namespace, that the controllers impersonate for an object that names
