@@ -65,12 +65,15 @@ var schemaMu sync.RWMutex
 // errNeedsExclusive aborts a shared build that met an `openapi:` field.
 var errNeedsExclusive = errors.New("kustomization sets a custom OpenAPI schema")
 
-// Build renders the kustomization at path (relative to root) the way Flux's
+// Build renders the kustomization at path the way Flux's
 // kustomize-controller does: it generates or amends the kustomization with
 // opts, decrypts SOPS-encrypted generator sources, builds with builtin
 // plugins only and every read confined to root, then substitutes variables
 // and decrypts SOPS-encrypted Secrets. The tree under root is never
 // modified. Build is safe for concurrent use.
+//
+// path is relative to root, as Flux's spec.path is: "apps", "./apps" and
+// "/apps" name the same directory; ".." may not leave root.
 func Build(ctx context.Context, root, path string, opts Options) (*Result, error) {
 	if err := validateOptions(opts); err != nil {
 		return nil, err
@@ -107,7 +110,7 @@ func build(ctx context.Context, root, path string, opts Options, exclusive bool)
 	if opts.AllowRemoteBases {
 		fsys.extra = append(fsys.extra, kustomizeTempDirs()...)
 	}
-	dir, err := fsys.resolve(path)
+	dir, err := fsys.resolve(fsys.fluxPath(path))
 	if err != nil {
 		return nil, fmt.Errorf("kustomize: %w", err)
 	}

@@ -181,6 +181,16 @@ func (f *confinedFS) allowed(p string) bool {
 	return false
 }
 
+// fluxPath reads a build path as Flux reads spec.path: relative to the
+// root, with or without a leading "./" or "/". An absolute path already
+// inside the root is taken as it is.
+func (f *confinedFS) fluxPath(p string) string {
+	if !filepath.IsAbs(p) || within(f.root, filepath.Clean(p)) {
+		return p
+	}
+	return "." + string(filepath.Separator) + strings.TrimLeft(p, string(filepath.Separator))
+}
+
 // resolve turns p into an absolute, symlink-free path and checks that it
 // stays inside the root. Paths that do not exist yet are resolved through
 // their longest existing parent.

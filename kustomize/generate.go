@@ -27,7 +27,7 @@ func Generate(ctx context.Context, root, path string, opts Options) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	dir, err := fsys.resolve(path)
+	dir, err := fsys.resolve(fsys.fluxPath(path))
 	if err != nil {
 		return nil, fmt.Errorf("kustomize: %w", err)
 	}

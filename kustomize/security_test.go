@@ -311,3 +311,18 @@ func FuzzBuildHostile(f *testing.F) {
 		}
 	})
 }
+
+func TestBuildPathAsFlux(t *testing.T) {
+	root := writeTree(t, map[string]string{"apps/cm.yaml": fmt.Sprintf(cm, "a")})
+	for _, p := range []string{"apps", "./apps", "/apps", "apps/", "/./apps", filepath.Join(root, "apps")} {
+		res, err := kustomize.Build(context.Background(), root, p, kustomize.Options{})
+		if err != nil || len(res.Objects) != 1 {
+			t.Errorf("path %q: %v", p, err)
+		}
+	}
+	for _, p := range []string{"../apps", "/../apps", "apps/../../x"} {
+		if _, err := kustomize.Build(context.Background(), root, p, kustomize.Options{}); !errors.Is(err, kustomize.ErrOutsideRoot) {
+			t.Errorf("path %q: got %v, want ErrOutsideRoot", p, err)
+		}
+	}
+}
