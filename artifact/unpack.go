@@ -75,12 +75,24 @@ type UnpackResult struct {
 
 // Unpack extracts the tar.gz stream r into dir, creating dir if needed.
 //
+// Unpack reads the archive twice. The first pass checks every header
+// against the caps and the rules below and writes nothing: an archive that
+// is refused (too many entries, too large, a refused entry type or name, a
+// truncated or corrupt stream) costs the bytes read, never files written,
+// and leaves dir as it was. When r is an io.Seeker (a downloaded file, as
+// Fetcher hands over), the second pass seeks back to where r was;
+// otherwise the first pass spools the compressed input to a temporary file
+// next to dir, removed afterwards, itself capped at the decompressed-stream
+// cap below (plus 1/64th and 1 MiB for compression overhead), and the
+// second pass reads that file. Only the second pass writes.
+//
 // When dir does not exist yet or is an empty directory, the archive is
 // extracted into a temporary directory next to it, which is renamed to dir
-// only once the whole archive has been read: a failed unpack (a refused
-// entry, a cap exceeded, a truncated stream, a canceled ctx) leaves nothing
-// behind. Into a directory that already has content, entries are extracted
-// in place, and a failure can leave the entries written before it.
+// only once the whole archive has been read: a failed unpack (a file
+// where a directory was to go, a full disk, a canceled ctx) leaves
+// nothing behind. Into a directory that already has content, entries are
+// extracted in place, and such a failure of the second pass can leave the
+// entries written before it.
 //
 // Every path is resolved inside dir through an os.Root, so neither `..`,
 // absolute names nor symbolic links already present in dir can make it
@@ -100,8 +112,14 @@ type UnpackResult struct {
 // interrupts even a single oversized header.
 func Unpack(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (UnpackResult, error) {
 	dir = filepath.Clean(dir)
+	lim := newUnpackLimits(opts)
+	src, done, err := checkArchive(ctx, r, filepath.Dir(dir), opts, lim)
+	if err != nil {
+		return UnpackResult{}, err
+	}
+	defer done()
 	if !isEmptyOrMissingDir(dir) {
-		return unpackInto(ctx, r, dir, opts)
+		return unpackInto(ctx, src, dir, opts, lim)
 	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o750); err != nil {
@@ -111,7 +129,7 @@ func Unpack(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (U
 	if err != nil {
 		return UnpackResult{}, fmt.Errorf("unpack: %w", err)
 	}
-	res, err := unpackInto(ctx, r, tmp, opts)
+	res, err := unpackInto(ctx, src, tmp, opts, lim)
 	if err == nil {
 		err = os.Chmod(tmp, 0o750)
 	}
@@ -129,6 +147,109 @@ func Unpack(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (U
 		return res, err
 	}
 	return res, nil
+}
+
+// unpackLimits are UnpackOptions' caps with the defaults filled in
+// (negative: no cap).
+type unpackLimits struct {
+	maxSize    int64
+	maxEntries int
+}
+
+func newUnpackLimits(opts UnpackOptions) unpackLimits {
+	lim := unpackLimits{maxSize: opts.MaxSize, maxEntries: opts.MaxEntries}
+	if lim.maxSize == 0 {
+		lim.maxSize = DefaultMaxUnpackSize
+	}
+	if lim.maxEntries == 0 {
+		lim.maxEntries = DefaultMaxEntries
+	}
+	return lim
+}
+
+// checkArchive runs the first, writing-free pass over the archive r and
+// returns a reader of the same archive from its start for the second pass,
+// and a function releasing what it took (a spool file). A seekable r is
+// read in place and rewound; any other r is spooled, while it is checked,
+// to a temporary file in spoolDir.
+func checkArchive(ctx context.Context, r io.Reader, spoolDir string, opts UnpackOptions, lim unpackLimits) (io.Reader, func(), error) {
+	if rs, ok := r.(io.ReadSeeker); ok {
+		if start, err := rs.Seek(0, io.SeekCurrent); err == nil {
+			if err := readArchive(ctx, rs, opts, lim, nil); err != nil {
+				return nil, nil, err
+			}
+			if _, err := rs.Seek(start, io.SeekStart); err != nil {
+				return nil, nil, fmt.Errorf("unpack: rewinding the archive: %w", err)
+			}
+			return rs, func() {}, nil
+		}
+	}
+	if err := os.MkdirAll(spoolDir, 0o750); err != nil {
+		return nil, nil, fmt.Errorf("unpack: %w", err)
+	}
+	f, err := os.CreateTemp(spoolDir, tempPrefix+"unpack-spool-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("unpack: %w", err)
+	}
+	done := func() {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+	}
+	sp := &spoolReader{r: r, w: f, max: spoolCap(streamCap(lim.maxSize, lim.maxEntries))}
+	err = readArchive(ctx, sp, opts, lim, nil)
+	if sp.err != nil {
+		// The spool's own refusal is the cause of whatever the readers
+		// made of it.
+		err = sp.err
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return f, done, nil
+}
+
+// spoolCap returns the cap on a spooled compressed archive whose
+// decompressed stream is capped at streamMax (negative: none): compression
+// adds a few bytes per block at worst, so an archive beyond this is
+// padding, not content.
+func spoolCap(streamMax int64) int64 {
+	if streamMax < 0 {
+		return -1
+	}
+	return streamMax + streamMax/64 + 1<<20
+}
+
+// spoolReader copies what it reads from r to w, up to max bytes (when not
+// negative). Its first error sticks.
+type spoolReader struct {
+	r   io.Reader
+	w   io.Writer
+	n   int64
+	max int64
+	err error
+}
+
+func (s *spoolReader) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	if s.max >= 0 && s.n > s.max {
+		s.err = fmt.Errorf("unpack: compressed archive is larger than %d bytes: %w", s.max, ErrTooLarge)
+		return 0, s.err
+	}
+	if n > 0 {
+		if _, werr := s.w.Write(p[:n]); werr != nil {
+			s.err = fmt.Errorf("unpack: spooling the archive: %w", werr)
+			return 0, s.err
+		}
+	}
+	return n, err
 }
 
 // isEmptyOrMissingDir reports whether dir does not exist or is an empty
@@ -151,15 +272,9 @@ func isEmptyOrMissingDir(dir string) bool {
 	return len(names) == 0 && errors.Is(err, io.EOF)
 }
 
-func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (res UnpackResult, err error) {
-	maxSize := opts.MaxSize
-	if maxSize == 0 {
-		maxSize = DefaultMaxUnpackSize
-	}
-	maxEntries := opts.MaxEntries
-	if maxEntries == 0 {
-		maxEntries = DefaultMaxEntries
-	}
+// unpackInto is the second pass: it writes the archive's directories and
+// files into dir, checking everything the first pass checked once more.
+func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions, lim unpackLimits) (res UnpackResult, err error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return res, fmt.Errorf("unpack: %w", err)
 	}
@@ -168,17 +283,51 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 		return res, fmt.Errorf("unpack: %w", err)
 	}
 	defer root.Close()
-
-	raw := r
-	if !opts.Uncompressed {
-		gz, err := gzip.NewReader(bufio.NewReaderSize(r, 64<<10))
+	buf := make([]byte, 64<<10)
+	dirs := &dirCache{root: root, made: map[string]bool{}}
+	defer dirs.close()
+	err = readArchive(ctx, r, opts, lim, func(h *tar.Header, name string, content io.Reader) error {
+		if h.Typeflag == tar.TypeDir {
+			perm := fs.FileMode(h.Mode).Perm() | 0o700
+			if err := root.MkdirAll(name, perm); err != nil {
+				return fmt.Errorf("unpack: %w", err)
+			}
+			dirs.made[name] = true
+			return nil
+		}
+		parent, err := dirs.get(path.Dir(name))
 		if err != nil {
-			return res, fmt.Errorf("unpack: not a gzip stream: %w", err)
+			return err
+		}
+		n, err := writeEntry(parent, path.Base(name), fs.FileMode(h.Mode).Perm(), content, buf)
+		if err != nil {
+			return err
+		}
+		if n != h.Size {
+			return fmt.Errorf("unpack: entry %q: wrote %d of %d bytes: %w", name, n, h.Size, io.ErrUnexpectedEOF)
+		}
+		res.Files++
+		res.Bytes += n
+		return nil
+	})
+	return res, err
+}
+
+// readArchive reads the tar (or, unless opts.Uncompressed, tar.gz) stream
+// r to its end, enforcing the caps, entry names and types, and hands each
+// directory (but the root) and regular file to write, with the cleaned
+// name and, for a file, its content. A nil write only checks.
+func readArchive(ctx context.Context, r io.Reader, opts UnpackOptions, lim unpackLimits, write func(h *tar.Header, name string, content io.Reader) error) (err error) {
+	raw := io.Reader(ctxReader{ctx: ctx, r: r})
+	if !opts.Uncompressed {
+		gz, err := gzip.NewReader(bufio.NewReaderSize(raw, 64<<10))
+		if err != nil {
+			return fmt.Errorf("unpack: not a gzip stream: %w", err)
 		}
 		defer gz.Close()
 		raw = gz
 	}
-	stream := &streamReader{ctx: ctx, r: raw, max: streamCap(maxSize, maxEntries)}
+	stream := &streamReader{ctx: ctx, r: raw, max: streamCap(lim.maxSize, lim.maxEntries)}
 	defer func() {
 		if rec := recover(); rec != nil {
 			err = fmt.Errorf("unpack: malformed archive: %v", rec)
@@ -190,14 +339,11 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 		}
 	}()
 	tr := tar.NewReader(stream)
-	buf := make([]byte, 64<<10)
-	dirs := &dirCache{root: root, made: map[string]bool{}}
-	defer dirs.close()
 	var total int64
 	entries := 0
 	for {
 		if err := ctx.Err(); err != nil {
-			return res, err
+			return err
 		}
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -208,69 +354,56 @@ func unpackInto(ctx context.Context, r io.Reader, dir string, opts UnpackOptions
 				// marker is padding; more than maxTrailer of it is refused.
 				n, err := io.Copy(io.Discard, io.LimitReader(stream, maxTrailer+1))
 				if err != nil {
-					return res, fmt.Errorf("unpack: reading archive: %w", err)
+					return fmt.Errorf("unpack: reading archive: %w", err)
 				}
 				if n > maxTrailer {
-					return res, fmt.Errorf("unpack: more than %d bytes follow the end of the archive: %w", maxTrailer, ErrUnsafeEntry)
+					return fmt.Errorf("unpack: more than %d bytes follow the end of the archive: %w", maxTrailer, ErrUnsafeEntry)
 				}
 			}
-			return res, nil
+			return nil
 		}
 		if err != nil {
-			return res, fmt.Errorf("unpack: reading archive: %w", err)
+			return fmt.Errorf("unpack: reading archive: %w", err)
 		}
 		entries++
-		if maxEntries > 0 && entries > maxEntries {
-			return res, fmt.Errorf("unpack: archive has more than %d entries: %w", maxEntries, ErrTooLarge)
+		if lim.maxEntries > 0 && entries > lim.maxEntries {
+			return fmt.Errorf("unpack: archive has more than %d entries: %w", lim.maxEntries, ErrTooLarge)
 		}
 		if h.Typeflag == tar.TypeXGlobalHeader {
 			continue
 		}
 		if h.Size < 0 {
-			return res, fmt.Errorf("unpack: entry %q has negative size: %w", truncate(h.Name, 256), ErrUnsafeEntry)
+			return fmt.Errorf("unpack: entry %q has negative size: %w", truncate(h.Name, 256), ErrUnsafeEntry)
 		}
 		total += h.Size
-		if maxSize > 0 && total > maxSize {
-			return res, fmt.Errorf("unpack: archive content is larger than %d bytes: %w", maxSize, ErrTooLarge)
+		if lim.maxSize > 0 && total > lim.maxSize {
+			return fmt.Errorf("unpack: archive content is larger than %d bytes: %w", lim.maxSize, ErrTooLarge)
 		}
 		name, err := cleanEntryName(h.Name)
 		if err != nil {
-			return res, err
+			return err
 		}
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if name == "." {
 				continue
 			}
-			perm := fs.FileMode(h.Mode).Perm() | 0o700
-			if err := root.MkdirAll(name, perm); err != nil {
-				return res, fmt.Errorf("unpack: %w", err)
-			}
-			dirs.made[name] = true
 		case tar.TypeReg:
 			if name == "." {
-				return res, fmt.Errorf("unpack: file entry %q names the root: %w", truncate(h.Name, 256), ErrUnsafeEntry)
+				return fmt.Errorf("unpack: file entry %q names the root: %w", truncate(h.Name, 256), ErrUnsafeEntry)
 			}
-			parent, err := dirs.get(path.Dir(name))
-			if err != nil {
-				return res, err
-			}
-			n, err := writeEntry(parent, path.Base(name), fs.FileMode(h.Mode).Perm(), tr, buf)
-			if err != nil {
-				return res, err
-			}
-			if n != h.Size {
-				return res, fmt.Errorf("unpack: entry %q: wrote %d of %d bytes: %w", name, n, h.Size, io.ErrUnexpectedEOF)
-			}
-			res.Files++
-			res.Bytes += n
 		case tar.TypeSymlink, tar.TypeLink:
 			if opts.SkipLinks {
 				continue
 			}
-			return res, fmt.Errorf("unpack: entry %q is a link: %w", name, ErrUnsafeEntry)
+			return fmt.Errorf("unpack: entry %q is a link: %w", name, ErrUnsafeEntry)
 		default:
-			return res, fmt.Errorf("unpack: entry %q has unsupported type %q: %w", name, string(rune(h.Typeflag)), ErrUnsafeEntry)
+			return fmt.Errorf("unpack: entry %q has unsupported type %q: %w", name, string(rune(h.Typeflag)), ErrUnsafeEntry)
+		}
+		if write != nil {
+			if err := write(h, name, tr); err != nil {
+				return err
+			}
 		}
 	}
 }
