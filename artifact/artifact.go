@@ -45,16 +45,45 @@ func (a Artifact) HasDigest(digest string) bool {
 	return a.Digest != "" && a.Digest == digest
 }
 
-// ArtifactPath returns the store path Flux uses for an artifact:
-// `<lowercased kind>/<namespace>/<name>/<filename>`. It only joins; Store
-// refuses a path whose segments are not valid (see ErrInvalidPath).
-func ArtifactPath(kind, namespace, name, filename string) string {
-	return strings.ToLower(kind) + "/" + namespace + "/" + name + "/" + filename
+// ObjectKey names the object an artifact belongs to: the kind, namespace
+// and name of a source object (a GitRepository, say). A store keeps each
+// object's artifacts together and addresses them through its key.
+type ObjectKey struct {
+	// Kind is the object's kind, ASCII letters only (for example
+	// "GitRepository"); the store lower-cases it.
+	Kind string
+	// Namespace is the object's namespace, a DNS-1123 label.
+	Namespace string
+	// Name is the object's name, a DNS-1123 subdomain.
+	Name string
+}
+
+// String returns `<kind>/<namespace>/<name>` as given.
+func (k ObjectKey) String() string { return k.Kind + "/" + k.Namespace + "/" + k.Name }
+
+// Validate checks that Kind, Namespace and Name are each a single valid
+// path segment (see ObjectKey's fields); an invalid value is an error
+// wrapping ErrInvalidPath that names the field.
+func (k ObjectKey) Validate() error {
+	_, err := newObjectDir(k.Kind, k.Namespace, k.Name)
+	return err
+}
+
+// ArtifactPath returns the store path Flux uses for the object's file
+// filename: `<lowercased kind>/<namespace>/<name>/<filename>`. It only
+// joins; Store refuses a path whose segments are not valid (see
+// ErrInvalidPath).
+func (k ObjectKey) ArtifactPath(filename string) string {
+	return strings.ToLower(k.Kind) + "/" + k.Namespace + "/" + k.Name + "/" + filename
 }
 
 // ErrDigestMismatch is returned (wrapped in a *DigestMismatchError) when
 // content does not have the digest it was expected to have.
 var ErrDigestMismatch = errors.New("digest mismatch")
+
+// ErrInvalidOption is returned (wrapped) when an option or option field
+// has a value outside its documented range.
+var ErrInvalidOption = errors.New("invalid option")
 
 // ErrInvalidDigest is returned when a digest string is not
 // `<algorithm>:<hex>` with a supported algorithm and a hex value of the

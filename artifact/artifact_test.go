@@ -61,7 +61,7 @@ func TestVerifyDigest(t *testing.T) {
 }
 
 func TestArtifactPath(t *testing.T) {
-	got := artifact.ArtifactPath("GitRepository", "flux-system", "podinfo", "abc.tar.gz")
+	got := artifact.ObjectKey{Kind: "GitRepository", Namespace: "flux-system", Name: "podinfo"}.ArtifactPath("abc.tar.gz")
 	if diff := cmp.Diff("gitrepository/flux-system/podinfo/abc.tar.gz", got); diff != "" {
 		t.Error(diff)
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/gitopskit/gitopskit/artifact"
 )
 
-// A controller can hold any Storage; the filesystem Store is the default.
-func ExampleStorage() {
+// A store lists what it holds for a kind, a namespace or one object.
+func ExampleStore_List() {
 	ctx := context.Background()
 	root, _ := os.MkdirTemp("", "store")
 	defer os.RemoveAll(root)
@@ -22,15 +22,15 @@ func ExampleStorage() {
 		fmt.Println(err)
 		return
 	}
-	var st artifact.Storage = fsStore
+	st := fsStore
 
-	a := st.NewArtifact("OCIRepository", "apps", "podinfo", "v1.0.0@sha256:"+strings.Repeat("a", 64), "manifests.tar.gz")
+	a := st.NewArtifact(artifact.ObjectKey{Kind: "OCIRepository", Namespace: "apps", Name: "podinfo"}, "v1.0.0@sha256:"+strings.Repeat("a", 64), "manifests.tar.gz")
 	a, err = st.Put(ctx, a, strings.NewReader("not really a tarball"))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	list, _ := st.List(ctx, "OCIRepository", "apps", "")
+	list, _ := st.List(ctx, artifact.ObjectKey{Kind: "OCIRepository", Namespace: "apps"})
 	for _, l := range list {
 		fmt.Println(l.Path, l.Size, l.URL)
 	}
@@ -71,16 +71,16 @@ func ExampleStore_RemoveAll() {
 		fmt.Println(err)
 		return
 	}
-	a := store.NewArtifact("GitRepository", "apps", "podinfo", "main@sha1:"+strings.Repeat("a", 40), "podinfo.tar.gz")
+	a := store.NewArtifact(artifact.ObjectKey{Kind: "GitRepository", Namespace: "apps", Name: "podinfo"}, "main@sha1:"+strings.Repeat("a", 40), "podinfo.tar.gz")
 	if _, err := store.Put(ctx, a, strings.NewReader("not really a tarball")); err != nil {
 		fmt.Println(err)
 		return
 	}
 
-	err = store.RemoveAll("GitRepository", "apps", "..")
+	err = store.RemoveAll(artifact.ObjectKey{Kind: "GitRepository", Namespace: "apps", Name: ".."})
 	fmt.Println(errors.Is(err, artifact.ErrInvalidPath), store.Exists(a))
 
-	err = store.RemoveAll("GitRepository", "apps", "podinfo")
+	err = store.RemoveAll(artifact.ObjectKey{Kind: "GitRepository", Namespace: "apps", Name: "podinfo"})
 	fmt.Println(err, store.Exists(a))
 	// Output:
 	// true true

@@ -19,7 +19,7 @@ func ExamplePack() {
 	_ = os.WriteFile(filepath.Join(src, "apps", "deploy.yaml"), []byte("kind: Deployment\n"), 0o644)
 	_ = os.WriteFile(filepath.Join(src, "logo.png"), []byte("\x89PNG"), 0o644)
 
-	filter, err := artifact.NewIgnoreFilter(src, nil)
+	filter, err := artifact.NewIgnoreFilter(src, "")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -59,7 +59,7 @@ func ExampleStore() {
 	defer os.RemoveAll(src)
 	_ = os.WriteFile(filepath.Join(src, "cm.yaml"), []byte("kind: ConfigMap\n"), 0o644)
 
-	a := store.NewArtifact("GitRepository", "flux-system", "podinfo", "main@sha1:0123456789abcdef0123456789abcdef01234567", "0123456.tar.gz")
+	a := store.NewArtifact(artifact.ObjectKey{Kind: "GitRepository", Namespace: "flux-system", Name: "podinfo"}, "main@sha1:0123456789abcdef0123456789abcdef01234567", "0123456.tar.gz")
 	a, err = store.Archive(ctx, a, src, artifact.PackOptions{})
 	if err != nil {
 		fmt.Println(err)

@@ -39,6 +39,8 @@ func (e *HTTPStatusError) Is(target error) bool {
 // Fetcher downloads artifacts, verifies their digest and unpacks them. The
 // zero value is ready to use: a private HTTP client with a 10-minute
 // timeout, DefaultMaxDownloadSize, no retries and Unpack's default limits.
+// A field outside its documented range makes Fetch and Download fail with
+// an error wrapping ErrInvalidOption.
 type Fetcher struct {
 	// Client performs the requests; nil means an http.Client with the
 	// default transport and a 10-minute timeout.
@@ -49,9 +51,10 @@ type Fetcher struct {
 	MaxDownloadSize int64
 	// Retries is how many times a failed download is retried after network
 	// errors and 429/5xx answers, with doubling back-off from RetryWait.
-	// 0 means one attempt only.
+	// 0 means one attempt only; a negative value is invalid.
 	Retries int
-	// RetryWait is the first back-off; 0 means one second.
+	// RetryWait is the first back-off; 0 means one second; a negative
+	// value is invalid.
 	RetryWait time.Duration
 	// Unpack holds the limits applied while unpacking; its zero value
 	// applies Unpack's default caps.
@@ -104,6 +107,12 @@ func (f *Fetcher) Download(ctx context.Context, a Artifact, dst string) error {
 // download returns a verified temporary file positioned at its start.
 func (f *Fetcher) download(ctx context.Context, a Artifact, tmpDir string) (*os.File, error) {
 	safeURL := redactURL(a.URL)
+	if f.Retries < 0 {
+		return nil, fmt.Errorf("artifact fetcher: Retries %d is negative: %w", f.Retries, ErrInvalidOption)
+	}
+	if f.RetryWait < 0 {
+		return nil, fmt.Errorf("artifact fetcher: RetryWait %v is negative: %w", f.RetryWait, ErrInvalidOption)
+	}
 	if a.URL == "" {
 		return nil, errors.New("artifact has no URL")
 	}
@@ -126,7 +135,7 @@ func (f *Fetcher) download(ctx context.Context, a Artifact, tmpDir string) (*os.
 		client = &http.Client{Timeout: 10 * time.Minute}
 	}
 	wait := f.RetryWait
-	if wait <= 0 {
+	if wait == 0 {
 		wait = time.Second
 	}
 	if err := os.MkdirAll(tmpDir, 0o750); err != nil {

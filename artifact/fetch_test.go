@@ -19,7 +19,7 @@ import (
 
 func TestFetchRoundTrip(t *testing.T) {
 	srv := artifacttest.NewServer(t)
-	a := srv.Publish(t, "GitRepository", "ns", "app", "main@sha1:"+strings.Repeat("c", 40), sampleTree)
+	a := srv.Publish(t, artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}, "main@sha1:"+strings.Repeat("c", 40), sampleTree)
 	dst := filepath.Join(t.TempDir(), "work")
 	f := &artifact.Fetcher{Client: srv.Client()}
 	res, err := f.Fetch(context.Background(), a, dst)
@@ -47,7 +47,7 @@ func TestFetchRoundTrip(t *testing.T) {
 
 func TestFetchFailures(t *testing.T) {
 	srv := artifacttest.NewServer(t)
-	a := srv.Publish(t, "Bucket", "ns", "b", "sha256:"+strings.Repeat("d", 64), map[string]string{"a.yaml": strings.Repeat("z", 4096)})
+	a := srv.Publish(t, artifact.ObjectKey{Kind: "Bucket", Namespace: "ns", Name: "b"}, "sha256:"+strings.Repeat("d", 64), map[string]string{"a.yaml": strings.Repeat("z", 4096)})
 	wrong := a
 	wrong.Digest = "sha256:" + strings.Repeat("0", 64)
 	missing := a
@@ -113,7 +113,7 @@ func TestFetchFailures(t *testing.T) {
 
 func TestFetchRetriesTransientErrors(t *testing.T) {
 	srv := artifacttest.NewServer(t)
-	a := srv.Publish(t, "GitRepository", "ns", "app", "main@sha1:"+strings.Repeat("e", 40), map[string]string{"x.yaml": "x"})
+	a := srv.Publish(t, artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}, "main@sha1:"+strings.Repeat("e", 40), map[string]string{"x.yaml": "x"})
 	var calls atomic.Int32
 	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) <= 2 {

@@ -149,7 +149,7 @@ func FuzzStorePath(f *testing.F) {
 		}
 
 		// RemoveAll deletes the one object named, or nothing.
-		err := b.store.RemoveAll(kind, namespace, name)
+		err := b.store.RemoveAll(ObjectKey{Kind: kind, Namespace: namespace, Name: name})
 		var removed string
 		if err == nil {
 			if validateKind(kind) != nil || validateNamespace(namespace) != nil || validateName(name) != nil {

@@ -38,7 +38,20 @@ const maxIgnoreFileSize = 1 << 20
 // slash-separated path relative to the packed directory; isDir tells whether
 // it names a directory. Returning true excludes the entry (and, for a
 // directory, everything below it).
+//
+// A Filter is also an ignore matcher in its own right (see Match), so it
+// can be handed as is to a consumer that takes a
+// `Match(rel string, isDir bool) bool` interface, such as
+// kustomize.Options.Ignore.
 type Filter func(rel string, isDir bool) bool
+
+// Match reports whether f excludes rel; a nil Filter excludes nothing.
+func (f Filter) Match(rel string, isDir bool) bool {
+	if f == nil {
+		return false
+	}
+	return f(rel, isDir)
+}
 
 // Ignore is a compiled set of gitignore-style patterns.
 type Ignore struct {
@@ -89,22 +102,21 @@ func (ig *Ignore) Len() int {
 
 // NewIgnoreFilter returns the exclusion rules Flux applies when archiving
 // the directory dir: the VCS patterns, the patterns of every `.sourceignore`
-// file in the tree (scoped to its directory) and, when extra is not nil, the
-// patterns in *extra (a GitRepository's spec.ignore). When neither
-// `.sourceignore` files nor extra contribute a pattern, the default
-// extension, CI and tool patterns apply too.
-func NewIgnoreFilter(dir string, extra *string) (Filter, error) {
+// file in the tree (scoped to its directory) and the patterns in extra, a
+// block in gitignore syntax scoped to the root (a GitRepository's
+// spec.ignore; "" adds none). When neither `.sourceignore` files nor extra
+// contribute a pattern, the default extension, CI and tool patterns apply
+// too.
+func NewIgnoreFilter(dir string, extra string) (Filter, error) {
 	ps, err := LoadIgnoreFiles(dir)
 	if err != nil {
 		return nil, err
 	}
-	if extra != nil {
-		more, err := readPatterns(strings.NewReader(*extra), nil)
-		if err != nil {
-			return nil, fmt.Errorf("extra ignore patterns: %w", err)
-		}
-		ps = append(ps, more...)
+	more, err := readPatterns(strings.NewReader(extra), nil)
+	if err != nil {
+		return nil, fmt.Errorf("extra ignore patterns: %w", err)
 	}
+	ps = append(ps, more...)
 	all, err := splitPatterns(ExcludeVCS)
 	if err != nil {
 		return nil, err

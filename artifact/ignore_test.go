@@ -20,11 +20,10 @@ func TestNewIgnoreFilter(t *testing.T) {
 		{"secret.env", false}, {"sub/secret.env", false}, {"sub/tmp", true},
 		{"tmp", true}, {"sub/keep.env", false},
 	}
-	str := func(s string) *string { return &s }
 	tests := []struct {
 		name     string
 		files    map[string]string
-		extra    *string
+		extra    string
 		excluded []string
 	}{
 		{
@@ -44,12 +43,12 @@ func TestNewIgnoreFilter(t *testing.T) {
 		{
 			name:     "extra patterns (spec.ignore) add to sourceignore files",
 			files:    map[string]string{".sourceignore": "/tmp/\n"},
-			extra:    str("*.png\n/secret.env\n"),
+			extra:    "*.png\n/secret.env\n",
 			excluded: []string{".git", ".gitignore", "app/.gitmodules", "logo.png", "secret.env", "tmp"},
 		},
 		{
 			name:     "empty extra keeps defaults",
-			extra:    str("# nothing\n"),
+			extra:    "# nothing\n",
 			excluded: []string{".git", ".gitignore", "app/.gitmodules", "logo.png", "charts/chart.tar.gz", ".github", "deep/dir/.sops.yaml"},
 		},
 	}
@@ -63,7 +62,7 @@ func TestNewIgnoreFilter(t *testing.T) {
 			}
 			var got []string
 			for _, p := range probes {
-				if filter(p.path, p.isDir) {
+				if filter.Match(p.path, p.isDir) {
 					got = append(got, p.path)
 				}
 			}
@@ -120,4 +119,32 @@ func FuzzParseIgnore(f *testing.F) {
 		_ = ig.Match(probe, false)
 		_ = ig.Match(probe, true)
 	})
+}
+
+// ignorer is the shape of kustomize.Ignorer, which a Filter satisfies
+// without an adapter.
+type ignorer interface {
+	Match(path string, isDir bool) bool
+}
+
+var _ ignorer = artifact.Filter(nil)
+
+func TestFilterMatch(t *testing.T) {
+	var m ignorer = artifact.Filter(func(rel string, isDir bool) bool { return rel == "tmp" && isDir })
+	if !m.Match("tmp", true) || m.Match("tmp", false) || m.Match("other", true) {
+		t.Error("Match does not follow the filter")
+	}
+	dir := t.TempDir()
+	filter, err := artifact.NewIgnoreFilter(dir, "*.env\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = filter
+	if !m.Match("sub/secret.env", false) || m.Match("deploy.yaml", false) {
+		t.Error("NewIgnoreFilter's Match does not apply its patterns")
+	}
+	var none artifact.Filter
+	if none.Match("anything", false) {
+		t.Error("a nil Filter excluded an entry")
+	}
 }

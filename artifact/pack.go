@@ -129,7 +129,7 @@ func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackR
 		return PackResult{}, fmt.Errorf("pack: %s is not a directory", dir)
 	}
 	if opts.Symlinks != SkipSymlinks && opts.Symlinks != ResolveSymlinks {
-		return PackResult{}, fmt.Errorf("pack: unknown symlink policy %d", opts.Symlinks)
+		return PackResult{}, fmt.Errorf("pack: unknown symlink policy %d: %w", opts.Symlinks, ErrInvalidOption)
 	}
 	realRoot, err := filepath.EvalSymlinks(dir)
 	if err != nil {
@@ -143,7 +143,7 @@ func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackR
 	case level == 0:
 		level = gzip.DefaultCompression
 	case level < gzip.BestSpeed || level > gzip.BestCompression:
-		return PackResult{}, fmt.Errorf("pack: gzip level %d out of range 1-9", opts.Level)
+		return PackResult{}, fmt.Errorf("pack: gzip level %d out of range 1-9: %w", opts.Level, ErrInvalidOption)
 	}
 	d, _ := NewDigester("sha256")
 	cw := &countWriter{w: io.MultiWriter(w, d)}

@@ -146,7 +146,7 @@ func TestPackFilterAndOptions(t *testing.T) {
 		"sub/.sops.yaml":  "c",
 		".github/ci.yaml": "d",
 	})
-	filter, err := artifact.NewIgnoreFilter(src, nil)
+	filter, err := artifact.NewIgnoreFilter(src, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,36 +66,49 @@ type pathLock struct {
 	refs int
 }
 
-// StoreOption configures a Store.
-type StoreOption func(*Store)
+// StoreOption configures a Store. An invalid option makes NewStore fail
+// with an error wrapping ErrInvalidOption.
+type StoreOption func(*Store) error
 
 // WithRetention sets how many artifacts per object GarbageCollect keeps
-// (records, at least 1) and how long superseded ones may live (ttl). Zero
-// values keep DefaultRetentionRecords and DefaultRetentionTTL.
+// (records) and how long superseded ones may live (ttl). A zero value keeps
+// DefaultRetentionRecords or DefaultRetentionTTL; a negative one is
+// invalid.
 func WithRetention(records int, ttl time.Duration) StoreOption {
-	return func(s *Store) {
+	return func(s *Store) error {
+		if records < 0 {
+			return fmt.Errorf("retention records %d is negative: %w", records, ErrInvalidOption)
+		}
+		if ttl < 0 {
+			return fmt.Errorf("retention TTL %v is negative: %w", ttl, ErrInvalidOption)
+		}
 		if records > 0 {
 			s.records = records
 		}
 		if ttl > 0 {
 			s.ttl = ttl
 		}
+		return nil
 	}
 }
 
-// WithClock replaces time.Now, for tests of retention.
+// WithClock replaces time.Now, for tests of retention; a nil now is
+// invalid.
 func WithClock(now func() time.Time) StoreOption {
-	return func(s *Store) {
-		if now != nil {
-			s.now = now
+	return func(s *Store) error {
+		if now == nil {
+			return fmt.Errorf("clock is nil: %w", ErrInvalidOption)
 		}
+		s.now = now
+		return nil
 	}
 }
 
 // NewStore returns a Store rooted at the existing directory root whose
 // artifacts are downloadable under baseURL (for example
 // "http://source-controller.flux-system.svc"; a bare host name gets
-// "http://"). baseURL may be empty when URLs are not needed.
+// "http://"). baseURL may be empty when URLs are not needed. An invalid
+// option is an error wrapping ErrInvalidOption.
 func NewStore(root, baseURL string, opts ...StoreOption) (*Store, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -127,7 +140,12 @@ func NewStore(root, baseURL string, opts ...StoreOption) (*Store, error) {
 		locks:   map[string]*pathLock{},
 	}
 	for _, o := range opts {
-		o(s)
+		if o == nil {
+			continue
+		}
+		if err := o(s); err != nil {
+			return nil, fmt.Errorf("artifact store: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -135,10 +153,11 @@ func NewStore(root, baseURL string, opts ...StoreOption) (*Store, error) {
 // Root returns the absolute store directory.
 func (s *Store) Root() string { return s.root }
 
-// NewArtifact returns the Artifact for an object's file, with Path, URL and
-// Revision set; it writes nothing.
-func (s *Store) NewArtifact(kind, namespace, name, revision, filename string) Artifact {
-	p := ArtifactPath(kind, namespace, name, filename)
+// NewArtifact returns the Artifact for the file filename of the object
+// key, with Path, URL and Revision set; it writes nothing (and validates
+// nothing: the store refuses an invalid path when it is used).
+func (s *Store) NewArtifact(key ObjectKey, revision, filename string) Artifact {
+	p := key.ArtifactPath(filename)
 	return Artifact{Path: p, URL: s.URLFor(p), Revision: revision}
 }
 
@@ -167,7 +186,7 @@ func (s *Store) LocalPath(a Artifact) (string, error) {
 // lockObject serialises the writes, removals and garbage collections of
 // one object's directory within this Store; call the returned function to
 // release it.
-func (s *Store) lockObject(k objectKey) func() {
+func (s *Store) lockObject(k objectDir) func() {
 	key := k.dir()
 	s.mu.Lock()
 	l := s.locks[key]
@@ -191,7 +210,7 @@ func (s *Store) lockObject(k objectKey) func() {
 
 // openObject opens the directory of k's artifacts as an os.Root (see
 // openDirs), creating it when create is set.
-func (s *Store) openObject(k objectKey, create bool) (*os.Root, error) {
+func (s *Store) openObject(k objectDir, create bool) (*os.Root, error) {
 	root, err := os.OpenRoot(s.root)
 	if err != nil {
 		return nil, fmt.Errorf("artifact store: %w", err)
@@ -216,9 +235,10 @@ func (s *Store) Archive(ctx context.Context, a Artifact, dir string, opts PackOp
 	return out, nil
 }
 
-// Copy writes everything read from r to the file at a.Path, replacing it
-// atomically, and returns a with Digest, Size and LastUpdateTime set.
-func (s *Store) Copy(ctx context.Context, a Artifact, r io.Reader) (Artifact, error) {
+// Put stores everything read from r as the file at a.Path, replacing it
+// atomically (readers see the old or the new content, never a mix), and
+// returns a with Digest, Size and LastUpdateTime set.
+func (s *Store) Put(ctx context.Context, a Artifact, r io.Reader) (Artifact, error) {
 	return s.write(ctx, a, func(w io.Writer) error {
 		_, err := io.Copy(w, ctxReader{ctx: ctx, r: r})
 		return err
@@ -238,15 +258,14 @@ func (c ctxReader) Read(b []byte) (int, error) {
 }
 
 // ArchiveSnapshot packs dir, the tree a source fetched as snap, into a
-// content-addressed file of the object kind/namespace/name
-// (`<sha256 hex of the archive>.tar.gz`), so an unchanged tree maps to the
-// same file and URL. The artifact carries the snapshot's revision and a copy
-// of its metadata.
-func (s *Store) ArchiveSnapshot(ctx context.Context, kind, namespace, name, dir string, snap source.Snapshot, opts PackOptions) (Artifact, error) {
+// content-addressed file of the object key (`<sha256 hex of the
+// archive>.tar.gz`), so an unchanged tree maps to the same file and URL.
+// The artifact carries the snapshot's revision and a copy of its metadata.
+func (s *Store) ArchiveSnapshot(ctx context.Context, key ObjectKey, dir string, snap source.Snapshot, opts PackOptions) (Artifact, error) {
 	if _, err := source.ParseRevision(snap.Revision); err != nil {
 		return Artifact{}, fmt.Errorf("artifact store: snapshot revision: %w", err)
 	}
-	a := s.NewArtifact(kind, namespace, name, snap.Revision, "pending.tar.gz")
+	a := s.NewArtifact(key, snap.Revision, "pending.tar.gz")
 	if len(snap.Metadata) > 0 {
 		a.Metadata = make(map[string]string, len(snap.Metadata))
 		for k, v := range snap.Metadata {
@@ -466,16 +485,17 @@ func (s *Store) Remove(a Artifact) error {
 	return nil
 }
 
-// RemoveAll deletes every artifact of the object kind/namespace/name: the
-// directory `<lower-cased kind>/<namespace>/<name>` and all it holds. The
-// path is derived from the three values only, each validated as a single
-// path segment (kind: ASCII letters; namespace: a DNS-1123 label; name: a
-// DNS-1123 subdomain), so no input can widen the deletion beyond that one
-// object; an invalid value is an error wrapping ErrInvalidPath and deletes
-// nothing. Nothing stored for the object is not an error. A symbolic link
-// on the way is refused, not followed.
-func (s *Store) RemoveAll(kind, namespace, name string) error {
-	k, err := newObjectKey(kind, namespace, name)
+// RemoveAll deletes every artifact of the object key: the directory
+// `<lower-cased kind>/<namespace>/<name>` and all it holds. The path is
+// derived from the key only, each field validated as a single path segment
+// (see ObjectKey.Validate: kind: ASCII letters; namespace: a DNS-1123
+// label; name: a DNS-1123 subdomain), never from an artifact path, so no
+// input can widen the deletion beyond that one object; an invalid value is
+// an error wrapping ErrInvalidPath and deletes nothing. Nothing stored for
+// the object is not an error. A symbolic link on the way is refused, not
+// followed.
+func (s *Store) RemoveAll(key ObjectKey) error {
+	k, err := newObjectDir(key.Kind, key.Namespace, key.Name)
 	if err != nil {
 		return fmt.Errorf("artifact store: remove all: %w", err)
 	}

@@ -117,7 +117,7 @@ func TestRemoveAllRefusesInvalidObjects(t *testing.T) {
 		{"GitRepository", "ns", strings.Repeat("a", 254), "name"},
 		{"..", "..", "..", "kind"},
 	} {
-		err := b.store.RemoveAll(tc.kind, tc.namespace, tc.name)
+		err := b.store.RemoveAll(artifact.ObjectKey{Kind: tc.kind, Namespace: tc.namespace, Name: tc.name})
 		if !errors.Is(err, artifact.ErrInvalidPath) || !strings.Contains(err.Error(), tc.field+" ") {
 			t.Errorf("RemoveAll(%q, %q, %q) = %v, want ErrInvalidPath naming the %s", tc.kind, tc.namespace, tc.name, err, tc.field)
 		}
@@ -130,7 +130,7 @@ func TestRemoveAllRefusesInvalidObjects(t *testing.T) {
 func TestRemoveAllRemovesOneObject(t *testing.T) {
 	b := newAttackBed(t)
 	before := snapshot(t, b.dir)
-	if err := b.store.RemoveAll("GitRepository", "ns", "app"); err != nil {
+	if err := b.store.RemoveAll(artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{}
@@ -142,10 +142,10 @@ func TestRemoveAllRemovesOneObject(t *testing.T) {
 	if diff := cmp.Diff(want, snapshot(t, b.dir)); diff != "" {
 		t.Errorf("RemoveAll removed more than the object (-want +got):\n%s", diff)
 	}
-	if err := b.store.RemoveAll("GitRepository", "ns", "app"); err != nil {
+	if err := b.store.RemoveAll(artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}); err != nil {
 		t.Errorf("RemoveAll of an object with nothing stored: %v", err)
 	}
-	if err := b.store.RemoveAll("GitRepository", "nowhere", "app"); err != nil {
+	if err := b.store.RemoveAll(artifact.ObjectKey{Kind: "GitRepository", Namespace: "nowhere", Name: "app"}); err != nil {
 		t.Errorf("RemoveAll in a namespace with nothing stored: %v", err)
 	}
 }
@@ -170,7 +170,7 @@ func TestFinalizerIgnoresStatusPath(t *testing.T) {
 		status := artifact.Artifact{Path: statusPath}
 		// What the GitRepository example's finalizer does.
 		finalize := func(kind, namespace, name string, _ artifact.Artifact) error {
-			return b.store.RemoveAll(kind, namespace, name)
+			return b.store.RemoveAll(artifact.ObjectKey{Kind: kind, Namespace: namespace, Name: name})
 		}
 		if err := finalize("GitRepository", "ns", "app", status); err != nil {
 			t.Fatal(err)
@@ -232,7 +232,7 @@ func TestStoreOperationsRefuseInvalidPaths(t *testing.T) {
 		}
 	}
 	for _, args := range [][3]string{{"", "", ""}, {"..", "", ""}, {"GitRepository", "..", ""}, {"GitRepository", "ns", ".."}, {"GitRepository", "", "app"}} {
-		if _, err := b.store.List(ctx, args[0], args[1], args[2]); !errors.Is(err, artifact.ErrInvalidPath) {
+		if _, err := b.store.List(ctx, artifact.ObjectKey{Kind: args[0], Namespace: args[1], Name: args[2]}); !errors.Is(err, artifact.ErrInvalidPath) {
 			t.Errorf("List%q = %v", args, err)
 		}
 	}
@@ -272,7 +272,7 @@ func TestStoreNeverFollowsPlantedLinks(t *testing.T) {
 			before := snapshot(t, b.dir)
 			dir := strings.ToLower(tc.obj[0]) + "/" + tc.obj[1] + "/" + tc.obj[2] + "/"
 			at := func(file string) artifact.Artifact {
-				return b.store.NewArtifact(tc.obj[0], tc.obj[1], tc.obj[2], "sha256:"+strings.Repeat("0", 64), file)
+				return b.store.NewArtifact(artifact.ObjectKey{Kind: tc.obj[0], Namespace: tc.obj[1], Name: tc.obj[2]}, "sha256:"+strings.Repeat("0", 64), file)
 			}
 			wantRefused := func(op string, err error) {
 				t.Helper()
@@ -286,8 +286,8 @@ func TestStoreNeverFollowsPlantedLinks(t *testing.T) {
 			writeTree(t, src, map[string]string{"a.yaml": "a: 1\n"})
 			_, err = b.store.Archive(ctx, at("x.tar.gz"), src, artifact.PackOptions{})
 			wantRefused("Archive", err)
-			_, err = b.store.Copy(ctx, at("victim.tar.gz"), strings.NewReader("planted"))
-			wantRefused("Copy", err)
+			_, err = b.store.Put(ctx, at("victim.tar.gz"), strings.NewReader("planted"))
+			wantRefused("Put", err)
 			for _, file := range []string{"victim.tar.gz", "x.tar.gz", "b.tar.gz", "c.tar.gz", "secret.txt"} {
 				if f, err := b.store.Open(at(file)); err == nil {
 					content, _ := io.ReadAll(f)
@@ -301,11 +301,11 @@ func TestStoreNeverFollowsPlantedLinks(t *testing.T) {
 			}
 			_, err = b.store.GarbageCollect(ctx, at("keep.tar.gz"))
 			wantRefused("GarbageCollect", err)
-			list, err := b.store.List(ctx, tc.obj[0], tc.obj[1], tc.obj[2])
+			list, err := b.store.List(ctx, artifact.ObjectKey{Kind: tc.obj[0], Namespace: tc.obj[1], Name: tc.obj[2]})
 			if err == nil {
 				t.Errorf("List of the linked object = %d artifacts, want an error", len(list))
 			}
-			list, err = b.store.List(ctx, tc.obj[0], "", "")
+			list, err = b.store.List(ctx, artifact.ObjectKey{Kind: tc.obj[0]})
 			if err != nil && !errors.Is(err, artifact.ErrInvalidPath) {
 				t.Errorf("List of the kind: %v", err)
 			}
@@ -332,7 +332,7 @@ func TestStoreNeverFollowsPlantedLinks(t *testing.T) {
 			}
 			// RemoveAll of the object removes the link itself, nothing
 			// it points at.
-			err = b.store.RemoveAll(tc.obj[0], tc.obj[1], tc.obj[2])
+			err = b.store.RemoveAll(artifact.ObjectKey{Kind: tc.obj[0], Namespace: tc.obj[1], Name: tc.obj[2]})
 			after := snapshot(t, b.dir)
 			for k, v := range before {
 				if k == "store/"+tc.link {
@@ -358,7 +358,7 @@ func TestStoreReplacesFileLinks(t *testing.T) {
 			}
 			mkLink(t, filepath.Join(b.dir, "store"), target, "gitrepository/ns/app/x.tar.gz")
 			mkLink(t, filepath.Join(b.dir, "store"), target, "gitrepository/ns/app/y.tar.gz")
-			a := b.store.NewArtifact("GitRepository", "ns", "app", "sha256:"+strings.Repeat("0", 64), "x.tar.gz")
+			a := b.store.NewArtifact(artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}, "sha256:"+strings.Repeat("0", 64), "x.tar.gz")
 			if f, err := b.store.Open(a); !errors.Is(err, artifact.ErrNotFound) {
 				if err == nil {
 					f.Close()
@@ -388,7 +388,7 @@ func TestStoreReplacesFileLinks(t *testing.T) {
 			if fi, err := os.Lstat(filepath.Join(b.dir, "store/gitrepository/ns/app/x.tar.gz")); err != nil || !fi.Mode().IsRegular() {
 				t.Errorf("after Put, x.tar.gz is %v, %v; want a regular file", fi, err)
 			}
-			if err := b.store.Remove(b.store.NewArtifact("GitRepository", "ns", "app", "", "y.tar.gz")); err != nil {
+			if err := b.store.Remove(b.store.NewArtifact(artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}, "", "y.tar.gz")); err != nil {
 				t.Errorf("Remove of a link: %v", err)
 			}
 			mkLink(t, filepath.Join(b.dir, "store"), target, "gitrepository/ns/app/z.tar.gz")
@@ -415,13 +415,14 @@ func TestStoreReplacesFileLinks(t *testing.T) {
 func TestStoreConcurrentGarbageCollectionAndWrites(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t, artifact.WithRetention(1, time.Second), artifact.WithClock(func() time.Time { return time.Now().Add(time.Hour) }))
-	current := s.NewArtifact("GitRepository", "ns", "app", "sha256:"+strings.Repeat("0", 64), "current.tar.gz")
+	key := artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}
+	current := s.NewArtifact(key, "sha256:"+strings.Repeat("0", 64), "current.tar.gz")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, op := range []func() error{
 		func() error { _, err := s.GarbageCollect(ctx, current); return err },
-		func() error { return s.RemoveAll("GitRepository", "ns", "app") },
-		func() error { _, err := s.List(ctx, "GitRepository", "ns", "app"); return err },
+		func() error { return s.RemoveAll(key) },
+		func() error { _, err := s.List(ctx, key); return err },
 	} {
 		wg.Add(1)
 		go func() {
@@ -445,7 +446,7 @@ func TestStoreConcurrentGarbageCollectionAndWrites(t *testing.T) {
 		go func() {
 			defer writers.Done()
 			for i := range 15 {
-				a := s.NewArtifact("GitRepository", "ns", "app", "", "x.tar.gz")
+				a := s.NewArtifact(artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}, "", "x.tar.gz")
 				if i%2 == 0 {
 					a = current
 				}

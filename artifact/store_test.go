@@ -33,7 +33,7 @@ func TestStoreArchiveVerifyTamper(t *testing.T) {
 	s := newStore(t)
 	src := t.TempDir()
 	writeTree(t, src, sampleTree)
-	a := s.NewArtifact("GitRepository", "default", "podinfo", "main@sha1:"+strings.Repeat("a", 40), "aaaa.tar.gz")
+	a := s.NewArtifact(artifact.ObjectKey{Kind: "GitRepository", Namespace: "default", Name: "podinfo"}, "main@sha1:"+strings.Repeat("a", 40), "aaaa.tar.gz")
 	got, err := s.Archive(ctx, a, src, artifact.PackOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -90,11 +90,11 @@ func TestStoreArchiveSnapshot(t *testing.T) {
 	src := t.TempDir()
 	writeTree(t, src, sampleTree)
 	snap := source.Snapshot{Revision: "main@sha1:" + strings.Repeat("b", 40), Metadata: map[string]string{"k": "v"}}
-	a1, err := s.ArchiveSnapshot(ctx, "GitRepository", "ns", "app", src, snap, artifact.PackOptions{})
+	a1, err := s.ArchiveSnapshot(ctx, artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}, src, snap, artifact.PackOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, err := s.ArchiveSnapshot(ctx, "GitRepository", "ns", "app", src, snap, artifact.PackOptions{})
+	a2, err := s.ArchiveSnapshot(ctx, artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}, src, snap, artifact.PackOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestStoreArchiveSnapshot(t *testing.T) {
 	if err := s.Verify(a1); err != nil {
 		t.Error(err)
 	}
-	if _, err := s.ArchiveSnapshot(ctx, "GitRepository", "ns", "app", src, source.Snapshot{Revision: "bad revision"}, artifact.PackOptions{}); err == nil {
+	if _, err := s.ArchiveSnapshot(ctx, artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}, src, source.Snapshot{Revision: "bad revision"}, artifact.PackOptions{}); err == nil {
 		t.Error("invalid revision accepted")
 	}
 }
@@ -119,8 +119,8 @@ func TestStoreRejectsBadPathsAndBaseURLs(t *testing.T) {
 		if _, err := s.LocalPath(artifact.Artifact{Path: p}); err == nil {
 			t.Errorf("LocalPath(%q) accepted", p)
 		}
-		if _, err := s.Copy(context.Background(), artifact.Artifact{Path: p}, strings.NewReader("x")); err == nil {
-			t.Errorf("Copy(%q) accepted", p)
+		if _, err := s.Put(context.Background(), artifact.Artifact{Path: p}, strings.NewReader("x")); err == nil {
+			t.Errorf("Put(%q) accepted", p)
 		}
 	}
 	if _, err := artifact.NewStore(filepath.Join(t.TempDir(), "missing"), ""); err == nil {
@@ -180,7 +180,7 @@ func TestStoreGarbageCollect(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			current := artifact.Artifact{Path: artifact.ArtifactPath("GitRepository", "ns", "app", tt.current)}
+			current := artifact.Artifact{Path: artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}.ArtifactPath(tt.current)}
 			got, err := s.GarbageCollect(ctx, current)
 			if err != nil {
 				t.Fatal(err)
@@ -223,13 +223,13 @@ func contains(list []string, s string) bool {
 func TestStoreConcurrentWrites(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	a := s.NewArtifact("Bucket", "ns", "b", "sha256:"+strings.Repeat("0", 64), "latest.tar.gz")
+	a := s.NewArtifact(artifact.ObjectKey{Kind: "Bucket", Namespace: "ns", Name: "b"}, "sha256:"+strings.Repeat("0", 64), "latest.tar.gz")
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.Copy(ctx, a, strings.NewReader(strings.Repeat("x", 1000*(i+1)))); err != nil {
+			if _, err := s.Put(ctx, a, strings.NewReader(strings.Repeat("x", 1000*(i+1)))); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -251,7 +251,7 @@ func TestStoreHandler(t *testing.T) {
 	s := newStore(t)
 	src := t.TempDir()
 	writeTree(t, src, sampleTree)
-	a, err := s.Archive(ctx, s.NewArtifact("OCIRepository", "ns", "app", "sha256:"+strings.Repeat("1", 64), "x.tar.gz"), src, artifact.PackOptions{})
+	a, err := s.Archive(ctx, s.NewArtifact(artifact.ObjectKey{Kind: "OCIRepository", Namespace: "ns", Name: "app"}, "sha256:"+strings.Repeat("1", 64), "x.tar.gz"), src, artifact.PackOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,38 +22,38 @@ const (
 	maxFileLen      = 200
 )
 
-// objectKey names the directory holding one object's artifacts. Kind is
+// objectDir names the directory holding one object's artifacts. Kind is
 // lower-cased.
-type objectKey struct {
+type objectDir struct {
 	kind, namespace, name string
 }
 
 // dir returns the object's directory relative to the store root.
-func (k objectKey) dir() string { return k.kind + "/" + k.namespace + "/" + k.name }
+func (k objectDir) dir() string { return k.kind + "/" + k.namespace + "/" + k.name }
 
-func (k objectKey) parts() []string { return []string{k.kind, k.namespace, k.name} }
+func (k objectDir) parts() []string { return []string{k.kind, k.namespace, k.name} }
 
 // storePath is a validated `<kind>/<namespace>/<name>/<file>`.
 type storePath struct {
-	key  objectKey
+	key  objectDir
 	file string
 }
 
 func (p storePath) String() string { return p.key.dir() + "/" + p.file }
 
-// newObjectKey validates an object's kind, namespace and name as the
+// newObjectDir validates an object's kind, namespace and name as the
 // store's directory segments and returns its key.
-func newObjectKey(kind, namespace, name string) (objectKey, error) {
+func newObjectDir(kind, namespace, name string) (objectDir, error) {
 	if err := validateKind(kind); err != nil {
-		return objectKey{}, err
+		return objectDir{}, err
 	}
 	if err := validateNamespace(namespace); err != nil {
-		return objectKey{}, err
+		return objectDir{}, err
 	}
 	if err := validateName(name); err != nil {
-		return objectKey{}, err
+		return objectDir{}, err
 	}
-	return objectKey{kind: strings.ToLower(kind), namespace: namespace, name: name}, nil
+	return objectDir{kind: strings.ToLower(kind), namespace: namespace, name: name}, nil
 }
 
 // parseStorePath validates p as exactly `<kind>/<namespace>/<name>/<file>`
@@ -69,7 +69,7 @@ func parseStorePath(p string) (storePath, error) {
 	if parts[0] != strings.ToLower(parts[0]) {
 		return storePath{}, fmt.Errorf("artifact store: path %q: kind %q is not lower-case: %w", truncate(p, 256), truncate(parts[0], 64), ErrInvalidPath)
 	}
-	key, err := newObjectKey(parts[0], parts[1], parts[2])
+	key, err := newObjectDir(parts[0], parts[1], parts[2])
 	if err != nil {
 		return storePath{}, fmt.Errorf("artifact store: path %q: %w", truncate(p, 256), err)
 	}

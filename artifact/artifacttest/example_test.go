@@ -15,8 +15,8 @@ import (
 func TestPublishAndFetch(t *testing.T) {
 	srv := artifacttest.NewServer(t)
 	rev := "main@sha1:" + strings.Repeat("a", 40)
-	a := srv.Publish(t, "GitRepository", "ns", "app", rev, map[string]string{"deploy.yaml": "kind: Deployment\n", "sub/cm.yaml": "kind: ConfigMap\n"})
-	b := srv.Publish(t, "GitRepository", "ns", "app", rev, map[string]string{"deploy.yaml": "kind: Deployment\nspec: {}\n"})
+	a := srv.Publish(t, artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}, rev, map[string]string{"deploy.yaml": "kind: Deployment\n", "sub/cm.yaml": "kind: ConfigMap\n"})
+	b := srv.Publish(t, artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}, rev, map[string]string{"deploy.yaml": "kind: Deployment\nspec: {}\n"})
 	if a.URL == b.URL || !strings.HasPrefix(a.URL, srv.URL()+"/gitrepository/ns/app/") || a.Revision != rev {
 		t.Fatalf("urls %s %s", a.URL, b.URL)
 	}
@@ -29,7 +29,7 @@ func TestPublishAndFetch(t *testing.T) {
 	if err != nil || string(got) != "kind: ConfigMap\n" {
 		t.Fatalf("cm.yaml = %q, %v", got, err)
 	}
-	if _, err := srv.PublishFiles(context.Background(), "GitRepository", "ns", "app", rev, map[string]string{"../x": "x"}); err == nil {
+	if _, err := srv.PublishFiles(context.Background(), artifact.ObjectKey{Kind: "GitRepository", Namespace: "ns", Name: "app"}, rev, map[string]string{"../x": "x"}); err == nil {
 		t.Error("path leaving the tree accepted")
 	}
 	if srv.Requests() != 1 {
@@ -49,7 +49,7 @@ func Example() {
 	}
 	defer srv.Close()
 	ctx := context.Background()
-	a, err := srv.PublishFiles(ctx, "OCIRepository", "default", "manifests", "latest@sha256:"+strings.Repeat("0", 64), map[string]string{"cm.yaml": "kind: ConfigMap\n"})
+	a, err := srv.PublishFiles(ctx, artifact.ObjectKey{Kind: "OCIRepository", Namespace: "default", Name: "manifests"}, "latest@sha256:"+strings.Repeat("0", 64), map[string]string{"cm.yaml": "kind: ConfigMap\n"})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -68,12 +68,12 @@ func (s *Server) Client() *http.Client { return s.srv.Client() }
 func (s *Server) Requests() int64 { return s.requests.Load() }
 
 // Publish writes files (slash-separated relative path to content) into a
-// temporary directory, archives it for the object kind/namespace/name at
-// revision and returns the stored artifact, ready to fetch. It fails the
-// test on error. See PublishFiles.
-func (s *Server) Publish(tb testing.TB, kind, namespace, name, revision string, files map[string]string) artifact.Artifact {
+// temporary directory, archives it for the object key at revision and
+// returns the stored artifact, ready to fetch. It fails the test on error.
+// See PublishFiles.
+func (s *Server) Publish(tb testing.TB, key artifact.ObjectKey, revision string, files map[string]string) artifact.Artifact {
 	tb.Helper()
-	a, err := s.PublishFiles(context.Background(), kind, namespace, name, revision, files)
+	a, err := s.PublishFiles(context.Background(), key, revision, files)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func (s *Server) Publish(tb testing.TB, kind, namespace, name, revision string, 
 // PublishFiles is Publish returning an error. The file is named after the
 // archive's sha256 (`<hex>.tar.gz`), so publishing new content never
 // replaces a file a client may be downloading.
-func (s *Server) PublishFiles(ctx context.Context, kind, namespace, name, revision string, files map[string]string) (artifact.Artifact, error) {
+func (s *Server) PublishFiles(ctx context.Context, key artifact.ObjectKey, revision string, files map[string]string) (artifact.Artifact, error) {
 	dir, err := os.MkdirTemp("", "artifacttest-")
 	if err != nil {
 		return artifact.Artifact{}, err
@@ -101,16 +101,16 @@ func (s *Server) PublishFiles(ctx context.Context, kind, namespace, name, revisi
 			return artifact.Artifact{}, err
 		}
 	}
-	return s.PublishDir(ctx, kind, namespace, name, revision, dir)
+	return s.PublishDir(ctx, key, revision, dir)
 }
 
 // PublishDir archives an existing directory like PublishFiles.
-func (s *Server) PublishDir(ctx context.Context, kind, namespace, name, revision, dir string) (artifact.Artifact, error) {
+func (s *Server) PublishDir(ctx context.Context, key artifact.ObjectKey, revision, dir string) (artifact.Artifact, error) {
 	var buf bytes.Buffer
 	res, err := artifact.Pack(ctx, &buf, dir, artifact.PackOptions{})
 	if err != nil {
 		return artifact.Artifact{}, err
 	}
 	file := strings.TrimPrefix(res.Digest, "sha256:") + ".tar.gz"
-	return s.store.Copy(ctx, s.store.NewArtifact(kind, namespace, name, revision, file), &buf)
+	return s.store.Put(ctx, s.store.NewArtifact(key, revision, file), &buf)
 }

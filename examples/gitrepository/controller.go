@@ -241,11 +241,15 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository)
 		cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionTrue, meta.SucceededReason, "%s", msg)
 	}
 
-	filter, err := artifact.NewIgnoreFilter(dir, obj.Spec.Ignore)
+	ignore := ""
+	if obj.Spec.Ignore != nil {
+		ignore = *obj.Spec.Ignore
+	}
+	filter, err := artifact.NewIgnoreFilter(dir, ignore)
 	if err != nil {
 		return r.failure(obj, cond, sourcev1.StorageOperationFailedCondition, sourcev1.ArchiveOperationFailedReason, err)
 	}
-	a, err := r.Store.ArchiveSnapshot(ctx, sourcev1.GitRepositoryKind, obj.Namespace, obj.Name, dir, snap, artifact.PackOptions{Filter: filter})
+	a, err := r.Store.ArchiveSnapshot(ctx, objectKey(obj), dir, snap, artifact.PackOptions{Filter: filter})
 	if err != nil {
 		return r.failure(obj, cond, sourcev1.StorageOperationFailedCondition, sourcev1.ArchiveOperationFailedReason, err)
 	}
@@ -347,7 +351,7 @@ func (r *Reconciler) includes(ctx context.Context, obj *sourcev1.GitRepository, 
 // status.artifact.path is writable by anyone who can update the status, so
 // it never steers a deletion.
 func (r *Reconciler) finalize(ctx context.Context, obj *sourcev1.GitRepository) error {
-	if err := r.Store.RemoveAll(sourcev1.GitRepositoryKind, obj.Namespace, obj.Name); err != nil {
+	if err := r.Store.RemoveAll(objectKey(obj)); err != nil {
 		return fmt.Errorf("removing the artifacts of %s/%s: %w", obj.Namespace, obj.Name, err)
 	}
 	if controllerutil.ContainsFinalizer(obj, sourcev1.SourceFinalizer) {
@@ -366,12 +370,17 @@ func (r *Reconciler) secretData(ctx context.Context, namespace, name string) (ma
 	return s.Data, nil
 }
 
+// objectKey names obj's artifacts in the store.
+func objectKey(obj *sourcev1.GitRepository) artifact.ObjectKey {
+	return artifact.ObjectKey{Kind: sourcev1.GitRepositoryKind, Namespace: obj.Namespace, Name: obj.Name}
+}
+
 // ownArtifact reports whether a status artifact lies in obj's own store
 // directory. A status naming another object's file (or no valid path) is
 // not trusted: reusing it would let garbage collection run in that
 // object's directory.
 func ownArtifact(obj *sourcev1.GitRepository, a *meta.Artifact) bool {
-	return a.Path == artifact.ArtifactPath(sourcev1.GitRepositoryKind, obj.Namespace, obj.Name, path.Base(a.Path))
+	return a.Path == objectKey(obj).ArtifactPath(path.Base(a.Path))
 }
 
 func toStatus(a artifact.Artifact) *meta.Artifact {

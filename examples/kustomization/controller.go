@@ -188,7 +188,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj, base *kustomizev1.Kusto
 	opts := BuildOptions(obj.Spec)
 	tenant := r.NoCrossNamespaceRefs && obj.Spec.TargetNamespace != ""
 	opts.AllowRemoteBases, opts.RestrictToTargetNamespace = r.AllowRemoteBases, tenant
-	if ig, err := artifact.NewIgnoreFilter(root, nil); err == nil {
+	if ig, err := artifact.NewIgnoreFilter(root, ""); err == nil {
 		opts.Ignore = ignorer(ig)
 	}
 	if err := r.addSubstitution(ctx, obj, &opts); err != nil {

@@ -16,15 +16,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// TestStorageLifecycle drives the filesystem store only through the
-// Storage interface, the way a controller holding any backend would.
-func TestStorageLifecycle(t *testing.T) {
+// TestStoreLifecycle drives the store through what a source controller
+// calls: put, open, archive, list, garbage-collect, remove.
+func TestStoreLifecycle(t *testing.T) {
 	ctx := context.Background()
-	var st artifact.Storage = newStore(t, artifact.WithRetention(2, time.Hour))
+	st := newStore(t, artifact.WithRetention(2, time.Hour))
 	rev := "main@sha1:" + strings.Repeat("b", 40)
 
-	// Put, Exists, Get.
-	a := st.NewArtifact("GitRepository", "apps", "podinfo", rev, "manual.tar.gz")
+	// Put, Exists, Open.
+	a := st.NewArtifact(artifact.ObjectKey{Kind: "GitRepository", Namespace: "apps", Name: "podinfo"}, rev, "manual.tar.gz")
 	put, err := st.Put(ctx, a, strings.NewReader("hello artifact"))
 	if err != nil {
 		t.Fatal(err)
@@ -36,43 +36,43 @@ func TestStorageLifecycle(t *testing.T) {
 	if !st.Exists(put) {
 		t.Error("Exists = false after Put")
 	}
-	rc, err := st.Get(ctx, put)
+	rc, err := st.Open(put)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(rc)
 	rc.Close()
 	if string(b) != "hello artifact" {
-		t.Errorf("Get read %q", b)
+		t.Errorf("Open read %q", b)
 	}
-	if _, err := st.Get(ctx, st.NewArtifact("GitRepository", "apps", "podinfo", rev, "missing.tar.gz")); !errors.Is(err, artifact.ErrNotFound) {
-		t.Errorf("Get missing: err = %v, want ErrNotFound", err)
+	if _, err := st.Open(st.NewArtifact(artifact.ObjectKey{Kind: "GitRepository", Namespace: "apps", Name: "podinfo"}, rev, "missing.tar.gz")); !errors.Is(err, artifact.ErrNotFound) {
+		t.Errorf("Open missing: err = %v, want ErrNotFound", err)
 	}
 
 	// ArchiveSnapshot of two trees, plus artifacts of other objects.
 	src := t.TempDir()
 	writeTree(t, src, sampleTree)
-	first, err := st.ArchiveSnapshot(ctx, "GitRepository", "apps", "podinfo", src, source.Snapshot{Revision: rev}, artifact.PackOptions{})
+	first, err := st.ArchiveSnapshot(ctx, artifact.ObjectKey{Kind: "GitRepository", Namespace: "apps", Name: "podinfo"}, src, source.Snapshot{Revision: rev}, artifact.PackOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeTree(t, src, map[string]string{"new.yaml": "kind: Secret\n"})
-	second, err := st.ArchiveSnapshot(ctx, "GitRepository", "apps", "podinfo", src, source.Snapshot{Revision: rev}, artifact.PackOptions{})
+	second, err := st.ArchiveSnapshot(ctx, artifact.ObjectKey{Kind: "GitRepository", Namespace: "apps", Name: "podinfo"}, src, source.Snapshot{Revision: rev}, artifact.PackOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range []struct{ kind, ns, name string }{
-		{"GitRepository", "apps", "other"},
-		{"GitRepository", "infra", "podinfo"},
-		{"OCIRepository", "apps", "podinfo"},
+	for _, o := range []artifact.ObjectKey{
+		{Kind: "GitRepository", Namespace: "apps", Name: "other"},
+		{Kind: "GitRepository", Namespace: "infra", Name: "podinfo"},
+		{Kind: "OCIRepository", Namespace: "apps", Name: "podinfo"},
 	} {
-		if _, err := st.Put(ctx, st.NewArtifact(o.kind, o.ns, o.name, rev, "x.tar.gz"), strings.NewReader(o.name)); err != nil {
+		if _, err := st.Put(ctx, st.NewArtifact(o, rev, "x.tar.gz"), strings.NewReader(o.Name)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Give the three podinfo files distinct ages so List orders them.
 	local := func(a artifact.Artifact) string {
-		p, err := st.(*artifact.Store).LocalPath(a)
+		p, err := st.LocalPath(a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestStorageLifecycle(t *testing.T) {
 		{"GitRepository", "nowhere", "", nil},
 	}
 	for _, tt := range tests {
-		got, err := st.List(ctx, tt.kind, tt.ns, tt.name)
+		got, err := st.List(ctx, artifact.ObjectKey{Kind: tt.kind, Namespace: tt.ns, Name: tt.name})
 		if err != nil {
 			t.Fatalf("List(%s, %s, %s): %v", tt.kind, tt.ns, tt.name, err)
 		}
@@ -117,14 +117,14 @@ func TestStorageLifecycle(t *testing.T) {
 			t.Errorf("List(%s, %s, %s) (-want +got):\n%s", tt.kind, tt.ns, tt.name, diff)
 		}
 	}
-	listed, _ := st.List(ctx, "GitRepository", "apps", "podinfo")
+	listed, _ := st.List(ctx, artifact.ObjectKey{Kind: "GitRepository", Namespace: "apps", Name: "podinfo"})
 	wantFirst := artifact.Artifact{Path: second.Path, URL: second.URL, Size: second.Size, LastUpdateTime: base.Add(20 * time.Second).UTC()}
 	if diff := cmp.Diff(wantFirst, listed[0]); diff != "" {
 		t.Errorf("listed artifact (-want +got):\n%s", diff)
 	}
 
 	for _, bad := range [][3]string{{"", "", ""}, {"GitRepository", "", "podinfo"}, {"GitRepository", "..", ""}, {"GitRepository", "a/b", ""}, {"GitRepository", "apps", ".hidden"}} {
-		if _, err := st.List(ctx, bad[0], bad[1], bad[2]); err == nil {
+		if _, err := st.List(ctx, artifact.ObjectKey{Kind: bad[0], Namespace: bad[1], Name: bad[2]}); err == nil {
 			t.Errorf("List%q: no error", bad)
 		}
 	}
@@ -158,18 +158,15 @@ func TestStorageLifecycle(t *testing.T) {
 	if err := st.Remove(first); err != nil {
 		t.Errorf("Remove of a missing file: %v", err)
 	}
-	if err := st.RemoveAll("GitRepository", "apps", "podinfo"); err != nil {
+	if err := st.RemoveAll(artifact.ObjectKey{Kind: "GitRepository", Namespace: "apps", Name: "podinfo"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := st.List(ctx, "GitRepository", "apps", ""); err != nil || len(got) != 1 {
+	if got, err := st.List(ctx, artifact.ObjectKey{Kind: "GitRepository", Namespace: "apps"}); err != nil || len(got) != 1 {
 		t.Errorf("after RemoveAll: %v, %v", paths(got), err)
 	}
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := st.List(canceled, "GitRepository", "", ""); !errors.Is(err, context.Canceled) {
+	if _, err := st.List(canceled, artifact.ObjectKey{Kind: "GitRepository"}); !errors.Is(err, context.Canceled) {
 		t.Errorf("List with canceled context: err = %v", err)
-	}
-	if _, err := st.Get(canceled, put); !errors.Is(err, context.Canceled) {
-		t.Errorf("Get with canceled context: err = %v", err)
 	}
 }
