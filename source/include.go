@@ -29,7 +29,8 @@ type Include struct {
 // confined: FromPath to Dir and ToPath to root, and no symbolic link is
 // followed on either side (a symbolic link inside the copied subtree is an
 // error rather than silently dropped). Regular files keep their executable
-// bit.
+// bit. A FromPath or ToPath that is not a clean relative path, or a ToPath
+// naming the root, is reported with an error that wraps ErrInvalid.
 func ApplyIncludes(ctx context.Context, root string, includes []Include) error {
 	for _, inc := range includes {
 		if err := applyInclude(ctx, root, inc); err != nil {
@@ -41,20 +42,20 @@ func ApplyIncludes(ctx context.Context, root string, includes []Include) error {
 
 // CleanRelPath validates a slash-separated relative path and returns it
 // cleaned ("." for the root). It rejects absolute paths and any path that
-// climbs above its root.
+// climbs above its root with an error that wraps ErrInvalid.
 func CleanRelPath(p string) (string, error) {
 	if strings.Contains(p, "\\") || strings.ContainsRune(p, 0) {
-		return "", fmt.Errorf("path %q contains a backslash or NUL", p)
+		return "", invalidf("path %q contains a backslash or NUL", p)
 	}
 	if path.IsAbs(p) {
-		return "", fmt.Errorf("path %q is absolute", p)
+		return "", invalidf("path %q is absolute", p)
 	}
 	c := path.Clean("/" + p)[1:]
 	if c == "" {
 		c = "."
 	}
 	if orig := path.Clean(p); orig != c && orig != "." {
-		return "", fmt.Errorf("path %q leaves its root", p)
+		return "", invalidf("path %q leaves its root", p)
 	}
 	return c, nil
 }
@@ -69,7 +70,7 @@ func applyInclude(ctx context.Context, root string, inc Include) error {
 		return err
 	}
 	if to == "." {
-		return fmt.Errorf("toPath must name a directory below the root")
+		return invalidf("toPath must name a directory below the root")
 	}
 	src := filepath.Join(inc.Dir, filepath.FromSlash(from))
 	if err := noLinks(inc.Dir, from); err != nil {

@@ -2,6 +2,7 @@ package source_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,23 +59,28 @@ func TestApplyIncludesConfined(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name string
-		inc  source.Include
-		want string
+		name    string
+		inc     source.Include
+		want    string
+		invalid bool // a configuration error, found from the paths alone
 	}{
-		{"to escapes", source.Include{Dir: other, FromPath: "deploy", ToPath: "../x"}, "leaves its root"},
-		{"to absolute", source.Include{Dir: other, FromPath: "deploy", ToPath: "/tmp/x"}, "absolute"},
-		{"to root", source.Include{Dir: other, FromPath: "deploy", ToPath: "."}, "below the root"},
-		{"from escapes", source.Include{Dir: other, FromPath: "../..", ToPath: "x"}, "leaves its root"},
-		{"from missing", source.Include{Dir: other, FromPath: "nope", ToPath: "x"}, "not found"},
-		{"through symlink", source.Include{Dir: other, FromPath: "deploy", ToPath: "link/x"}, "symbolic link"},
-		{"symlink inside", source.Include{Dir: linked, FromPath: "d", ToPath: "x"}, "not a regular file"},
+		{"to escapes", source.Include{Dir: other, FromPath: "deploy", ToPath: "../x"}, "leaves its root", true},
+		{"to absolute", source.Include{Dir: other, FromPath: "deploy", ToPath: "/tmp/x"}, "absolute", true},
+		{"to root", source.Include{Dir: other, FromPath: "deploy", ToPath: "."}, "below the root", true},
+		{"from escapes", source.Include{Dir: other, FromPath: "../..", ToPath: "x"}, "leaves its root", true},
+		{"from backslash", source.Include{Dir: other, FromPath: `deploy\a`, ToPath: "x"}, "backslash", true},
+		{"from missing", source.Include{Dir: other, FromPath: "nope", ToPath: "x"}, "not found", false},
+		{"through symlink", source.Include{Dir: other, FromPath: "deploy", ToPath: "link/x"}, "symbolic link", false},
+		{"symlink inside", source.Include{Dir: linked, FromPath: "d", ToPath: "x"}, "not a regular file", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := source.ApplyIncludes(context.Background(), root, []source.Include{tt.inc})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+			if got := errors.Is(err, source.ErrInvalid); got != tt.invalid {
+				t.Errorf("errors.Is(%v, ErrInvalid) = %v, want %v", err, got, tt.invalid)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -91,4 +92,22 @@ var (
 	// ErrNetwork reports a failure to reach the origin (DNS, connection,
 	// TLS, timeouts).
 	ErrNetwork = errors.New("network failure")
+	// ErrInvalid reports a configuration that cannot be acted on: a
+	// malformed URL, reference, version range or path, credentials or
+	// options that do not fit together, a missing required field. It is
+	// found before anything is downloaded, and retrying does not help:
+	// the configuration must change.
+	ErrInvalid = errors.New("invalid configuration")
 )
+
+// invalidError is a configuration error of this package: its text is the
+// description alone and it unwraps to ErrInvalid.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string { return e.msg }
+func (e *invalidError) Unwrap() error { return ErrInvalid }
+
+// invalidf formats a configuration error that unwraps to ErrInvalid.
+func invalidf(format string, args ...any) error {
+	return &invalidError{msg: fmt.Sprintf(format, args...)}
+}

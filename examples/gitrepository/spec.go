@@ -12,7 +12,8 @@ import (
 
 // Repository maps the spec of a GitRepository to a git.Repository without
 // credentials, proxy, verification keys or includes (those come from
-// Secrets and other objects; see CredentialsFromSecrets).
+// Secrets and other objects; see CredentialsFromSecrets). An empty or
+// absent spec.ref checks out git.DefaultBranch, as Flux does.
 func Repository(spec sourcev1.GitRepositorySpec) *git.Repository {
 	r := &git.Repository{
 		URL:               spec.URL,
@@ -21,6 +22,10 @@ func Repository(spec sourcev1.GitRepositorySpec) *git.Repository {
 	}
 	if ref := spec.Reference; ref != nil {
 		r.Ref = git.Reference{Branch: ref.Branch, Tag: ref.Tag, SemVer: ref.SemVer, Name: ref.Name, Commit: ref.Commit}
+	}
+	if r.Ref == (git.Reference{}) {
+		// As in Flux, an empty spec.ref means branch "master".
+		r.Ref.Branch = git.DefaultBranch
 	}
 	return r
 }

@@ -65,4 +65,11 @@ func TestRepository(t *testing.T) {
 	if diff := cmp.Diff(want, gitrepository.Repository(spec), cmp.AllowUnexported(git.Repository{})); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
+	// No ref, or an empty one, is Flux's default branch.
+	for _, ref := range []*sourcev1.GitRepositoryRef{nil, {}} {
+		got := gitrepository.Repository(sourcev1.GitRepositorySpec{URL: spec.URL, Reference: ref})
+		if got.Ref != (git.Reference{Branch: "master"}) {
+			t.Errorf("spec.ref %v: Ref = %+v, want branch master", ref, got.Ref)
+		}
+	}
 }

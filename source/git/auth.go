@@ -77,44 +77,55 @@ func AuthFromSecretData(data map[string][]byte, repoURL string) (*Auth, error) {
 	}
 	ep, err := parseEndpoint(repoURL)
 	if err != nil {
-		return nil, err
+		return nil, invalidError("credentials", nil, err)
 	}
 	if ep.Protocol == "ssh" {
 		if a.Identity == nil {
-			return nil, errors.New(`git credentials: SSH URL needs the "identity" key`)
+			return nil, credentialsError(`SSH URL needs the "identity" key`)
 		}
 		if a.KnownHosts == nil {
-			return nil, errors.New(`git credentials: SSH URL needs the "known_hosts" key`)
+			return nil, credentialsError(`SSH URL needs the "known_hosts" key`)
 		}
 		return a, nil
 	}
 	if a.BearerToken != "" && (a.Username != "" || a.Password != "") {
-		return nil, errors.New(`git credentials: "bearerToken" cannot be combined with "username"/"password"`)
+		return nil, credentialsError(`"bearerToken" cannot be combined with "username"/"password"`)
 	}
 	if a.Password != "" && a.Username == "" {
-		return nil, errors.New(`git credentials: "password" given without "username"`)
+		return nil, credentialsError(`"password" given without "username"`)
 	}
 	if (a.CertFile == nil) != (a.KeyFile == nil) {
-		return nil, errors.New(`git credentials: "tls.crt" and "tls.key" must be given together`)
+		return nil, credentialsError(`"tls.crt" and "tls.key" must be given together`)
 	}
 	return a, nil
 }
 
+// credentialsError is AuthFromSecretData's configuration error.
+func credentialsError(msg string) error {
+	return &Error{Op: "credentials", Kind: source.ErrInvalid, Detail: msg}
+}
+
+// proxyError is ProxyFromSecretData's configuration error.
+func proxyError(msg string) error {
+	return &Error{Op: "proxy secret", Kind: source.ErrInvalid, Detail: msg}
+}
+
 // ProxyFromSecretData maps the data of a Flux proxy Secret (keys
-// "address", "username", "password") to a Proxy.
+// "address", "username", "password") to a Proxy. Bad data is reported as
+// an *Error of kind source.ErrInvalid naming the keys, never values.
 func ProxyFromSecretData(data map[string][]byte) (*Proxy, error) {
 	addr := string(data["address"])
 	if addr == "" {
-		return nil, errors.New(`proxy secret: the "address" key is required`)
+		return nil, proxyError(`the "address" key is required`)
 	}
 	u, err := url.Parse(addr)
 	if err != nil || u.Host == "" {
-		return nil, errors.New(`proxy secret: "address" is not a URL with a host`)
+		return nil, proxyError(`"address" is not a URL with a host`)
 	}
 	switch u.Scheme {
 	case "http", "https", "socks5", "socks5h":
 	default:
-		return nil, fmt.Errorf("proxy secret: scheme %q is not one of http, https, socks5", u.Scheme)
+		return nil, proxyError(fmt.Sprintf("scheme %q is not one of http, https, socks5", u.Scheme))
 	}
 	return &Proxy{URL: addr, Username: string(data["username"]), Password: string(data["password"])}, nil
 }
@@ -158,14 +169,14 @@ type endpoint struct {
 // addresses and separates any credentials from them.
 func parseEndpoint(raw string) (endpoint, error) {
 	if raw == "" {
-		return endpoint{}, errors.New("repository URL is empty")
+		return endpoint{}, invalidf("repository URL is empty")
 	}
 	if !strings.Contains(raw, "://") {
 		// SCP-like: [user@]host:path
 		at := strings.Index(raw, "@")
 		colon := strings.Index(raw, ":")
 		if colon <= 0 || (at >= 0 && at > colon) {
-			return endpoint{}, fmt.Errorf("repository URL %q: want http(s)://, ssh:// or user@host:path", source.RedactURL(raw))
+			return endpoint{}, invalidf("repository URL %q: want http(s)://, ssh:// or user@host:path", source.RedactURL(raw))
 		}
 		user, host := "", raw[:colon]
 		if at >= 0 {
@@ -175,16 +186,16 @@ func parseEndpoint(raw string) (endpoint, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return endpoint{}, fmt.Errorf("repository URL %q does not parse", source.RedactURL(raw))
+		return endpoint{}, invalidf("repository URL %q does not parse", source.RedactURL(raw))
 	}
 	ep := endpoint{Protocol: u.Scheme, Host: u.Host}
 	switch u.Scheme {
 	case "http", "https", "ssh":
 	default:
-		return endpoint{}, fmt.Errorf("repository URL scheme %q is not supported (want http, https or ssh)", u.Scheme)
+		return endpoint{}, invalidf("repository URL scheme %q is not supported (want http, https or ssh)", u.Scheme)
 	}
 	if u.Host == "" {
-		return endpoint{}, fmt.Errorf("repository URL %q has no host", source.RedactURL(raw))
+		return endpoint{}, invalidf("repository URL %q has no host", source.RedactURL(raw))
 	}
 	if u.User != nil {
 		ep.User = u.User.Username()
@@ -205,7 +216,7 @@ func (a *Auth) transportAuth(ep endpoint) (_ transport.AuthMethod, err error) {
 	// secret data: a panic there is an error, without the data.
 	defer func() {
 		if r := recover(); r != nil {
-			err = errors.New("SSH identity or known_hosts cannot be parsed")
+			err = invalidf("SSH identity or known_hosts cannot be parsed")
 		}
 	}()
 	var zero Auth
@@ -214,10 +225,10 @@ func (a *Auth) transportAuth(ep endpoint) (_ transport.AuthMethod, err error) {
 	}
 	if ep.Protocol == "ssh" {
 		if len(a.Identity) == 0 {
-			return nil, errors.New("SSH needs an identity (private key)")
+			return nil, invalidf("SSH needs an identity (private key)")
 		}
 		if len(a.KnownHosts) == 0 {
-			return nil, errors.New("SSH needs known_hosts: an unknown server is never trusted")
+			return nil, invalidf("SSH needs known_hosts: an unknown server is never trusted")
 		}
 		user := ep.User
 		if a.Username != "" {
@@ -239,9 +250,9 @@ func (a *Auth) transportAuth(ep endpoint) (_ transport.AuthMethod, err error) {
 		if err != nil {
 			var missing *ssh.PassphraseMissingError
 			if errors.As(err, &missing) {
-				return nil, errors.New("SSH identity is encrypted and no passphrase (password) was given")
+				return nil, invalidf("SSH identity is encrypted and no passphrase (password) was given")
 			}
-			return nil, errors.New("SSH identity cannot be parsed or decrypted")
+			return nil, invalidf("SSH identity cannot be parsed or decrypted")
 		}
 		cb, algos, err := knownHostsCallback(a.KnownHosts, ep.Host)
 		if err != nil {
@@ -301,7 +312,7 @@ func checkKDFRounds(identity []byte) error {
 	rest = opts
 	_ = next()
 	if len(rest) >= 4 && binary.BigEndian.Uint32(rest) > maxKDFRounds {
-		return fmt.Errorf("SSH identity asks for %d key derivation rounds, more than the %d allowed", binary.BigEndian.Uint32(rest), maxKDFRounds)
+		return invalidf("SSH identity asks for %d key derivation rounds, more than the %d allowed", binary.BigEndian.Uint32(rest), maxKDFRounds)
 	}
 	return nil
 }
@@ -323,7 +334,7 @@ func knownHostsCallback(content []byte, host string) (ssh.HostKeyCallback, []str
 	}
 	db, err := skknownhosts.NewDB(f.Name())
 	if err != nil {
-		return nil, nil, errors.New("known_hosts does not parse")
+		return nil, nil, invalidf("known_hosts does not parse")
 	}
 	if _, _, err := net.SplitHostPort(host); err != nil {
 		host = net.JoinHostPort(host, "22")

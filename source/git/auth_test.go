@@ -16,6 +16,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// assertSaysOnce fails when err's text does not contain phrase exactly once.
+func assertSaysOnce(t *testing.T, err error, phrase string) {
+	t.Helper()
+	if n := strings.Count(err.Error(), phrase); n != 1 {
+		t.Errorf("error %q says %q %d times, want once", err, phrase, n)
+	}
+}
+
 // assertNoSecret fails when err's text contains any of the secrets.
 func assertNoSecret(t *testing.T, err error, secrets ...string) {
 	t.Helper()
@@ -50,12 +58,21 @@ func TestHTTPBasicAuth(t *testing.T) {
 				t.Fatalf("err = %v, want ErrAuth", err)
 			}
 			assertNoSecret(t, err, "wrong-battery", "correct-horse")
+			// The server replies "authentication required", as go-git
+			// also says: the text says it once.
+			assertSaysOnce(t, err, "authentication required")
 			// The no-op path (ls-remote) classifies the same way.
 			_, _, err = fetch(t, &tt.repo, "main@sha1:"+strings.Repeat("a", 40))
 			if !errors.Is(err, source.ErrAuth) {
 				t.Fatalf("ls-remote err = %v, want ErrAuth", err)
 			}
 			assertNoSecret(t, err, "wrong-battery")
+			assertSaysOnce(t, err, "authentication required")
+			_, err = tt.repo.Resolve(context.Background())
+			if !errors.Is(err, source.ErrAuth) {
+				t.Fatalf("Resolve err = %v, want ErrAuth", err)
+			}
+			assertSaysOnce(t, err, "authentication required")
 		})
 	}
 	// Credentials in the URL work, and never show in the revision.
@@ -81,6 +98,7 @@ func TestHTTPBearerToken(t *testing.T) {
 		t.Fatalf("wrong token: err = %v, want ErrAuth", err)
 	}
 	assertNoSecret(t, err, "tok-wrong-value", "tok-s3cr3t-value")
+	assertSaysOnce(t, err, "authentication required")
 }
 
 func TestHTTPSWithCA(t *testing.T) {
@@ -277,7 +295,11 @@ func TestAuthFromSecretData(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
 				}
+				if !errors.Is(err, source.ErrInvalid) {
+					t.Errorf("err = %v, want ErrInvalid", err)
+				}
 				assertNoSecret(t, err, "secret-pw")
+				assertSaysOnce(t, err, source.ErrInvalid.Error())
 				return
 			}
 			if err != nil {
@@ -292,7 +314,9 @@ func TestAuthFromSecretData(t *testing.T) {
 	if err != nil || p.URL != "http://proxy:3128" || p.Username != "u" || p.Password != "p" {
 		t.Errorf("ProxyFromSecretData = %+v, %v", p, err)
 	}
-	if _, err := git.ProxyFromSecretData(map[string][]byte{"address": []byte("ftp://x")}); err == nil {
-		t.Error("ftp proxy accepted")
+	for _, addr := range []string{"ftp://x", "", "proxy"} {
+		if _, err := git.ProxyFromSecretData(map[string][]byte{"address": []byte(addr)}); !errors.Is(err, source.ErrInvalid) {
+			t.Errorf("proxy address %q: err = %v, want ErrInvalid", addr, err)
+		}
 	}
 }

@@ -271,7 +271,8 @@ func (r *Repository) checkoutSubmodules(ctx context.Context, c *conn, tree *obje
 		}
 		subEp, err := parseEndpoint(subURL)
 		if err != nil {
-			return fmt.Errorf("git submodule %q: %w", l.path, err)
+			// Repository content, not configuration: no ErrInvalid.
+			return fmt.Errorf("git submodule %q: %v", l.path, err)
 		}
 		if r.SubmodulesSameHost {
 			if err := sameHost(c.ep, subEp); err != nil {

@@ -11,7 +11,10 @@
 //     branch. Precedence when several are set is the one Flux's Git client
 //     applies: commit, name, tag, semver, branch. Branch, tag, name and
 //     semver checkouts are shallow (depth 1); a commit is fetched by hash
-//     with depth 1 when the server allows it.
+//     with depth 1 when the server allows it. A Reference must name what
+//     to check out: the zero value is a configuration error, not a guess
+//     at a default branch (Flux's is "master", most hosts' and gittest's
+//     is "main"); Branch: DefaultBranch gives Flux's default.
 //   - Credentials (Auth): HTTP basic, bearer token, custom CA bundle and
 //     client certificate, SSH private key (optionally encrypted) with
 //     known_hosts required — an unknown host key is always an error. An
@@ -33,7 +36,9 @@
 // written: dir never contains a .git directory.
 //
 // Errors are *Error values that unwrap to source.ErrAuth, ErrNotFound,
-// ErrRefNotFound, ErrVerification or ErrNetwork; their text carries the
+// ErrRefNotFound, ErrVerification, ErrNetwork or, for a configuration
+// that cannot be acted on (found before anything is fetched),
+// ErrInvalid; their text carries the
 // URL without credentials and masks, through a source.Redactor built from
 // the credentials in use, every form they were sent in (passwords, the
 // base64 of basic auth, tokens, the URL's and the proxy's userinfo), even

@@ -17,12 +17,17 @@ import (
 
 // Error is the error a Repository returns for a failed operation. It
 // unwraps to one of the source sentinels (source.ErrAuth, ErrNotFound,
-// ErrRefNotFound, ErrVerification, ErrNetwork) when the failure is of
-// that kind, and to the context's error when the context ended. Its text
-// never holds credentials: the URL is shown without userinfo and known
-// secrets are masked.
+// ErrRefNotFound, ErrVerification, ErrNetwork, ErrInvalid) when the
+// failure is of that kind, and to the context's error when the context
+// ended. Configuration errors (a malformed URL, reference, version range,
+// path or key, credentials that do not fit together) are found before
+// anything is fetched and have Kind source.ErrInvalid; so do those of
+// AuthFromSecretData, ProxyFromSecretData and SelectSemVer. Its text never
+// holds credentials: the URL is shown without userinfo and known secrets
+// are masked.
 type Error struct {
-	// Op is what failed, for example "clone" or "ls-remote".
+	// Op is what failed, for example "fetch", "ls-remote" or
+	// "credentials".
 	Op string
 	// URL is the repository address without credentials.
 	URL string
@@ -114,6 +119,7 @@ func classify(ctx context.Context, op, cleanURL string, err error, red *source.R
 		errors.Is(err, transport.ErrAuthorizationFailed),
 		errors.Is(err, transport.ErrInvalidAuthMethod):
 		e.Kind = source.ErrAuth
+		e.Detail = redactDetail(red, authDetail(err))
 	case strings.Contains(msg, "knownhosts: key is unknown"), strings.Contains(msg, "knownhosts: key mismatch"):
 		e.Kind = source.ErrAuth
 		e.Detail = "the server's SSH host key is not in known_hosts"
@@ -141,4 +147,65 @@ func classify(ctx context.Context, op, cleanURL string, err error, red *source.R
 // masked with red (the credentials in use).
 func newError(op, cleanURL string, red *source.Redactor, kind error, format string, args ...any) *Error {
 	return &Error{Op: op, URL: red.Redact(cleanURL), Kind: kind, Detail: redactDetail(red, fmt.Sprintf(format, args...))}
+}
+
+// authDetail describes an authentication failure from go-git once. go-git
+// prefixes the server's reply with its own sentinel ("authentication
+// required: <reply>"), and servers often reply with those very words: the
+// reply is kept only when it says something more.
+func authDetail(err error) string {
+	msg := err.Error()
+	for _, sentinel := range []error{transport.ErrAuthenticationRequired, transport.ErrAuthorizationFailed, transport.ErrInvalidAuthMethod} {
+		prefix := sentinel.Error()
+		rest, ok := strings.CutPrefix(msg, prefix)
+		if !ok {
+			continue
+		}
+		reply := strings.TrimSpace(strings.TrimPrefix(rest, ":"))
+		if reply == "" || strings.EqualFold(strings.TrimSuffix(reply, "."), prefix) {
+			return prefix
+		}
+		return prefix + ": " + reply
+	}
+	return msg
+}
+
+// configError is a configuration error found before anything is fetched:
+// its text is the description alone and it unwraps to source.ErrInvalid.
+// Repository methods report it as an *Error (see asInvalid).
+type configError struct{ msg string }
+
+func (e *configError) Error() string { return e.msg }
+func (e *configError) Unwrap() error { return source.ErrInvalid }
+
+// invalidf formats a configuration error.
+func invalidf(format string, args ...any) error {
+	return &configError{msg: fmt.Sprintf(format, args...)}
+}
+
+// invalidError returns the *Error of kind source.ErrInvalid for op, with
+// no URL, describing err (masked with red when it is not nil).
+func invalidError(op string, red *source.Redactor, err error) *Error {
+	if red == nil {
+		red = source.NewRedactor()
+	}
+	return &Error{Op: op, Kind: source.ErrInvalid, Detail: redactDetail(red, err.Error())}
+}
+
+// asInvalid reports a configuration error of r (one that wraps
+// source.ErrInvalid) as an *Error for op, with r's URL when it parses and
+// every credential of r masked. Other errors, and errors that already are
+// an *Error, are returned as they are.
+func (r *Repository) asInvalid(op string, err error) error {
+	var already *Error
+	if err == nil || errors.As(err, &already) || !errors.Is(err, source.ErrInvalid) {
+		return err
+	}
+	ep, perr := parseEndpoint(r.URL)
+	red := newRedactor(r.URL, ep, r.Auth, r.Proxy)
+	e := invalidError(op, red, err)
+	if perr == nil {
+		e.URL = red.Redact(ep.Clean)
+	}
+	return e
 }

@@ -49,3 +49,19 @@ func Example() {
 	// kind: ConfigMap
 	// true
 }
+
+// ExampleReference shows that a Reference names what to check out: the
+// zero value is a configuration error, found before any network traffic,
+// rather than a guess between Flux's default branch ("master") and the
+// "main" of most hosts and of gittest.
+func ExampleReference() {
+	src := &git.Repository{URL: "https://git.example.com/fleet.git"}
+	_, err := src.Resolve(context.Background())
+	fmt.Println(errors.Is(err, source.ErrInvalid))
+	fmt.Println(err)
+
+	// Flux's default, named: git.Reference{Branch: git.DefaultBranch}.
+	// Output:
+	// true
+	// git resolve https://git.example.com/fleet.git: invalid configuration: no reference to check out: name a Branch, Tag, SemVer, Name or Commit (for Flux's default, branch "master", set Branch: git.DefaultBranch)
+}

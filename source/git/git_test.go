@@ -191,7 +191,7 @@ func TestFetchErrors(t *testing.T) {
 	}{
 		{"missing repository", git.Repository{URL: srv.URL + "/nope", Ref: git.Reference{Branch: "main"}}, source.ErrNotFound, "/nope"},
 		{"missing branch", git.Repository{URL: r.repo.URL, Ref: git.Reference{Branch: "nope"}}, source.ErrRefNotFound, "nope"},
-		{"default master is missing", git.Repository{URL: r.repo.URL}, source.ErrRefNotFound, "master"},
+		{"Flux's default branch is missing", git.Repository{URL: r.repo.URL, Ref: git.Reference{Branch: git.DefaultBranch}}, source.ErrRefNotFound, "master"},
 		{"missing tag", git.Repository{URL: r.repo.URL, Ref: git.Reference{Tag: "v9"}}, source.ErrRefNotFound, "v9"},
 		{"missing name", git.Repository{URL: r.repo.URL, Ref: git.Reference{Name: "refs/pull/9/head"}}, source.ErrRefNotFound, "refs/pull/9/head"},
 		{"semver without match", git.Repository{URL: r.repo.URL, Ref: git.Reference{SemVer: ">=5.0.0"}}, source.ErrRefNotFound, ">=5.0.0"},
@@ -212,28 +212,64 @@ func TestFetchErrors(t *testing.T) {
 }
 
 func TestFetchConfigErrors(t *testing.T) {
+	const u = "https://example.com/x"
+	main := git.Reference{Branch: "main"}
 	tests := []struct {
 		name string
 		repo git.Repository
 		text string
 	}{
-		{"bad scheme", git.Repository{URL: "ftp://example.com/x"}, "scheme"},
-		{"empty url", git.Repository{}, "empty"},
-		{"short commit", git.Repository{URL: "https://example.com/x", Ref: git.Reference{Commit: "abc"}}, "40-hex"},
-		{"bad branch", git.Repository{URL: "https://example.com/x", Ref: git.Reference{Branch: "a..b"}}, "not a valid Git reference"},
-		{"name without refs/", git.Repository{URL: "https://example.com/x", Ref: git.Reference{Name: "pull/1"}}, "refs/"},
-		{"bad semver", git.Repository{URL: "https://example.com/x", Ref: git.Reference{SemVer: "><"}}, "semver"},
-		{"sparse escapes", git.Repository{URL: "https://example.com/x", SparseCheckout: []string{"../x"}}, "leaves its root"},
-		{"ssh without known_hosts", git.Repository{URL: "ssh://git@example.com/x", Auth: &git.Auth{Identity: []byte("k")}}, "known_hosts"},
-		{"tag mode on a branch", git.Repository{URL: "https://example.com/x", Verify: &git.Verification{Mode: git.VerifyTag, SSHKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"}}}, "needs a tag"},
-		{"verify without keys", git.Repository{URL: "https://example.com/x", Verify: &git.Verification{}}, "no PGP or SSH public keys"},
-		{"bad verify mode", git.Repository{URL: "https://example.com/x", Verify: &git.Verification{Mode: "all"}}, "not one of"},
+		{"bad scheme", git.Repository{URL: "ftp://example.com/x", Ref: main}, "scheme"},
+		{"empty url", git.Repository{Ref: main}, "empty"},
+		{"zero reference", git.Repository{URL: u}, "name a Branch"},
+		{"short commit", git.Repository{URL: u, Ref: git.Reference{Commit: "abc"}}, "40-hex"},
+		{"bad branch", git.Repository{URL: u, Ref: git.Reference{Branch: "a..b"}}, `branch "a..b" is not a valid Git reference`},
+		{"branch ending in a dot", git.Repository{URL: u, Ref: git.Reference{Branch: "a."}}, "not a valid Git reference"},
+		{"branch component starting with a dot", git.Repository{URL: u, Ref: git.Reference{Branch: "team/.hidden"}}, "not a valid Git reference"},
+		{"branch starting with a dash", git.Repository{URL: u, Ref: git.Reference{Branch: "-x"}}, "not a valid Git reference"},
+		{"branch @", git.Repository{URL: u, Ref: git.Reference{Branch: "@"}}, "not a valid Git reference"},
+		{"branch scoping a commit", git.Repository{URL: u, Ref: git.Reference{Branch: "a b", Commit: strings.Repeat("a", 40)}}, `branch "a b"`},
+		{"bad tag", git.Repository{URL: u, Ref: git.Reference{Tag: "v1.lock"}}, `tag "v1.lock" is not a valid Git reference`},
+		{"bad name", git.Repository{URL: u, Ref: git.Reference{Name: "refs/pull//head"}}, `reference name "refs/pull//head"`},
+		{"name without refs/", git.Repository{URL: u, Ref: git.Reference{Name: "pull/1"}}, "refs/"},
+		{"bad semver", git.Repository{URL: u, Ref: git.Reference{SemVer: "><"}}, "semver"},
+		{"sparse escapes", git.Repository{URL: u, Ref: main, SparseCheckout: []string{"../x"}}, "leaves its root"},
+		{"ssh without known_hosts", git.Repository{URL: "ssh://git@example.com/x", Ref: main, Auth: &git.Auth{Identity: []byte("k")}}, "known_hosts"},
+		{"certificate without key", git.Repository{URL: u, Ref: main, Auth: &git.Auth{CertFile: []byte("c")}}, "CertFile and KeyFile"},
+		{"proxy without host", git.Repository{URL: u, Ref: main, Proxy: &git.Proxy{URL: "proxy"}}, "proxy URL"},
+		{"tag mode on a branch", git.Repository{URL: u, Ref: main, Verify: &git.Verification{Mode: git.VerifyTag, SSHKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"}}}, "needs a tag"},
+		{"verify without keys", git.Repository{URL: u, Ref: main, Verify: &git.Verification{}}, "no PGP or SSH public keys"},
+		{"bad verify mode", git.Repository{URL: u, Ref: main, Verify: &git.Verification{Mode: "all"}}, "not one of"},
+		{"include into the root", git.Repository{URL: u, Ref: main, Include: []git.Include{{Dir: "/nonexistent"}}}, "toPath"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			check := func(op string, err error) {
+				t.Helper()
+				if err == nil || !strings.Contains(err.Error(), tt.text) {
+					t.Fatalf("%s: err = %v, want it to contain %q", op, err, tt.text)
+				}
+				var gerr *git.Error
+				if !errors.Is(err, source.ErrInvalid) || !errors.As(err, &gerr) || gerr.Kind != source.ErrInvalid {
+					t.Errorf("%s: err = %#v, want an *Error of kind ErrInvalid", op, err)
+				}
+				if n := strings.Count(err.Error(), source.ErrInvalid.Error()); n != 1 {
+					t.Errorf("%s: %q says %q %d times, want once", op, err, source.ErrInvalid, n)
+				}
+			}
+			if tt.name == "include into the root" {
+				// Includes are applied after the checkout, so this one
+				// needs a server.
+				srv := gittest.NewHTTPServer(t)
+				repo := srv.NewRepo(t, "x")
+				repo.Commit("c", map[string]string{"a": "a"})
+				tt.repo.URL = repo.URL
+			}
 			_, _, err := fetch(t, &tt.repo, "")
-			if err == nil || !strings.Contains(err.Error(), tt.text) {
-				t.Fatalf("err = %v, want it to contain %q", err, tt.text)
+			check("Fetch", err)
+			if tt.repo.Include == nil && tt.repo.Verify == nil && tt.repo.SparseCheckout == nil {
+				_, err := tt.repo.Resolve(context.Background())
+				check("Resolve", err)
 			}
 		})
 	}
@@ -248,8 +284,8 @@ func TestFetchIntoNonEmptyDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := (&git.Repository{URL: repo.URL, Ref: git.Reference{Branch: "main"}}).Fetch(context.Background(), dir, "")
-	if err == nil || !strings.Contains(err.Error(), "not empty") {
-		t.Fatalf("err = %v", err)
+	if !errors.Is(err, source.ErrInvalid) || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("err = %v, want ErrInvalid naming the directory as not empty", err)
 	}
 }
 
@@ -443,8 +479,8 @@ func TestSelectSemVer(t *testing.T) {
 			t.Errorf("SelectSemVer(%q) = %q, %v; want %q, %v", tt.constraint, got, ok, tt.want, tt.ok)
 		}
 	}
-	if _, _, err := git.SelectSemVer("not a range", tags); err == nil {
-		t.Error("a bad range was accepted")
+	if _, _, err := git.SelectSemVer("not a range", tags); !errors.Is(err, source.ErrInvalid) {
+		t.Errorf("a bad range: err = %v, want ErrInvalid", err)
 	}
 }
 

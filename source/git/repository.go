@@ -20,8 +20,9 @@ import (
 	"github.com/go-logr/logr"
 )
 
-// DefaultBranch is the branch checked out when Reference is empty, as in
-// Flux.
+// DefaultBranch is the branch Flux's GitRepository checks out when its
+// spec.ref is empty. A zero Reference does not default to it (see
+// Reference): set Branch to DefaultBranch for Flux's behaviour.
 const DefaultBranch = "master"
 
 // maxSubmoduleDepth bounds nested submodule recursion.
@@ -31,7 +32,14 @@ const maxSubmoduleDepth = 8
 // precedence is Flux's (as its Git client implements it): Commit, then
 // Name, then Tag, then SemVer, then Branch. Branch also scopes Commit: the
 // commit must then be reachable from the branch, and the revision is named
-// after the branch. All empty means Branch DefaultBranch.
+// after the branch.
+//
+// The zero Reference is a configuration error (source.ErrInvalid) that asks
+// for a branch, rather than a guess: Flux defaults to branch "master",
+// while most repositories made today, and those of gittest, start on
+// "main". Name the branch, or use Branch: DefaultBranch where Flux's
+// default is wanted (as a controller serving Flux's GitRepository does for
+// an empty spec.ref).
 type Reference struct {
 	// Branch is a branch name such as "main".
 	Branch string
@@ -103,46 +111,48 @@ func (r *Repository) plan() (target, error) {
 	case ref.Commit != "":
 		c := strings.ToLower(ref.Commit)
 		if !isSHA1(c) {
-			return target{}, fmt.Errorf("commit %q is not a full 40-hex-digit SHA-1", ref.Commit)
+			return target{}, invalidf("commit %q is not a full 40-hex-digit SHA-1", ref.Commit)
 		}
 		t := target{kind: "commit", commit: c}
 		if ref.Branch != "" {
-			if err := checkRefPart("branch", ref.Branch); err != nil {
+			name, err := checkRefName("branch", ref.Branch, plumbing.NewBranchReferenceName(ref.Branch))
+			if err != nil {
 				return target{}, err
 			}
-			t.ref = plumbing.NewBranchReferenceName(ref.Branch)
-			t.display = ref.Branch
+			t.ref, t.display = name, ref.Branch
 		}
 		return t, nil
 	case ref.Name != "":
 		if !strings.HasPrefix(ref.Name, "refs/") {
-			return target{}, fmt.Errorf("reference name %q must start with refs/", ref.Name)
+			return target{}, invalidf("reference name %q must start with refs/", ref.Name)
 		}
-		if err := checkRefPart("reference name", ref.Name); err != nil {
+		name, err := checkRefName("reference name", ref.Name, plumbing.ReferenceName(ref.Name))
+		if err != nil {
 			return target{}, err
 		}
 		// As in Flux, a named reference keeps its full name in the
 		// revision, even for refs/heads/ and refs/tags/.
-		return target{kind: "name", ref: plumbing.ReferenceName(ref.Name), display: ref.Name}, nil
+		return target{kind: "name", ref: name, display: ref.Name}, nil
 	case ref.Tag != "":
-		if err := checkRefPart("tag", ref.Tag); err != nil {
+		name, err := checkRefName("tag", ref.Tag, plumbing.NewTagReferenceName(ref.Tag))
+		if err != nil {
 			return target{}, err
 		}
-		return target{kind: "tag", ref: plumbing.NewTagReferenceName(ref.Tag), display: ref.Tag}, nil
+		return target{kind: "tag", ref: name, display: ref.Tag}, nil
 	case ref.SemVer != "":
 		if _, err := parseConstraint(ref.SemVer); err != nil {
 			return target{}, err
 		}
 		return target{kind: "semver"}, nil
-	default:
-		b := ref.Branch
-		if b == "" {
-			b = DefaultBranch
-		}
-		if err := checkRefPart("branch", b); err != nil {
+	case ref.Branch != "":
+		name, err := checkRefName("branch", ref.Branch, plumbing.NewBranchReferenceName(ref.Branch))
+		if err != nil {
 			return target{}, err
 		}
-		return target{kind: "branch", ref: plumbing.NewBranchReferenceName(b), display: b}, nil
+		return target{kind: "branch", ref: name, display: ref.Branch}, nil
+	default:
+		return target{}, invalidf("no reference to check out: name a Branch, Tag, SemVer, Name or Commit "+
+			"(for Flux's default, branch %q, set Branch: git.DefaultBranch)", DefaultBranch)
 	}
 }
 
@@ -158,20 +168,15 @@ func isSHA1(s string) bool {
 	return true
 }
 
-// checkRefPart rejects names git itself would refuse, so they never reach
-// a refspec.
-func checkRefPart(what, s string) error {
-	if s == "" || strings.HasPrefix(s, "-") || strings.HasSuffix(s, "/") || strings.HasSuffix(s, ".lock") ||
-		strings.Contains(s, "..") || strings.Contains(s, "@{") || strings.Contains(s, "//") ||
-		strings.ContainsAny(s, " ~^:?*[\\\x7f") {
-		return fmt.Errorf("%s %q is not a valid Git reference name", what, s)
+// checkRefName validates a full reference name with go-git's rules (those
+// of git check-ref-format, and no branch or tag starting with "-"), so
+// that a name git would refuse never reaches a refspec. what and given
+// name the field for the error.
+func checkRefName(what, given string, name plumbing.ReferenceName) (plumbing.ReferenceName, error) {
+	if err := name.Validate(); err != nil {
+		return "", invalidf("%s %q is not a valid Git reference name", what, given)
 	}
-	for _, c := range s {
-		if c < 0x20 {
-			return fmt.Errorf("%s %q is not a valid Git reference name", what, s)
-		}
-	}
-	return nil
+	return name, nil
 }
 
 // conn carries everything go-git needs to talk to the server.
@@ -194,19 +199,19 @@ func (r *Repository) connect() (*conn, error) {
 	red := newRedactor(r.URL, ep, r.Auth, r.Proxy)
 	am, err := r.Auth.transportAuth(ep)
 	if err != nil {
-		return nil, fmt.Errorf("git auth for %s: %w", red.Redact(ep.Clean), err)
+		return nil, err
 	}
 	c := &conn{ep: ep, auth: am, red: red}
 	if r.Auth != nil {
 		c.ca, c.cert, c.key = r.Auth.CAFile, r.Auth.CertFile, r.Auth.KeyFile
 		if (c.cert == nil) != (c.key == nil) {
-			return nil, errors.New("git auth: a client certificate needs both CertFile and KeyFile")
+			return nil, invalidf("a client certificate needs both CertFile and KeyFile")
 		}
 	}
 	if r.Proxy != nil {
 		u, err := url.Parse(r.Proxy.URL)
 		if err != nil || u.Host == "" {
-			return nil, errors.New("git proxy: URL is not a URL with a host")
+			return nil, invalidf("the proxy URL is not a URL with a host")
 		}
 		c.proxy = transport.ProxyOptions{URL: r.Proxy.URL, Username: r.Proxy.Username, Password: r.Proxy.Password}
 	}
@@ -269,16 +274,19 @@ func (c *conn) resolveRemote(ctx context.Context, t *target, semverRange string)
 // reference with one ls-remote round trip, without downloading objects. For
 // a commit reference it returns the revision the commit would have.
 func (r *Repository) Resolve(ctx context.Context) (string, error) {
+	if _, err := parseEndpoint(r.URL); err != nil {
+		return "", r.asInvalid("resolve", err)
+	}
 	t, err := r.plan()
 	if err != nil {
-		return "", err
+		return "", r.asInvalid("resolve", err)
 	}
 	if t.kind == "commit" {
 		return source.GitRevision(t.display, t.commit), nil
 	}
 	c, err := r.connect()
 	if err != nil {
-		return "", err
+		return "", r.asInvalid("resolve", err)
 	}
 	h, err := c.resolveRemote(ctx, &t, r.Ref.SemVer)
 	if err != nil {
@@ -301,24 +309,9 @@ func (r *Repository) Fetch(ctx context.Context, dir, last string) (source.Snapsh
 func (r *Repository) fetch(ctx context.Context, dir, last string, depth int) (source.Snapshot, error) {
 	log := logr.FromContextOrDiscard(ctx)
 	start := time.Now()
-	t, err := r.plan()
+	t, ver, sparse, c, err := r.prepare()
 	if err != nil {
-		return source.Snapshot{}, err
-	}
-	ver, err := r.Verify.compile()
-	if err != nil {
-		return source.Snapshot{}, err
-	}
-	if ver != nil && ver.mode != VerifyHEAD && t.kind != "tag" && t.kind != "semver" && !(t.kind == "name" && t.ref.IsTag()) {
-		return source.Snapshot{}, fmt.Errorf("verification mode %s needs a tag or semver reference", ver.mode)
-	}
-	sparse, err := cleanSparse(r.SparseCheckout)
-	if err != nil {
-		return source.Snapshot{}, err
-	}
-	c, err := r.connect()
-	if err != nil {
-		return source.Snapshot{}, err
+		return source.Snapshot{}, r.asInvalid("fetch", err)
 	}
 
 	// One ls-remote settles semver tags and answers the no-op check.
@@ -335,7 +328,7 @@ func (r *Repository) fetch(ctx context.Context, dir, last string, depth int) (so
 	}
 
 	if err := prepareDir(dir); err != nil {
-		return source.Snapshot{}, err
+		return source.Snapshot{}, r.asInvalid("fetch", err)
 	}
 	repo, commit, tag, err := c.fetchObjects(ctx, t)
 	if err != nil {
@@ -379,10 +372,39 @@ func (r *Repository) fetch(ctx context.Context, dir, last string, depth int) (so
 		}
 	}
 	if err := source.ApplyIncludes(ctx, dir, r.Include); err != nil {
-		return source.Snapshot{}, err
+		return source.Snapshot{}, r.asInvalid("include", err)
 	}
 	log.V(1).Info("git fetched", "revision", snap.Revision, "duration", time.Since(start))
 	return snap, nil
+}
+
+// prepare checks the whole configuration before anything is fetched: the
+// URL, the reference, the verification keys, the sparse checkout
+// directories and the credentials. Its errors wrap source.ErrInvalid.
+func (r *Repository) prepare() (target, *verifier, []string, *conn, error) {
+	if _, err := parseEndpoint(r.URL); err != nil {
+		return target{}, nil, nil, nil, err
+	}
+	t, err := r.plan()
+	if err != nil {
+		return target{}, nil, nil, nil, err
+	}
+	ver, err := r.Verify.compile()
+	if err != nil {
+		return target{}, nil, nil, nil, err
+	}
+	if ver != nil && ver.mode != VerifyHEAD && t.kind != "tag" && t.kind != "semver" && !(t.kind == "name" && t.ref.IsTag()) {
+		return target{}, nil, nil, nil, invalidf("verification mode %s needs a tag or semver reference", ver.mode)
+	}
+	sparse, err := cleanSparse(r.SparseCheckout)
+	if err != nil {
+		return target{}, nil, nil, nil, err
+	}
+	c, err := r.connect()
+	if err != nil {
+		return target{}, nil, nil, nil, err
+	}
+	return t, ver, sparse, c, nil
 }
 
 // fetchObjects downloads what the target needs into memory and returns the
@@ -494,10 +516,11 @@ func commitInfo(c *object.Commit, t target) *source.Commit {
 	}
 }
 
-// prepareDir creates dir or checks that it is empty.
+// prepareDir creates dir or checks that it is empty; a dir that is not
+// empty, or not named, is a configuration error.
 func prepareDir(dir string) error {
 	if dir == "" {
-		return errors.New("destination directory is empty")
+		return invalidf("the destination directory is not named")
 	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -507,7 +530,7 @@ func prepareDir(dir string) error {
 		return err
 	}
 	if len(entries) > 0 {
-		return fmt.Errorf("destination directory %q is not empty", dir)
+		return invalidf("destination directory %q is not empty", dir)
 	}
 	return nil
 }

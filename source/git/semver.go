@@ -1,7 +1,6 @@
 package git
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -12,11 +11,12 @@ import (
 // or "1.2.x"). Tags that are not versions are ignored; a leading "v" is
 // allowed. When two tags denote the same version ("v1.0.0" and "1.0.0")
 // the lexically greater name wins, so the choice is deterministic. It
-// returns false when no tag matches.
+// returns false when no tag matches, and an *Error of kind
+// source.ErrInvalid when the constraint does not parse.
 func SelectSemVer(constraint string, tags []string) (string, bool, error) {
 	c, err := parseConstraint(constraint)
 	if err != nil {
-		return "", false, err
+		return "", false, invalidError("semver", nil, err)
 	}
 	var best *semver.Version
 	bestTag := ""
@@ -38,15 +38,15 @@ func SelectSemVer(constraint string, tags []string) (string, bool, error) {
 func parseConstraint(s string) (c *semver.Constraints, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("semver range %q: %v", s, r)
+			err = invalidf("semver range %q: %v", s, r)
 		}
 	}()
 	if strings.TrimSpace(s) == "" {
-		return nil, fmt.Errorf("semver range is empty")
+		return nil, invalidf("semver range is empty")
 	}
 	c, err = semver.NewConstraint(s)
 	if err != nil {
-		return nil, fmt.Errorf("semver range %q does not parse: %w", s, err)
+		return nil, invalidf("semver range %q does not parse: %v", s, err)
 	}
 	return c, nil
 }

@@ -63,12 +63,12 @@ func (v *Verification) compile() (*verifier, error) {
 	case "tagandhead":
 		out.mode = VerifyTagAndHEAD
 	default:
-		return nil, fmt.Errorf("verification mode %q is not one of HEAD, Tag, TagAndHEAD", v.Mode)
+		return nil, invalidf("verification mode %q is not one of HEAD, Tag, TagAndHEAD", v.Mode)
 	}
 	for i, ring := range v.PGPKeyRings {
 		entities, err := readKeyRing(ring)
 		if err != nil {
-			return nil, fmt.Errorf("PGP key ring #%d does not parse: %w", i+1, err)
+			return nil, invalidf("PGP key ring #%d does not parse: %v", i+1, err)
 		}
 		for _, e := range entities {
 			out.pgpIDs = append(out.pgpIDs, "PGP "+e.PrimaryKey.KeyIdString())
@@ -80,7 +80,7 @@ func (v *Verification) compile() (*verifier, error) {
 		for len(bytes.TrimSpace(rest)) > 0 {
 			pub, _, _, r, err := ssh.ParseAuthorizedKey(rest)
 			if err != nil {
-				return nil, fmt.Errorf("SSH public key #%d does not parse as authorized_keys", i+1)
+				return nil, invalidf("SSH public key #%d does not parse as authorized_keys", i+1)
 			}
 			out.ssh = append(out.ssh, pub)
 			out.sshName = append(out.sshName, "SSH "+ssh.FingerprintSHA256(pub))
@@ -88,7 +88,7 @@ func (v *Verification) compile() (*verifier, error) {
 		}
 	}
 	if len(out.pgp) == 0 && len(out.ssh) == 0 {
-		return nil, errors.New("verification is enabled but no PGP or SSH public keys were given")
+		return nil, invalidf("verification is enabled but no PGP or SSH public keys were given")
 	}
 	return out, nil
 }

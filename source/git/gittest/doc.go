@@ -10,7 +10,10 @@
 // that a client did or did not download anything.
 //
 // Repositories are ordinary working repositories created with NewRepo (or a
-// server's NewRepo, which places them where the server serves them). Repo
+// server's NewRepo, which places them where the server serves them). They
+// start on branch "main", as `git init` does on most hosts today; a
+// git.Reference has no default branch, so tests name it:
+// git.Reference{Branch: "main"}. Repo
 // has methods to commit files, create branches and tags, and sign commits
 // and tags with a GnuPG key (NewGPGKey) or an SSH key (NewSSHSigningKey),
 // all through the git CLI and its usual signing programs.

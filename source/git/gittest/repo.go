@@ -29,9 +29,10 @@ type Worktree struct {
 }
 
 // InitWorktree initialises an empty repository in dir (created if needed)
-// on branch main, configured so that the servers of this package serve it
-// with every feature on (filters, wants by hash, pushes to the checked-out
-// branch).
+// on branch "main" (fetch it with git.Reference{Branch: "main"}: a
+// Reference has no default branch), configured so that the servers of
+// this package serve it with every feature on (filters, wants by hash,
+// pushes to the checked-out branch).
 func InitWorktree(dir string) (*Worktree, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("gittest: %w", err)
