@@ -28,14 +28,39 @@ type Expression struct {
 	prg cel.Program
 }
 
+// ErrInvalidExpression is wrapped by the errors of CompileExpression and
+// CompileHealthCheck (and so of NewManager given such a health check): an
+// expression that does not compile is a problem of the spec, which
+// retrying cannot fix (see IsStalling). Errors of evaluation do not wrap it.
+var ErrInvalidExpression = errors.New("invalid CEL expression")
+
+// invalidExpressionError marks err as an invalid expression, keeping its
+// text.
+type invalidExpressionError struct{ err error }
+
+func (e *invalidExpressionError) Error() string { return e.err.Error() }
+
+func (e *invalidExpressionError) Unwrap() []error { return []error{ErrInvalidExpression, e.err} }
+
+// invalidExpression wraps a non-nil compile error in an
+// invalidExpressionError, once.
+func invalidExpression(err error) error {
+	if err == nil || errors.Is(err, ErrInvalidExpression) {
+		return err
+	}
+	return &invalidExpressionError{err: err}
+}
+
 // CompileExpression compiles a boolean CEL expression over the given
 // variables (each of dynamic type). CEL's optional types and string
-// extensions are available. The error names the expression.
+// extensions are available. The error names the expression and wraps
+// ErrInvalidExpression.
 func CompileExpression(src string, vars ...string) (_ *Expression, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("CEL expression %q: compiler failure: %v", src, r)
 		}
+		err = invalidExpression(err)
 	}()
 	if strings.TrimSpace(src) == "" {
 		return nil, errors.New("CEL expression is empty")
@@ -113,8 +138,10 @@ type HealthEvaluator struct {
 	current, inProgress, failed *Expression
 }
 
-// CompileHealthCheck validates and compiles one HealthCheckExpr.
-func CompileHealthCheck(h HealthCheckExpr) (*HealthEvaluator, error) {
+// CompileHealthCheck validates and compiles one HealthCheckExpr. Its errors
+// wrap ErrInvalidExpression.
+func CompileHealthCheck(h HealthCheckExpr) (_ *HealthEvaluator, err error) {
+	defer func() { err = invalidExpression(err) }()
 	gv, err := schema.ParseGroupVersion(h.APIVersion)
 	if err != nil || h.APIVersion == "" {
 		return nil, fmt.Errorf("health check for kind %q: invalid apiVersion %q", h.Kind, h.APIVersion)

@@ -45,4 +45,16 @@
 // through a kubeconfig (which refuse, unless allowed, exec plugins, auth
 // providers, insecure TLS and any field naming a file on the controller's
 // host).
+//
+// For the controller around the Manager, Lifecycle is the skeleton every
+// kind shares: get the object, add a finalizer, clean up on deletion,
+// honour suspension and patch the status the kind's work wrote; the kind
+// brings only its Run and Finalize hooks (the example GitRepository and
+// Kustomization controllers are two such kinds, and a HelmRelease or a
+// Bucket controller would be a third). IsStalling tells a spec problem
+// that retrying cannot fix (an invalid source configuration or CEL
+// expression, a refused cross-namespace reference) from a failure worth a
+// retry; Events records Kubernetes Events with Flux's revision annotation;
+// ObjectVars reads post-build substitution variables from a ConfigMap or a
+// Secret.
 package reconcile

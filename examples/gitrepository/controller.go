@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"time"
 
@@ -15,15 +14,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/gitopskit/gitopskit/artifact"
-	"github.com/gitopskit/gitopskit/examples/internal/fluxstatus"
+	"github.com/gitopskit/gitopskit/examples/fluxadapter"
 	"github.com/gitopskit/gitopskit/reconcile"
 	"github.com/gitopskit/gitopskit/source"
 	"github.com/gitopskit/gitopskit/source/git"
@@ -48,7 +42,11 @@ const (
 	IncludeUnavailableReason = "IncludeUnavailable"
 )
 
-// Reconciler reconciles GitRepository objects.
+// Reconciler reconciles GitRepository objects: the kind-independent steps
+// (finalizer, suspension, status patch) are reconcile.Lifecycle's, fetch,
+// pack, store and garbage collection are artifact.Store.Refresh's; what is
+// left here is the GitRepository's own: credentials, verification,
+// includes and its conditions.
 type Reconciler struct {
 	// Client reads and patches objects and reads Secrets.
 	Client client.Client
@@ -60,7 +58,7 @@ type Reconciler struct {
 	Fetcher *artifact.Fetcher
 	// Recorder records Kubernetes Events; nil means the manager's recorder
 	// (SetupWithManager) or none.
-	Recorder fluxstatus.EventRecorder
+	Recorder reconcile.EventRecorder
 	// TempDir holds checkouts while they are packed; "" means os.TempDir().
 	TempDir string
 	// SubmodulesSameHost confines submodules to the host of their parent
@@ -68,62 +66,26 @@ type Reconciler struct {
 	SubmodulesSameHost bool
 }
 
-// Options tunes SetupWithManager. The zero value runs one reconcile at a time.
-type Options struct {
-	// MaxConcurrentReconciles is the number of parallel reconciles; 0 means 1.
-	MaxConcurrentReconciles int
-	// SkipNameValidation allows several managers in one process to run
-	// this controller (tests); false keeps controller-runtime's check.
-	SkipNameValidation bool
-}
-
-// SetupWithManager registers the reconciler with mgr.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
-	if r.Client == nil {
-		r.Client = mgr.GetClient()
-	}
-	if r.Recorder == nil {
-		r.Recorder = mgr.GetEventRecorder(ControllerName)
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		Named("gitrepository").
-		For(&sourcev1.GitRepository{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		WithOptions(controller.Options{
-			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
-			SkipNameValidation:      &opts.SkipNameValidation,
-		}).
-		Complete(r)
-}
-
 // Reconcile brings one GitRepository's artifact up to date.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	obj := &sourcev1.GitRepository{}
-	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	l := &reconcile.Lifecycle[*sourcev1.GitRepository]{
+		Client:    r.Client,
+		New:       func() *sourcev1.GitRepository { return &sourcev1.GitRepository{} },
+		Finalizer: sourcev1.SourceFinalizer,
+		Run: func(ctx context.Context, obj *sourcev1.GitRepository, _ *reconcile.StatusPatcher) (ctrl.Result, error) {
+			return r.reconcile(ctx, obj)
+		},
+		Finalize:  r.finalize,
+		Suspended: func(obj *sourcev1.GitRepository) bool { return obj.Spec.Suspend },
+		Observe: func(obj *sourcev1.GitRepository) {
+			fluxadapter.Observed(obj, &obj.Status.ObservedGeneration, &obj.Status.ReconcileRequestStatus)
+		},
 	}
-	if !obj.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, obj)
-	}
-	if !controllerutil.ContainsFinalizer(obj, sourcev1.SourceFinalizer) {
-		base := obj.DeepCopy()
-		controllerutil.AddFinalizer(obj, sourcev1.SourceFinalizer)
-		if err := r.Client.Patch(ctx, obj, client.MergeFrom(base)); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	if obj.Spec.Suspend {
-		logf.FromContext(ctx).V(1).Info("reconciliation is suspended")
-		return ctrl.Result{}, nil
-	}
-	base := obj.DeepCopy()
-	res, recErr := r.reconcile(ctx, obj)
-	obj.Status.ObservedGeneration = obj.Generation
-	fluxstatus.HandleRequest(obj.GetAnnotations(), &obj.Status.ReconcileRequestStatus)
-	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
-		return ctrl.Result{}, errors.Join(recErr, err)
-	}
-	return res, recErr
+	return l.Reconcile(ctx, req)
+}
+
+func (r *Reconciler) events() reconcile.Events {
+	return reconcile.Events{Recorder: r.Recorder, RevisionKey: RevisionAnnotation}
 }
 
 // failure records a failed step and decides how to retry.
@@ -133,12 +95,17 @@ func (r *Reconciler) failure(obj *sourcev1.GitRepository, cond reconcile.Conditi
 		cond.Set(condType, metav1.ConditionTrue, reason, "%s", msg)
 	}
 	cond.Failed(reason, "%s", msg)
-	fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, "", corev1.EventTypeWarning, reason, msg)
+	r.events().Warning(obj, "", reason, msg)
 	return ctrl.Result{}, err
 }
 
+// unverified records a failed signature verification.
+func (r *Reconciler) unverified(obj *sourcev1.GitRepository, cond reconcile.Conditions, reason string, err error) (ctrl.Result, error) {
+	cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionFalse, InvalidCommitSignatureReason, "%s", err.Error())
+	return r.failure(obj, cond, "", reason, err)
+}
+
 func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository) (ctrl.Result, error) {
-	log := logf.FromContext(ctx)
 	cond := reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
 	if obj.Generation != obj.Status.ObservedGeneration {
 		cond.Reconciling(meta.ProgressingReason, "processing object: new generation %d -> %d", obj.Status.ObservedGeneration, obj.Generation)
@@ -148,179 +115,129 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository)
 	repo.SubmodulesSameHost = r.SubmodulesSameHost
 	if ref := obj.Spec.SecretRef; ref != nil {
 		data, err := r.secretData(ctx, obj.Namespace, ref.Name)
+		if err == nil {
+			if repo.Auth, err = git.AuthFromSecretData(data, obj.Spec.URL); err != nil {
+				err = fmt.Errorf("invalid Secret %q: %w", ref.Name, err)
+			}
+		}
 		if err != nil {
 			return r.failure(obj, cond, sourcev1.FetchFailedCondition, sourcev1.AuthenticationFailedReason, err)
-		}
-		if repo.Auth, err = git.AuthFromSecretData(data, obj.Spec.URL); err != nil {
-			return r.failure(obj, cond, sourcev1.FetchFailedCondition, sourcev1.AuthenticationFailedReason,
-				fmt.Errorf("invalid Secret %q: %w", ref.Name, err))
 		}
 	}
 	if ref := obj.Spec.ProxySecretRef; ref != nil {
 		data, err := r.secretData(ctx, obj.Namespace, ref.Name)
+		if err == nil {
+			if repo.Proxy, err = git.ProxyFromSecretData(data); err != nil {
+				err = fmt.Errorf("invalid proxy Secret %q: %w", ref.Name, err)
+			}
+		}
 		if err != nil {
 			return r.failure(obj, cond, sourcev1.FetchFailedCondition, sourcev1.AuthenticationFailedReason, err)
-		}
-		if repo.Proxy, err = git.ProxyFromSecretData(data); err != nil {
-			return r.failure(obj, cond, sourcev1.FetchFailedCondition, sourcev1.AuthenticationFailedReason,
-				fmt.Errorf("invalid proxy Secret %q: %w", ref.Name, err))
 		}
 	}
 	if v := obj.Spec.Verification; v != nil {
 		data, err := r.secretData(ctx, obj.Namespace, v.SecretRef.Name)
 		if err != nil {
-			cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionFalse, InvalidCommitSignatureReason, "%s", err.Error())
-			return r.failure(obj, cond, "", sourcev1.AuthenticationFailedReason, err)
+			return r.unverified(obj, cond, sourcev1.AuthenticationFailedReason, err)
 		}
 		if repo.Verify, err = Verification(v, data); err != nil {
-			cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionFalse, InvalidCommitSignatureReason, "%s", err.Error())
-			return r.failure(obj, cond, "", InvalidCommitSignatureReason, err)
+			return r.unverified(obj, cond, InvalidCommitSignatureReason, err)
 		}
 	} else {
 		cond.Delete(sourcev1.SourceVerifiedCondition)
 	}
 
-	work, err := os.MkdirTemp(r.TempDir, "gitrepository-")
-	if err != nil {
-		return r.failure(obj, cond, sourcev1.StorageOperationFailedCondition, sourcev1.DirCreationFailedReason, err)
-	}
-	defer os.RemoveAll(work)
-
-	included, err := r.includes(ctx, obj, work)
-	if err != nil {
-		cond.Set(sourcev1.IncludeUnavailableCondition, metav1.ConditionTrue, IncludeUnavailableReason, "%s", err.Error())
-		return r.failure(obj, cond, "", IncludeUnavailableReason, err)
+	var included []*meta.Artifact
+	if len(obj.Spec.Include) > 0 {
+		work, err := os.MkdirTemp(r.TempDir, "gitrepository-include-")
+		if err != nil {
+			return r.failure(obj, cond, sourcev1.StorageOperationFailedCondition, sourcev1.DirCreationFailedReason, err)
+		}
+		defer os.RemoveAll(work)
+		if included, err = r.includes(ctx, obj, repo, work); err != nil {
+			cond.Set(sourcev1.IncludeUnavailableCondition, metav1.ConditionTrue, IncludeUnavailableReason, "%s", err.Error())
+			return r.failure(obj, cond, "", IncludeUnavailableReason, err)
+		}
 	}
 	cond.Delete(sourcev1.IncludeUnavailableCondition)
-	for _, inc := range included {
-		repo.Include = append(repo.Include, inc.include)
-	}
-
-	last := ""
-	if r.canSkip(obj) {
-		last = obj.Status.Artifact.Revision
-	}
-	timeout := DefaultTimeout
-	if obj.Spec.Timeout != nil {
-		timeout = obj.Spec.Timeout.Duration
-	}
-	fctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	dir := filepath.Join(work, "tree")
-	snap, err := repo.Fetch(fctx, dir, last)
-	switch {
-	case errors.Is(err, source.ErrUnchanged):
-		log.V(1).Info("no changes since last reconciliation", "revision", last)
-		current := fromStatus(obj.Status.Artifact)
-		r.stored(ctx, obj, cond, current)
-		return ctrl.Result{RequeueAfter: obj.Spec.Interval.Duration}, nil
-	case errors.Is(err, source.ErrVerification):
-		cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionFalse, InvalidCommitSignatureReason, "%s", err.Error())
-		return r.failure(obj, cond, "", InvalidCommitSignatureReason, err)
-	case errors.Is(err, source.ErrAuth):
-		return r.failure(obj, cond, sourcev1.FetchFailedCondition, sourcev1.AuthenticationFailedReason, err)
-	case err != nil:
-		var gerr *git.Error
-		if !errors.As(err, &gerr) && ctx.Err() == nil {
-			// Not an operation failure but a spec the git source refuses
-			// (reference, verification mode, sparse paths, URL): retrying
-			// cannot help until the object changes.
-			cond.Set(sourcev1.FetchFailedCondition, metav1.ConditionTrue, sourcev1.GitOperationFailedReason, "%s", err.Error())
-			cond.Stalled(sourcev1.GitOperationFailedReason, "%s", err.Error())
-			fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, "", corev1.EventTypeWarning, sourcev1.GitOperationFailedReason, err.Error())
-			return ctrl.Result{}, nil
-		}
-		return r.failure(obj, cond, sourcev1.FetchFailedCondition, sourcev1.GitOperationFailedReason, err)
-	}
-	cond.Delete(sourcev1.FetchFailedCondition)
-	if repo.Verify != nil && snap.Commit != nil {
-		msg := fmt.Sprintf("verified signature of commit '%s'", snap.Commit.Hash)
-		if snap.Commit.VerifiedBy != "" {
-			msg += fmt.Sprintf(" with key '%s'", snap.Commit.VerifiedBy)
-		}
-		cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionTrue, meta.SucceededReason, "%s", msg)
-	}
 
 	ignore := ""
 	if obj.Spec.Ignore != nil {
 		ignore = *obj.Spec.Ignore
 	}
-	filter, err := artifact.NewIgnoreFilter(dir, ignore)
-	if err != nil {
-		return r.failure(obj, cond, sourcev1.StorageOperationFailedCondition, sourcev1.ArchiveOperationFailedReason, err)
+	opts := artifact.RefreshOptions{
+		Filter:  func(dir string) (artifact.Filter, error) { return artifact.NewIgnoreFilter(dir, ignore) },
+		TempDir: r.TempDir,
+		Timeout: DefaultTimeout,
 	}
-	a, err := r.Store.ArchiveSnapshot(ctx, objectKey(obj), dir, snap, artifact.PackOptions{Filter: filter})
-	if err != nil {
-		return r.failure(obj, cond, sourcev1.StorageOperationFailedCondition, sourcev1.ArchiveOperationFailedReason, err)
+	if obj.Spec.Timeout != nil {
+		opts.Timeout = obj.Spec.Timeout.Duration
 	}
-	prev := obj.Status.Artifact
-	if prev == nil || prev.Revision != a.Revision || prev.Digest != a.Digest {
-		what := fmt.Sprintf("revision '%s'", a.Revision)
-		if snap.Commit != nil {
-			what = fmt.Sprintf("commit '%s'", snap.Commit.ShortMessage())
+	if canSkip(obj) {
+		last := fluxadapter.Artifact(obj.Status.Artifact)
+		opts.Last = &last
+	}
+	res, err := r.Store.Refresh(ctx, objectKey(obj), repo, opts)
+	var serr *artifact.StoreError
+	switch {
+	case errors.As(err, &serr):
+		return r.failure(obj, cond, sourcev1.StorageOperationFailedCondition, sourcev1.ArchiveOperationFailedReason, err)
+	case errors.Is(err, source.ErrVerification):
+		return r.unverified(obj, cond, InvalidCommitSignatureReason, err)
+	case errors.Is(err, source.ErrAuth):
+		return r.failure(obj, cond, sourcev1.FetchFailedCondition, sourcev1.AuthenticationFailedReason, err)
+	case reconcile.IsStalling(err):
+		// Not an operation failure but a spec the git source refuses
+		// (reference, verification mode, sparse paths, URL): retrying
+		// cannot help until the object changes.
+		cond.Set(sourcev1.FetchFailedCondition, metav1.ConditionTrue, sourcev1.GitOperationFailedReason, "%s", err.Error())
+		cond.Stalled(sourcev1.GitOperationFailedReason, "%s", err.Error())
+		r.events().Warning(obj, "", sourcev1.GitOperationFailedReason, err.Error())
+		return ctrl.Result{}, nil
+	case err != nil:
+		return r.failure(obj, cond, sourcev1.FetchFailedCondition, sourcev1.GitOperationFailedReason, err)
+	}
+	a := res.Artifact
+	if !res.Unchanged {
+		if commit := res.Snapshot.Commit; repo.Verify != nil && commit != nil {
+			msg := fmt.Sprintf("verified signature of commit '%s'", commit.Hash)
+			if commit.VerifiedBy != "" {
+				msg += fmt.Sprintf(" with key '%s'", commit.VerifiedBy)
+			}
+			cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionTrue, meta.SucceededReason, "%s", msg)
 		}
-		fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, a.Revision, corev1.EventTypeNormal, NewArtifactReason, "stored artifact for "+what)
-	}
-	obj.Status.IncludedArtifacts = nil
-	for _, inc := range included {
-		obj.Status.IncludedArtifacts = append(obj.Status.IncludedArtifacts, inc.artifact)
-	}
-	obj.Status.ObservedIgnore = obj.Spec.Ignore
-	obj.Status.ObservedRecurseSubmodules = obj.Spec.RecurseSubmodules
-	obj.Status.ObservedInclude = obj.Spec.Include
-	obj.Status.ObservedSparseCheckout = obj.Spec.SparseCheckout
-	if v := obj.Spec.Verification; v != nil {
-		mode := v.GetMode()
-		obj.Status.SourceVerificationMode = &mode
-	} else {
+		if res.New {
+			what := fmt.Sprintf("revision '%s'", a.Revision)
+			if res.Snapshot.Commit != nil {
+				what = fmt.Sprintf("commit '%s'", res.Snapshot.Commit.ShortMessage())
+			}
+			r.events().Normal(obj, a.Revision, NewArtifactReason, "stored artifact for "+what)
+		}
+		obj.Status.IncludedArtifacts = included
+		obj.Status.ObservedIgnore = obj.Spec.Ignore
+		obj.Status.ObservedRecurseSubmodules = obj.Spec.RecurseSubmodules
+		obj.Status.ObservedInclude = obj.Spec.Include
+		obj.Status.ObservedSparseCheckout = obj.Spec.SparseCheckout
 		obj.Status.SourceVerificationMode = nil
+		if v := obj.Spec.Verification; v != nil {
+			mode := v.GetMode()
+			obj.Status.SourceVerificationMode = &mode
+		}
 	}
-	r.stored(ctx, obj, cond, a)
+	obj.Status.Artifact = fluxadapter.MetaArtifact(a)
+	msg := fmt.Sprintf("stored artifact for revision '%s'", a.Revision)
+	cond.Set(sourcev1.ArtifactInStorageCondition, metav1.ConditionTrue, meta.SucceededReason, "%s", msg)
+	for _, c := range []string{sourcev1.StorageOperationFailedCondition, sourcev1.ArtifactOutdatedCondition, sourcev1.FetchFailedCondition} {
+		cond.Delete(c)
+	}
+	cond.Ready(meta.SucceededReason, "%s", msg)
 	return ctrl.Result{RequeueAfter: obj.Spec.Interval.Duration}, nil
 }
 
-// stored records a current artifact and collects superseded ones.
-func (r *Reconciler) stored(ctx context.Context, obj *sourcev1.GitRepository, cond reconcile.Conditions, a artifact.Artifact) {
-	obj.Status.Artifact = toStatus(a)
-	msg := fmt.Sprintf("stored artifact for revision '%s'", a.Revision)
-	cond.Set(sourcev1.ArtifactInStorageCondition, metav1.ConditionTrue, meta.SucceededReason, "%s", msg)
-	cond.Delete(sourcev1.StorageOperationFailedCondition)
-	cond.Delete(sourcev1.ArtifactOutdatedCondition)
-	cond.Delete(sourcev1.FetchFailedCondition)
-	cond.Ready(meta.SucceededReason, "%s", msg)
-	removed, err := r.Store.GarbageCollect(ctx, a)
-	if err != nil {
-		logf.FromContext(ctx).Error(err, "garbage collection of old artifacts failed")
-	} else if len(removed) > 0 {
-		logf.FromContext(ctx).V(1).Info("garbage collected old artifacts", "paths", removed)
-	}
-}
-
-// canSkip reports whether the last artifact may short-circuit the fetch:
-// it exists in the store and nothing but the remote can have changed it.
-func (r *Reconciler) canSkip(obj *sourcev1.GitRepository) bool {
-	st := obj.Status
-	if st.Artifact == nil || len(obj.Spec.Include) > 0 || !ownArtifact(obj, st.Artifact) || !r.Store.Exists(fromStatus(st.Artifact)) {
-		return false
-	}
-	if !equalPtr(st.ObservedIgnore, obj.Spec.Ignore) || st.ObservedRecurseSubmodules != obj.Spec.RecurseSubmodules ||
-		!equalStrings(st.ObservedSparseCheckout, obj.Spec.SparseCheckout) {
-		return false
-	}
-	if v := obj.Spec.Verification; v != nil {
-		return st.SourceVerificationMode != nil && *st.SourceVerificationMode == v.GetMode()
-	}
-	return st.SourceVerificationMode == nil
-}
-
-type includedArtifact struct {
-	include  git.Include
-	artifact *meta.Artifact
-}
-
-// includes downloads the artifacts of the included GitRepositories.
-func (r *Reconciler) includes(ctx context.Context, obj *sourcev1.GitRepository, work string) ([]includedArtifact, error) {
-	var out []includedArtifact
+// includes downloads the artifacts of the included GitRepositories into
+// work, adds them to repo and returns them for the status.
+func (r *Reconciler) includes(ctx context.Context, obj *sourcev1.GitRepository, repo *git.Repository, work string) ([]*meta.Artifact, error) {
+	var out []*meta.Artifact
 	f := r.Fetcher
 	if f == nil {
 		f = &artifact.Fetcher{}
@@ -335,29 +252,22 @@ func (r *Reconciler) includes(ctx context.Context, obj *sourcev1.GitRepository, 
 			return nil, fmt.Errorf("included GitRepository %q has no artifact yet", key.Name)
 		}
 		dir := filepath.Join(work, fmt.Sprintf("include-%d", i))
-		if _, err := f.Fetch(ctx, fromStatus(other.Status.Artifact), dir); err != nil {
+		if _, err := f.Fetch(ctx, fluxadapter.Artifact(other.Status.Artifact), dir); err != nil {
 			return nil, fmt.Errorf("included GitRepository %q: %w", key.Name, err)
 		}
-		out = append(out, includedArtifact{
-			include:  git.Include{Dir: dir, FromPath: inc.GetFromPath(), ToPath: inc.GetToPath()},
-			artifact: other.Status.Artifact.DeepCopy(),
-		})
+		repo.Include = append(repo.Include, git.Include{Dir: dir, FromPath: inc.GetFromPath(), ToPath: inc.GetToPath()})
+		out = append(out, other.Status.Artifact.DeepCopy())
 	}
 	return out, nil
 }
 
-// finalize removes the object's artifacts, then its finalizer. What it
-// deletes is derived from the object's kind, namespace and name only:
-// status.artifact.path is writable by anyone who can update the status, so
-// it never steers a deletion.
-func (r *Reconciler) finalize(ctx context.Context, obj *sourcev1.GitRepository) error {
+// finalize removes the object's artifacts (Lifecycle then removes the
+// finalizer). What it deletes is derived from the object's kind, namespace
+// and name only: status.artifact.path is writable by anyone who can update
+// the status, so it never steers a deletion.
+func (r *Reconciler) finalize(_ context.Context, obj *sourcev1.GitRepository) error {
 	if err := r.Store.RemoveAll(objectKey(obj)); err != nil {
 		return fmt.Errorf("removing the artifacts of %s/%s: %w", obj.Namespace, obj.Name, err)
-	}
-	if controllerutil.ContainsFinalizer(obj, sourcev1.SourceFinalizer) {
-		base := obj.DeepCopy()
-		controllerutil.RemoveFinalizer(obj, sourcev1.SourceFinalizer)
-		return client.IgnoreNotFound(r.Client.Patch(ctx, obj, client.MergeFrom(base)))
 	}
 	return nil
 }
@@ -373,50 +283,4 @@ func (r *Reconciler) secretData(ctx context.Context, namespace, name string) (ma
 // objectKey names obj's artifacts in the store.
 func objectKey(obj *sourcev1.GitRepository) artifact.ObjectKey {
 	return artifact.ObjectKey{Kind: sourcev1.GitRepositoryKind, Namespace: obj.Namespace, Name: obj.Name}
-}
-
-// ownArtifact reports whether a status artifact lies in obj's own store
-// directory. A status naming another object's file (or no valid path) is
-// not trusted: reusing it would let garbage collection run in that
-// object's directory.
-func ownArtifact(obj *sourcev1.GitRepository, a *meta.Artifact) bool {
-	return a.Path == objectKey(obj).ArtifactPath(path.Base(a.Path))
-}
-
-func toStatus(a artifact.Artifact) *meta.Artifact {
-	size := a.Size
-	return &meta.Artifact{
-		Path: a.Path, URL: a.URL, Revision: a.Revision, Digest: a.Digest,
-		LastUpdateTime: metav1.NewTime(a.LastUpdateTime), Size: &size, Metadata: a.Metadata,
-	}
-}
-
-func fromStatus(a *meta.Artifact) artifact.Artifact {
-	out := artifact.Artifact{
-		Path: a.Path, URL: a.URL, Revision: a.Revision, Digest: a.Digest,
-		LastUpdateTime: a.LastUpdateTime.Time, Metadata: a.Metadata,
-	}
-	if a.Size != nil {
-		out.Size = *a.Size
-	}
-	return out
-}
-
-func equalPtr(a, b *string) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package gitrepository
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gitopskit/gitopskit/artifact"
+	"github.com/gitopskit/gitopskit/examples/fluxadapter"
+	"github.com/gitopskit/gitopskit/source"
 )
+
+// lastRecorder is a source that records the last revision it is offered
+// and fetches nothing.
+type lastRecorder struct{ last string }
+
+func (s *lastRecorder) Fetch(_ context.Context, _, last string) (source.Snapshot, error) {
+	s.last = last
+	return source.Snapshot{}, errors.New("not fetching")
+}
 
 // Whoever can write a GitRepository's status must not be able to make its
 // finalizer, or its garbage collection, delete anything but the object's
@@ -53,8 +65,15 @@ func TestFinalizerIgnoresStatusPath(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Namespace: "tenant", Name: "app"},
 			Status:     sourcev1.GitRepositoryStatus{Artifact: &meta.Artifact{Path: statusPath, Revision: "main@sha1:" + strings.Repeat("a", 40)}},
 		}
-		if r.canSkip(obj) {
-			t.Errorf("status path %q: canSkip trusts another object's artifact", statusPath)
+		// The status artifact is offered to the source as the last
+		// revision only when it is the object's own.
+		if canSkip(obj) {
+			last := fluxadapter.Artifact(obj.Status.Artifact)
+			src := &lastRecorder{}
+			_, _ = store.Refresh(context.Background(), objectKey(obj), src, artifact.RefreshOptions{Last: &last, TempDir: t.TempDir()})
+			if src.last != "" {
+				t.Errorf("status path %q: Refresh trusts another object's artifact", statusPath)
+			}
 		}
 		// No finalizer on obj: finalize only removes artifacts.
 		if err := r.finalize(context.Background(), obj); err != nil {

@@ -2,6 +2,7 @@ package gitrepository
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -57,4 +58,29 @@ func Verification(v *sourcev1.GitRepositoryVerification, data map[string][]byte)
 		return nil, fmt.Errorf("verification Secret %q holds no public keys", v.SecretRef.Name)
 	}
 	return out, nil
+}
+
+// canSkip reports whether the last artifact may short-circuit the fetch:
+// nothing but the remote can have changed it (Refresh checks that it is
+// the object's own and still stored).
+func canSkip(obj *sourcev1.GitRepository) bool {
+	st := obj.Status
+	if st.Artifact == nil || len(obj.Spec.Include) > 0 {
+		return false
+	}
+	if !equalPtr(st.ObservedIgnore, obj.Spec.Ignore) || st.ObservedRecurseSubmodules != obj.Spec.RecurseSubmodules ||
+		!slices.Equal(st.ObservedSparseCheckout, obj.Spec.SparseCheckout) {
+		return false
+	}
+	if v := obj.Spec.Verification; v != nil {
+		return st.SourceVerificationMode != nil && *st.SourceVerificationMode == v.GetMode()
+	}
+	return st.SourceVerificationMode == nil
+}
+
+func equalPtr(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
