@@ -19,7 +19,8 @@ CONTROLLER_GEN_VERSION := v0.23.0
 KUSTOMIZE_VERSION      := v5.8.2
 SOPS_VERSION           := v3.13.3
 
-CONTROL_PLANE := $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kube-controller-manager
+CONTROL_PLANE := $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kube-controller-manager \
+                 $(BIN)/kube-scheduler $(BIN)/kwok
 TOOLS         := $(BIN)/kustomize $(BIN)/sops $(BIN)/kubectl gpg
 
 # USE_EXISTING_CLUSTER=true runs the control-plane tests against $KUBECONFIG;
@@ -43,13 +44,20 @@ controlplane: $(CONTROL_PLANE)
 
 tools: $(TOOLS)
 
-# One go build for the three commands: they share most packages, and the
+# One go build for the four commands: they share most packages, and the
 # links run in parallel.
-$(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kubectl &: | tools/controlplane/go.mod
+$(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kubectl &: | tools/controlplane/go.mod
 	@mkdir -p $(BIN)
-	@echo ">> building kube-apiserver, kube-controller-manager and kubectl from k8s.io/kubernetes (minutes on a cold cache)"
+	@echo ">> building kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from k8s.io/kubernetes (minutes on a cold cache)"
 	cd tools/controlplane && go build -trimpath -o $(CURDIR)/$(BIN)/ \
-	  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+	  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+	  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+
+# kwok simulates nodes and the pods' lifecycle on them; no container runs.
+$(BIN)/kwok: | tools/kwok/go.mod
+	@mkdir -p $(BIN)
+	@echo ">> building kwok"
+	cd tools/kwok && go build -trimpath -o $(CURDIR)/$@ sigs.k8s.io/kwok/cmd/kwok
 
 $(BIN)/etcd: | tools/etcd/go.mod
 	@mkdir -p $(BIN)

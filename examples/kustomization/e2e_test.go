@@ -29,7 +29,7 @@ kind: Deployment
 metadata:
   name: web
 spec:
-  replicas: 0
+  replicas: 2
   selector:
     matchLabels: {app: web}
   template:

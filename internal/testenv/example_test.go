@@ -14,7 +14,7 @@ import (
 // stops everything again.
 func Example() {
 	ctx := context.Background()
-	e, err := testenv.Start(ctx, testenv.Options{NoControllerManager: true})
+	e, err := testenv.Start(ctx, testenv.Options{NoControllerManager: true, NoNodes: true})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -33,6 +33,11 @@ type Options struct {
 	Scheme *runtime.Scheme
 	// NoControllerManager leaves kube-controller-manager out.
 	NoControllerManager bool
+	// NoNodes leaves kube-scheduler, kwok and the fake nodes out: Pods
+	// then stay Pending.
+	NoNodes bool
+	// Nodes is the number of fake nodes kwok manages; 0 means 3.
+	Nodes int
 }
 
 // Env is a running control plane.
@@ -45,10 +50,18 @@ type Env struct {
 	KubeconfigPath string
 	// Dir is a scratch directory removed by Stop.
 	Dir string
+	// Nodes names the fake nodes kwok manages, all Ready when Start
+	// returns; empty without kube-scheduler and kwok.
+	Nodes []string
 
-	env     *envtest.Environment
-	kcm     *exec.Cmd
-	kcmDone chan struct{}
+	env   *envtest.Environment
+	procs []*process
+}
+
+// process is a child process started by Start.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
 }
 
 // Main runs the package's tests against a control plane started with opts,
@@ -97,8 +110,10 @@ func repoRoot() (string, error) {
 	}
 }
 
-// Start starts etcd, kube-apiserver and (unless disabled) kube-controller-
-// manager, installs the requested CRDs and returns the running environment.
+// Start starts etcd, kube-apiserver and, unless disabled, kube-controller-
+// manager, kube-scheduler and kwok with its fake nodes; installs the
+// requested CRDs and returns the running environment once the nodes are
+// Ready.
 func Start(ctx context.Context, opts Options) (*Env, error) {
 	scheme := opts.Scheme
 	if scheme == nil {
@@ -199,11 +214,23 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 				return nil, err
 			}
 		}
+		if !opts.NoNodes {
+			if err := e.startNodes(ctx, assets, opts.Nodes); err != nil {
+				_ = e.Stop()
+				return nil, err
+			}
+		}
 	}
 	e.Client, err = client.New(e.Config, client.Options{Scheme: scheme})
 	if err != nil {
 		_ = e.Stop()
 		return nil, err
+	}
+	if len(e.Nodes) > 0 {
+		if err := e.waitNodesReady(ctx); err != nil {
+			_ = e.Stop()
+			return nil, err
+		}
 	}
 	return e, nil
 }
@@ -221,11 +248,7 @@ func (e *Env) startControllerManager(assets string) error {
 	if err := os.WriteFile(caFile, e.Config.CAData, 0o600); err != nil {
 		return err
 	}
-	logf, err := os.Create(filepath.Join(e.Dir, "kube-controller-manager.log"))
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(bin,
+	return e.startProcess("kube-controller-manager", bin,
 		"--kubeconfig="+e.KubeconfigPath,
 		"--authentication-kubeconfig="+e.KubeconfigPath,
 		"--authorization-kubeconfig="+e.KubeconfigPath,
@@ -241,28 +264,45 @@ func (e *Env) startControllerManager(assets string) error {
 		"--service-account-private-key-file="+filepath.Join(certDir, "sa-signer.key"),
 		"--root-ca-file="+caFile,
 	)
+}
+
+// startProcess starts bin with args as a child that the kernel kills when
+// the test process dies, logging to <name>.log in Dir.
+func (e *Env) startProcess(name, bin string, args ...string) error {
+	logf, err := os.Create(filepath.Join(e.Dir, name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return fmt.Errorf("starting kube-controller-manager: %w", err)
+		return fmt.Errorf("starting %s: %w", name, err)
 	}
-	e.kcm = cmd
-	e.kcmDone = make(chan struct{})
-	go func() { _ = cmd.Wait(); logf.Close(); close(e.kcmDone) }()
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logf.Close(); close(p.done) }()
+	e.procs = append(e.procs, p)
 	return nil
 }
 
 // Stop stops every process Start started and removes its scratch files.
 func (e *Env) Stop() error {
-	if e.kcm != nil && e.kcm.Process != nil {
-		_ = syscall.Kill(-e.kcm.Process.Pid, syscall.SIGTERM)
+	// The children first, newest first, all signalled at once.
+	for i := len(e.procs) - 1; i >= 0; i-- {
+		_ = syscall.Kill(-e.procs[i].cmd.Process.Pid, syscall.SIGTERM)
+	}
+	deadline := time.After(10 * time.Second)
+	for i := len(e.procs) - 1; i >= 0; i-- {
+		p := e.procs[i]
 		select {
-		case <-e.kcmDone:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-e.kcm.Process.Pid, syscall.SIGKILL)
+		case <-p.done:
+		case <-deadline:
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
 		}
 	}
+	e.procs = nil
 	var err error
 	if e.env != nil {
 		err = e.env.Stop()

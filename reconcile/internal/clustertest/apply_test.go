@@ -47,7 +47,7 @@ apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: NS}
 spec:
-  replicas: 0
+  replicas: 2
   selector: {matchLabels: {app: web}}
   template:
     metadata: {labels: {app: web}}
@@ -58,7 +58,7 @@ apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db, namespace: NS}
 spec:
-  replicas: 0
+  replicas: 2
   serviceName: db
   selector: {matchLabels: {app: db}}
   template:

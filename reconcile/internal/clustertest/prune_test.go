@@ -402,7 +402,7 @@ apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: NS}
 spec:
-  replicas: 0
+  replicas: 1
   selector: {matchLabels: {app: web}}
   template:
     metadata: {labels: {app: web}}
