@@ -1,9 +1,16 @@
 package fluxadapter
 
 import (
+	"context"
+	"fmt"
+
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/gitopskit/artifact"
 	"github.com/gitopskit/gitopskit/reconcile"
@@ -69,4 +76,48 @@ func Observed(obj metav1.Object, observedGeneration *int64, req *meta.ReconcileR
 	if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok {
 		req.SetLastHandledReconcileRequest(v)
 	}
+}
+
+// SourceNotFoundError reports a source object that does not exist, worded
+// as Flux words it.
+type SourceNotFoundError struct {
+	// Ref is the reference as Flux prints it, for example
+	// "GitRepository/flux-system/fleet".
+	Ref string
+}
+
+// Error returns Flux's message.
+func (e *SourceNotFoundError) Error() string { return fmt.Sprintf("Source '%s' not found", e.Ref) }
+
+// Source reads the source object a Kustomization's spec.sourceRef points
+// at: a GitRepository, an OCIRepository, a Bucket or an ExternalArtifact,
+// in namespace when the reference names none. A source that does not
+// exist is a *SourceNotFoundError.
+func Source(ctx context.Context, r client.Reader, ref kustomizev1.CrossNamespaceSourceReference, namespace string) (sourcev1.Source, error) {
+	if ref.Namespace != "" {
+		namespace = ref.Namespace
+	}
+	var src interface {
+		sourcev1.Source
+		client.Object
+	}
+	switch ref.Kind {
+	case sourcev1.GitRepositoryKind:
+		src = &sourcev1.GitRepository{}
+	case sourcev1.OCIRepositoryKind:
+		src = &sourcev1.OCIRepository{}
+	case sourcev1.BucketKind:
+		src = &sourcev1.Bucket{}
+	case sourcev1.ExternalArtifactKind:
+		src = &sourcev1.ExternalArtifact{}
+	default:
+		return nil, fmt.Errorf("source kind '%s' is not supported", ref.Kind)
+	}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, src); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &SourceNotFoundError{Ref: ref.String()}
+		}
+		return nil, fmt.Errorf("unable to get source '%s': %w", ref.String(), err)
+	}
+	return src, nil
 }

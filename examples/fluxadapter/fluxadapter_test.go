@@ -1,15 +1,21 @@
 package fluxadapter_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/gitopskit/gitopskit/artifact"
 	"github.com/gitopskit/gitopskit/examples/fluxadapter"
+	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/reconcile"
 )
 
@@ -51,5 +57,34 @@ func TestObservedWithoutRequest(t *testing.T) {
 	fluxadapter.Observed(obj, &obj.Status.ObservedGeneration, &obj.Status.ReconcileRequestStatus)
 	if obj.Status.ObservedGeneration != 2 || obj.Status.LastHandledReconcileAt != "before" {
 		t.Errorf("status = %+v", obj.Status)
+	}
+}
+
+func TestSource(t *testing.T) {
+	ctx := context.Background()
+	s, err := fluxscheme.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(s).WithObjects(
+		&sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: "flux-system", Name: "fleet"},
+			Status: sourcev1.GitRepositoryStatus{Artifact: &meta.Artifact{Revision: "main@sha1:abc"}}},
+		&sourcev1.Bucket{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "site"}},
+	).Build()
+
+	src, err := fluxadapter.Source(ctx, c, kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: "fleet", Namespace: "flux-system"}, "apps")
+	if err != nil || src.GetArtifact() == nil || src.GetArtifact().Revision != "main@sha1:abc" {
+		t.Errorf("GitRepository in another namespace = %v, %v", src, err)
+	}
+	if _, err := fluxadapter.Source(ctx, c, kustomizev1.CrossNamespaceSourceReference{Kind: "Bucket", Name: "site"}, "apps"); err != nil {
+		t.Errorf("Bucket in the object's namespace: %v", err)
+	}
+	_, err = fluxadapter.Source(ctx, c, kustomizev1.CrossNamespaceSourceReference{Kind: "OCIRepository", Name: "gone"}, "apps")
+	var nf *fluxadapter.SourceNotFoundError
+	if !errors.As(err, &nf) || err.Error() != "Source 'OCIRepository/gone' not found" {
+		t.Errorf("missing source = %v", err)
+	}
+	if _, err := fluxadapter.Source(ctx, c, kustomizev1.CrossNamespaceSourceReference{Kind: "HelmChart", Name: "x"}, "apps"); err == nil {
+		t.Error("unsupported kind: want an error")
 	}
 }
