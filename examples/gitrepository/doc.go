@@ -6,7 +6,13 @@
 // StorageServer serves over HTTP, and the status carries the artifact, Flux's
 // conditions and reasons, observedGeneration and lastHandledReconcileAt.
 //
-// The reconciler is deliberately thin: the mapping from the CRD to a
-// git.Repository is Repository and CredentialsFromSecrets, the rest is
-// bookkeeping of conditions, events, the finalizer and garbage collection.
+// The reconciler is deliberately thin: reconcile.Lifecycle does what every
+// kind does (get, finalizer, suspension, status patch), artifact's
+// Store.Refresh does what every source does (fetch, pack, store, garbage
+// collection), examples/fluxadapter converts between Flux's API types and
+// gitopskit's; the mapping from the CRD to a git.Repository is Repository
+// and Verification, and controller.go holds the rest: credentials,
+// includes, Flux's conditions and Events. An OCIRepository or Bucket
+// controller is this package with another source.Fetcher (an OCI or bucket
+// source) in place of the git.Repository.
 package gitrepository
