@@ -191,6 +191,8 @@ func NewManager(c client.Client, opts Options) (*Manager, error) {
 		}
 		readers = append(readers, newCELStatusReader(c.RESTMapper(), ev))
 	}
+	// Health expressions come first: one for Jobs replaces the Job reader.
+	readers = append(readers, newJobStatusReader(c.RESTMapper()))
 	popts := polling.Options{CustomStatusReaders: readers}
 	if !opts.CachingStatusReader {
 		popts.ClusterReaderFactory = engine.ClusterReaderFactoryFunc(clusterreader.NewDirectClusterReader)

@@ -64,8 +64,10 @@ func (e *HealthError) Error() string {
 }
 
 // Wait polls the inventory's objects until all are Current according to
-// kstatus (Deployments, StatefulSets, DaemonSets, Jobs, PVCs, Services,
-// CRDs, any object with standard conditions, Flux kinds) or the CEL health
+// kstatus (Deployments, StatefulSets, DaemonSets, PVCs, Services, CRDs,
+// any object with standard conditions, Flux kinds), Flux's rule for Jobs
+// (Current once complete, Failed with the Job's reason as soon as it has
+// failed, in progress while it runs) or the CEL health
 // expressions configured for their kind. It returns a *HealthError listing
 // each unhealthy object and why when one fails (unless NoFailFast) or the
 // timeout elapses, and ctx's error when ctx is cancelled.
