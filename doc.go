@@ -15,7 +15,9 @@
 //     and unpack them safely on the consuming side.
 //   - kustomize: generate a kustomization when there is none, apply overrides,
 //     build securely with Kustomize, substitute variables and decrypt SOPS
-//     secrets, producing the objects to apply.
+//     secrets through a Decryptor, producing the objects to apply.
+//   - kustomize/sopsdecrypt: the SOPS Decryptor (age, OpenPGP, key services);
+//     its own package because SOPS links the cloud SDKs of its key services.
 //   - reconcile: server-side apply in stages, inventory and prune, health
 //     checks (kstatus and CEL), dependency ordering, Flux-style conditions and
 //     requeue policy.

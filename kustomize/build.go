@@ -67,9 +67,10 @@ var errNeedsExclusive = errors.New("kustomization sets a custom OpenAPI schema")
 
 // Build renders the kustomization at path the way Flux's
 // kustomize-controller does: it generates or amends the kustomization with
-// opts, decrypts SOPS-encrypted generator sources, builds with builtin
-// plugins only and every read confined to root, then substitutes variables
-// and decrypts SOPS-encrypted Secrets. The tree under root is never
+// opts, decrypts SOPS-encrypted generator sources (with Options.Decryptor;
+// without one, encrypted generator sources and objects are refused), builds
+// with builtin plugins only and every read confined to root, then
+// substitutes variables and decrypts SOPS-encrypted Secrets. The tree under root is never
 // modified. Build is safe for concurrent use.
 //
 // path is relative to root, as Flux's spec.path is: "apps", "./apps" and
@@ -117,9 +118,9 @@ func build(ctx context.Context, root, path string, opts Options, exclusive bool)
 	if _, _, err := prepareKustomization(ctx, fsys, dir, opts); err != nil {
 		return nil, err
 	}
-	var dec *decryptor
-	if opts.Decryption != nil {
-		dec, err = newDecryptor(ctx, fsys, opts.Decryption)
+	var dec *decryption
+	if opts.Decryptor != nil {
+		dec, err = newDecryption(ctx, fsys, opts.Decryptor)
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +128,7 @@ func build(ctx context.Context, root, path string, opts Options, exclusive bool)
 			return nil, err
 		}
 	}
-	fsys.hook = kustomizationGuard(fsys, opts.AllowRemoteBases, exclusive)
+	fsys.hook = kustomizationGuard(fsys, opts.AllowRemoteBases, exclusive, dec == nil)
 
 	m, err := runKrusty(fsys, dir, opts, exclusive)
 	if err != nil {
@@ -274,12 +275,16 @@ func kustomizeTempDirs() []string {
 }
 
 // kustomizationGuard inspects every file kustomize reads: remote references
-// are refused unless allowed, and an `openapi:` field in a kustomization
-// makes a shared build restart exclusively.
-func kustomizationGuard(fsys *confinedFS, allowRemote, exclusive bool) readHook {
-	var remote readHook
+// are refused unless allowed, an `openapi:` field in a kustomization makes
+// a shared build restart exclusively, and without a Decryptor encrypted
+// generator sources are refused.
+func kustomizationGuard(fsys *confinedFS, allowRemote, exclusive, noDecryptor bool) readHook {
+	var remote, encrypted readHook
 	if !allowRemote {
 		remote = remoteGuard(fsys)
+	}
+	if noDecryptor {
+		encrypted = encryptedSourceGuard(fsys)
 	}
 	return func(abs string, data []byte) error {
 		if isKustomizationName(filepath.Base(abs)) {
@@ -297,7 +302,12 @@ func kustomizationGuard(fsys *confinedFS, allowRemote, exclusive bool) readHook 
 			}
 		}
 		if remote != nil {
-			return remote(abs, data)
+			if err := remote(abs, data); err != nil {
+				return err
+			}
+		}
+		if encrypted != nil {
+			return encrypted(abs, data)
 		}
 		return nil
 	}

@@ -11,13 +11,22 @@
 //     Options (target namespace, name prefix/suffix, common labels and
 //     annotations, patches, images, components); nothing is written to the
 //     caller's tree, all changes live in an in-memory overlay;
-//  2. decrypt SOPS-encrypted files used by secretGenerator and patches;
+//  2. with Options.Decryptor, decrypt SOPS-encrypted files used by
+//     secretGenerator and patches (and verify encrypted manifests);
 //  3. build with sigs.k8s.io/kustomize/api, builtin plugins only (no exec,
 //     Go or KRM function plugins, no Helm inflation), every file read
 //     confined to the root (symbolic links resolved), remote bases refused
 //     unless Options.AllowRemoteBases, kustomize panics recovered;
 //  4. substitute variables with Flux's post-build syntax (see Expand);
 //  5. decrypt SOPS-encrypted objects and refuse any that stay encrypted.
+//
+// SOPS decryption sits behind the Decryptor interface; the
+// kustomize/sopsdecrypt package implements it with the SOPS library and its
+// key services. This package only recognises SOPS metadata, so a program
+// that builds without decryption links neither SOPS nor any cloud SDK.
+// Without a Decryptor, SOPS-encrypted objects and generator sources are
+// refused with ErrStillEncrypted (unless annotated DecryptKey: disabled)
+// rather than applied as ciphertext.
 //
 // The Result holds unstructured objects, the YAML stream (byte-identical to
 // `kustomize build` when no option changes the output) and its digest.

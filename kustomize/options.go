@@ -69,8 +69,11 @@ type Options struct {
 
 	// Substitute enables post-build variable substitution when non-nil.
 	Substitute *Substitution
-	// Decryption enables SOPS decryption when non-nil.
-	Decryption *Decryption
+	// Decryptor enables SOPS decryption when non-nil (see Decryptor; the
+	// kustomize/sopsdecrypt package provides one). Nil refuses SOPS-encrypted
+	// objects and generator sources with ErrStillEncrypted, except those
+	// annotated DecryptKey: DisabledValue.
+	Decryptor Decryptor
 }
 
 // DefaultMaxObjects is the number of objects a build may produce when

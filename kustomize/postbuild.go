@@ -116,7 +116,7 @@ func resRef(res *resource.Resource) string {
 
 // postBuild substitutes variables, decrypts Secrets and refuses objects
 // that are still encrypted.
-func postBuild(ctx context.Context, m resmap.ResMap, opts Options, dec *decryptor) error {
+func postBuild(ctx context.Context, m resmap.ResMap, opts Options, dec *decryption) error {
 	var vars map[string]string
 	strict := false
 	if s := opts.Substitute; s != nil {

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/gitopskit/kustomize"
+	"github.com/gitopskit/gitopskit/kustomize/sopsdecrypt"
 )
 
 // DecryptionProviderSOPS is the only decryption provider Flux knows.
@@ -87,18 +88,18 @@ func (r *Reconciler) addDecryption(ctx context.Context, obj *kustomizev1.Kustomi
 	if d.Provider != DecryptionProviderSOPS {
 		return fmt.Errorf("decryption provider %q is not supported, only %q", d.Provider, DecryptionProviderSOPS)
 	}
-	dec := &kustomize.Decryption{}
+	dec := &sopsdecrypt.Decryptor{}
 	if d.SecretRef != nil {
 		var s corev1.Secret
 		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: d.SecretRef.Name}, &s); err != nil {
 			return fmt.Errorf("reading decryption Secret %q: %w", d.SecretRef.Name, err)
 		}
-		keys, err := kustomize.KeysFromSecretData(s.Data)
+		keys, err := sopsdecrypt.KeysFromSecretData(s.Data)
 		if err != nil {
 			return fmt.Errorf("decryption Secret %q: %w", d.SecretRef.Name, err)
 		}
 		dec.Keys = keys
 	}
-	opts.Decryption = dec
+	opts.Decryptor = dec
 	return nil
 }

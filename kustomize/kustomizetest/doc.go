@@ -1,5 +1,5 @@
 // Package kustomizetest provides fixtures for testing code that uses the
 // kustomize package: a generator of large manifest trees in Flux's usual
-// layout and a KeyService double that behaves like a KMS backed by age
-// identities.
+// layout. Doubles for SOPS decryption live in
+// kustomize/sopsdecrypt/sopsdecrypttest.
 package kustomizetest

@@ -1,17 +1,9 @@
 package kustomizetest
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-
-	"filippo.io/age"
-	"filippo.io/age/armor"
-
-	"github.com/gitopskit/gitopskit/kustomize"
 )
 
 // WriteTree writes below dir a tree of about `resources` Kubernetes objects
@@ -72,26 +64,4 @@ spec:
 		}
 	}
 	return apps * 4, nil
-}
-
-// AgeKeyService is a KeyService double standing in for a KMS: it answers
-// for master keys of type "age" with its identities, as a remote key
-// service would, and reports ErrKeyNotSupported for other types. Calls
-// counts the requests it served.
-type AgeKeyService struct {
-	Identities []age.Identity
-	Calls      int
-}
-
-// DecryptDataKey implements kustomize.KeyService.
-func (s *AgeKeyService) DecryptDataKey(_ context.Context, key kustomize.MasterKey, enc []byte) ([]byte, error) {
-	if key.Type != "age" {
-		return nil, kustomize.ErrKeyNotSupported
-	}
-	s.Calls++
-	r, err := age.Decrypt(armor.NewReader(bytes.NewReader(enc)), s.Identities...)
-	if err != nil {
-		return nil, fmt.Errorf("age key service: %w", err)
-	}
-	return io.ReadAll(r)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/gitopskit/gitopskit/internal/testbin"
 	"github.com/gitopskit/gitopskit/kustomize"
 	"github.com/gitopskit/gitopskit/kustomize/kustomizetest"
+	"github.com/gitopskit/gitopskit/kustomize/sopsdecrypt"
 )
 
 const runs = 3
@@ -144,7 +145,7 @@ func run() error {
 	}
 	opts := kustomize.Options{
 		Substitute: &kustomize.Substitution{Vars: map[string]string{"cluster_name": "prod", "region": "eu-west-1"}},
-		Decryption: &kustomize.Decryption{Keys: &kustomize.Keys{Age: []age.Identity{id}}},
+		Decryptor:  &sopsdecrypt.Decryptor{Keys: &sopsdecrypt.Keys{Age: []age.Identity{id}}},
 	}
 	// The CLI builds the same tree with the generated kustomization written out.
 	gen, err := kustomize.Generate(ctx, ours, ".", kustomize.Options{})

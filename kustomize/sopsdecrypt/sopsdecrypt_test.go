@@ -1,4 +1,4 @@
-package kustomize_test
+package sopsdecrypt_test
 
 import (
 	"bytes"
@@ -19,7 +19,8 @@ import (
 
 	"github.com/gitopskit/gitopskit/internal/testbin"
 	"github.com/gitopskit/gitopskit/kustomize"
-	"github.com/gitopskit/gitopskit/kustomize/kustomizetest"
+	"github.com/gitopskit/gitopskit/kustomize/sopsdecrypt"
+	"github.com/gitopskit/gitopskit/kustomize/sopsdecrypt/sopsdecrypttest"
 )
 
 // sopsEnv holds freshly generated keys and runs the real sops CLI.
@@ -156,11 +157,11 @@ generatorOptions:
 `))
 	before := snapshot(t, root)
 
-	keys, err := kustomize.KeysFromSecretData(e.secretData())
+	keys, err := sopsdecrypt.KeysFromSecretData(e.secretData())
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := kustomize.Options{TargetNamespace: "apps", Decryption: &kustomize.Decryption{Keys: keys}}
+	opts := kustomize.Options{TargetNamespace: "apps", Decryptor: &sopsdecrypt.Decryptor{Keys: keys}}
 	res, err := kustomize.Build(context.Background(), root, "app", opts)
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +208,7 @@ generatorOptions:
 
 	t.Run("wrong key", func(t *testing.T) {
 		other, _ := age.GenerateX25519Identity()
-		_, err := kustomize.Build(context.Background(), root, "app", kustomize.Options{Decryption: &kustomize.Decryption{Keys: &kustomize.Keys{Age: []age.Identity{other}}}})
+		_, err := kustomize.Build(context.Background(), root, "app", kustomize.Options{Decryptor: &sopsdecrypt.Decryptor{Keys: &sopsdecrypt.Keys{Age: []age.Identity{other}}}})
 		if err == nil {
 			t.Fatal("decryption with a wrong key succeeded")
 		}
@@ -219,18 +220,59 @@ generatorOptions:
 		if !strings.Contains(err.Error(), "app.env") && !strings.Contains(err.Error(), "settings") && !strings.Contains(err.Error(), "-secret.yaml") {
 			t.Errorf("error does not name the file: %v", err)
 		}
+		if !errors.Is(err, sopsdecrypt.ErrNoMatchingKey) {
+			t.Errorf("got %v, want ErrNoMatchingKey", err)
+		}
+	})
+	t.Run("key sources tried", func(t *testing.T) {
+		root := t.TempDir()
+		writeFile(t, root, "s.yaml", e.encrypt(fmt.Sprintf(secretYAML, "s", "v", b64([]byte("t"))), "yaml", false, regex...))
+		other, _ := age.GenerateX25519Identity()
+		for name, tc := range map[string]struct {
+			d    *sopsdecrypt.Decryptor
+			want []string
+		}{
+			"wrong age key": {&sopsdecrypt.Decryptor{Keys: &sopsdecrypt.Keys{Age: []age.Identity{other}}},
+				[]string{"Secret/s", "age " + e.ageID.Recipient().String(), "1 age identity: none matched"}},
+			"key service for other keys": {&sopsdecrypt.Decryptor{KeyServices: []sopsdecrypt.KeyService{pgpOnly{}}},
+				[]string{"age " + e.ageID.Recipient().String(), "key service 1: does not handle age keys"}},
+			"no keys at all": {&sopsdecrypt.Decryptor{},
+				[]string{"age " + e.ageID.Recipient().String(), "no key source for this key type is configured"}},
+		} {
+			t.Run(name, func(t *testing.T) {
+				_, err := kustomize.Build(context.Background(), root, ".", kustomize.Options{Decryptor: tc.d})
+				if !errors.Is(err, sopsdecrypt.ErrNoMatchingKey) {
+					t.Fatalf("got %v, want ErrNoMatchingKey", err)
+				}
+				for _, w := range append(tc.want, "no configured key source matched") {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error does not say %q: %v", w, err)
+					}
+				}
+				if strings.Contains(err.Error(), "successful groups") {
+					t.Errorf("error shows sops's key-group count: %v", err)
+				}
+			})
+		}
 	})
 	t.Run("no decryption configured", func(t *testing.T) {
+		// The encrypted generator source is met first, while kustomize reads it.
 		_, err := kustomize.Build(context.Background(), root, "app", kustomize.Options{})
+		if !errors.Is(err, kustomize.ErrStillEncrypted) || !strings.Contains(err.Error(), "app/app.env") || !strings.Contains(err.Error(), `secretGenerator "generated"`) {
+			t.Errorf("got %v, want ErrStillEncrypted naming the generator and its file", err)
+		}
+		only := t.TempDir()
+		writeFile(t, only, "s.yaml", e.encrypt(fmt.Sprintf(secretYAML, "age-secret", "s3cr3t-age", b64([]byte("tok-age"))), "yaml", false, regex...))
+		_, err = kustomize.Build(context.Background(), only, ".", kustomize.Options{})
 		if !errors.Is(err, kustomize.ErrStillEncrypted) || !strings.Contains(err.Error(), "Secret/age-secret") {
 			t.Errorf("got %v, want ErrStillEncrypted naming the Secret", err)
 		}
 	})
 	t.Run("key service double", func(t *testing.T) {
-		ks := &kustomizetest.AgeKeyService{Identities: []age.Identity{e.ageID}}
+		ks := &sopsdecrypttest.AgeKeyService{Identities: []age.Identity{e.ageID}}
 		root2 := t.TempDir()
 		writeFile(t, root2, "s.yaml", e.encrypt(fmt.Sprintf(secretYAML, "via-kms", "kms-value", b64([]byte("t"))), "yaml", false, regex...))
-		res, err := kustomize.Build(context.Background(), root2, ".", kustomize.Options{Decryption: &kustomize.Decryption{KeyServices: []kustomize.KeyService{ks}}})
+		res, err := kustomize.Build(context.Background(), root2, ".", kustomize.Options{Decryptor: &sopsdecrypt.Decryptor{KeyServices: []sopsdecrypt.KeyService{ks}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,26 +285,36 @@ generatorOptions:
 		enc := e.encrypt(fmt.Sprintf(secretYAML, "raw", "x", b64([]byte("y"))), "yaml", false, regex...)
 		enc = bytes.Replace(enc, []byte("name: raw\n"), []byte("name: raw\n    annotations:\n        kustomize.toolkit.fluxcd.io/decrypt: disabled\n"), 1)
 		writeFile(t, root3, "s.yaml", enc)
-		res, err := kustomize.Build(context.Background(), root3, ".", kustomize.Options{Decryption: &kustomize.Decryption{Keys: keys}})
+		res, err := kustomize.Build(context.Background(), root3, ".", kustomize.Options{Decryptor: &sopsdecrypt.Decryptor{Keys: keys}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, ok := res.Objects[0].Object["sops"]; !ok {
 			t.Error("opted-out Secret was decrypted")
 		}
-		_, err = kustomize.Build(context.Background(), root, "app", kustomize.Options{Decryption: &kustomize.Decryption{Keys: keys, MaxFileSize: 100}})
-		if !errors.Is(err, kustomize.ErrDecryptFileTooLarge) {
+		_, err = kustomize.Build(context.Background(), root, "app", kustomize.Options{Decryptor: &sopsdecrypt.Decryptor{Keys: keys, MaxFileSize: 100}})
+		if !errors.Is(err, sopsdecrypt.ErrFileTooLarge) {
 			t.Errorf("size cap: %v", err)
 		}
 	})
 }
 
+// pgpOnly is a key service that handles no age keys.
+type pgpOnly struct{}
+
+func (pgpOnly) DecryptDataKey(_ context.Context, key sopsdecrypt.MasterKey, _ []byte) ([]byte, error) {
+	if key.Type != "pgp" {
+		return nil, sopsdecrypt.ErrKeyNotSupported
+	}
+	return nil, errors.New("unreachable")
+}
+
 func TestKeysFromSecretDataErrors(t *testing.T) {
-	_, err := kustomize.KeysFromSecretData(map[string][]byte{"bad.agekey": []byte("AGE-SECRET-KEY-1NOTVALID")})
+	_, err := sopsdecrypt.KeysFromSecretData(map[string][]byte{"bad.agekey": []byte("AGE-SECRET-KEY-1NOTVALID")})
 	if err == nil || !strings.Contains(err.Error(), "bad.agekey") || strings.Contains(err.Error(), "NOTVALID") {
 		t.Errorf("got %v", err)
 	}
-	_, err = kustomize.KeysFromSecretData(map[string][]byte{"bad.asc": []byte("garbage")})
+	_, err = sopsdecrypt.KeysFromSecretData(map[string][]byte{"bad.asc": []byte("garbage")})
 	if err == nil || !strings.Contains(err.Error(), "bad.asc") {
 		t.Errorf("got %v", err)
 	}

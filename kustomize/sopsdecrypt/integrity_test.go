@@ -1,4 +1,4 @@
-package kustomize_test
+package sopsdecrypt_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gitopskit/gitopskit/kustomize"
+	"github.com/gitopskit/gitopskit/kustomize/sopsdecrypt"
 )
 
 // TestSOPSIntegrity tries the attacks of someone who can push to the
@@ -17,7 +18,7 @@ import (
 // no plaintext in the error or the output.
 func TestSOPSIntegrity(t *testing.T) {
 	e := newSopsEnv(t)
-	keys, err := kustomize.KeysFromSecretData(e.secretData())
+	keys, err := sopsdecrypt.KeysFromSecretData(e.secretData())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestSOPSIntegrity(t *testing.T) {
 		{"kind flipped to ConfigMap", map[string][]byte{
 			"s.yaml": replace(enc, "kind: Secret", "kind: ConfigMap"),
 			kus:      []byte("resources: [s.yaml]\n"),
-		}, kustomize.ErrIntegrity, []string{"s.yaml"}},
+		}, sopsdecrypt.ErrIntegrity, []string{"s.yaml"}},
 		{"kind flipped, MAC over encrypted values only", map[string][]byte{
 			"s.yaml": replace(encMacOnly, "kind: Secret", "kind: ConfigMap"),
 			kus:      []byte("resources: [s.yaml]\n"),
@@ -64,11 +65,11 @@ func TestSOPSIntegrity(t *testing.T) {
 		{"namespace changed", map[string][]byte{
 			"s.yaml": replace(enc, "namespace: prod", "namespace: attacker"),
 			kus:      []byte("resources: [s.yaml]\n"),
-		}, kustomize.ErrIntegrity, []string{"s.yaml"}},
+		}, sopsdecrypt.ErrIntegrity, []string{"s.yaml"}},
 		{"name changed", map[string][]byte{
 			"s.yaml": replace(enc, "name: db", "name: leak"),
 			kus:      []byte("resources: [s.yaml]\n"),
-		}, kustomize.ErrIntegrity, []string{"s.yaml"}},
+		}, sopsdecrypt.ErrIntegrity, []string{"s.yaml"}},
 		{"ciphertext tampered", map[string][]byte{
 			"s.yaml": tamperValue(enc),
 			kus:      []byte("resources: [s.yaml]\n"),
@@ -76,11 +77,11 @@ func TestSOPSIntegrity(t *testing.T) {
 		{"MAC removed", map[string][]byte{
 			"s.yaml": replace(enc, "mac: ENC[", "mac: XENC["),
 			kus:      []byte("resources: [s.yaml]\n"),
-		}, kustomize.ErrIntegrity, []string{"Secret/prod/db"}},
+		}, sopsdecrypt.ErrIntegrity, []string{"Secret/prod/db"}},
 		{"mac_only_encrypted switched on", map[string][]byte{
 			"s.yaml": replace(replace(enc, "namespace: prod", "namespace: attacker"), "sops:\n", "sops:\n    mac_only_encrypted: true\n"),
 			kus:      []byte("resources: [s.yaml]\n"),
-		}, kustomize.ErrIntegrity, []string{"s.yaml"}},
+		}, sopsdecrypt.ErrIntegrity, []string{"s.yaml"}},
 		{"kind changed by a patch", map[string][]byte{
 			"s.yaml": enc,
 			kus:      []byte("resources: [s.yaml]\npatches:\n  - target: {kind: Secret}\n    patch: '[{\"op\": \"replace\", \"path\": \"/kind\", \"value\": \"ConfigMap\"}]'\n"),
@@ -101,7 +102,7 @@ func TestSOPSIntegrity(t *testing.T) {
 		{"tampered SOPS document in a Secret entry", map[string][]byte{
 			"s.yaml": []byte(fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: entry\ndata:\n  app.env: %s\n", b64(replace(encEnv, "sops_lastmodified=20", "sops_lastmodified=19")))),
 			kus:      []byte("resources: [s.yaml]\n"),
-		}, kustomize.ErrIntegrity, []string{"Secret/entry", "app.env"}},
+		}, sopsdecrypt.ErrIntegrity, []string{"Secret/entry", "app.env"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,7 +110,7 @@ func TestSOPSIntegrity(t *testing.T) {
 			for name, data := range tc.files {
 				writeFile(t, root, name, data)
 			}
-			res, err := kustomize.Build(context.Background(), root, ".", kustomize.Options{Decryption: &kustomize.Decryption{Keys: keys}})
+			res, err := kustomize.Build(context.Background(), root, ".", kustomize.Options{Decryptor: &sopsdecrypt.Decryptor{Keys: keys}})
 			if err == nil {
 				t.Fatalf("build succeeded:\n%s", res.YAML())
 			}
@@ -134,7 +135,7 @@ func TestSOPSIntegrity(t *testing.T) {
 	writeFile(t, root, "m.yaml", encMacOnly)
 	writeFile(t, root, "app.env", encEnv)
 	writeFile(t, root, kus, []byte("resources: [s.yaml]\nnamePrefix: x-\ncommonLabels: {team: a}\nsecretGenerator:\n  - name: creds\n    envs: [app.env]\n    options: {disableNameSuffixHash: true}\n"))
-	res, err := kustomize.Build(context.Background(), root, ".", kustomize.Options{TargetNamespace: "apps", Decryption: &kustomize.Decryption{Keys: keys}})
+	res, err := kustomize.Build(context.Background(), root, ".", kustomize.Options{TargetNamespace: "apps", Decryptor: &sopsdecrypt.Decryptor{Keys: keys}})
 	if err != nil {
 		t.Fatal(err)
 	}
