@@ -11,6 +11,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gitopskit/gitopskit/internal/yamlguard"
 )
 
 // ErrExecNotAllowed is returned for a kubeconfig whose user runs an exec
@@ -95,6 +97,9 @@ type KubeConfigOptions struct {
 // kubeconfig that names a file (ErrFileReferenceNotAllowed), before
 // anything is read or sent.
 func RESTConfigFromKubeConfig(data []byte, opts KubeConfigOptions) (*rest.Config, error) {
+	if err := yamlguard.Check(data); err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
 	raw, err := clientcmd.Load(data)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: cannot parse: %w", err)

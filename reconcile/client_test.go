@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/gitopskit/gitopskit/internal/yamlguard"
 )
 
 // fakeAPIServer is a TLS server standing in for an attacker's API server:
@@ -199,5 +201,24 @@ func TestCheckRESTConfig(t *testing.T) {
 	}
 	if err := checkRESTConfig(&rest.Config{ExecProvider: nil, AuthProvider: nil, TLSClientConfig: rest.TLSClientConfig{Insecure: true}}, KubeConfigOptions{}); !errors.Is(err, ErrInsecureNotAllowed) {
 		t.Errorf("insecure: %v", err)
+	}
+}
+
+func TestKubeConfigAliasBombRefused(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: Config\nx0: &x0 [a]\n")
+	for i := 1; i <= 9; i++ {
+		fmt.Fprintf(&b, "x%d: &x%d [", i, i)
+		for j := 0; j < 9; j++ {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "*x%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	_, err := RESTConfigFromKubeConfig([]byte(b.String()), KubeConfigOptions{})
+	if !errors.Is(err, yamlguard.ErrAliasBomb) {
+		t.Fatalf("got %v, want an alias-bomb refusal", err)
 	}
 }
