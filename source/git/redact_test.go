@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -120,7 +119,4 @@ func TestConfigErrorsHideURLCredentials(t *testing.T) {
 		t.Fatal("a gopher proxy was accepted")
 	}
 	assertNoSecret(t, err, "hunter22")
-	if _, err := url.Parse("https://user:hunter22@exa mple.com/x"); err == nil {
-		t.Fatal("expected net/url to refuse a host with a space")
-	}
 }
