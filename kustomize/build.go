@@ -129,6 +129,9 @@ func build(ctx context.Context, root, path string, opts Options, exclusive bool)
 		}
 	}
 	fsys.hook = kustomizationGuard(fsys, opts.AllowRemoteBases, exclusive, dec == nil)
+	if opts.AllowRemoteBases {
+		fsys.rewrite = newRemoteFiles(ctx, fsys, opts).rewrite
+	}
 
 	m, err := runKrusty(fsys, dir, opts, exclusive)
 	if err != nil {

@@ -44,9 +44,11 @@ type readHook func(absPath string, data []byte) error
 // resolving symbolic links) and keeps every write in memory, so the caller's
 // tree is never modified.
 type confinedFS struct {
-	root    string // absolute, symlink-free
-	extra   []string
-	hook    readHook
+	root  string // absolute, symlink-free
+	extra []string
+	hook  readHook
+	// rewrite, when set, may replace what a read returns (after hook).
+	rewrite func(absPath string, data []byte) ([]byte, error)
 	mu      sync.RWMutex
 	overlay map[string][]byte   // files written during the build
 	dirs    map[string]struct{} // directories created during the build
@@ -448,6 +450,11 @@ func (f *confinedFS) ReadFile(path string) ([]byte, error) {
 	}
 	if f.hook != nil {
 		if err := f.hook(r, b); err != nil {
+			return nil, f.fail(err)
+		}
+	}
+	if f.rewrite != nil {
+		if b, err = f.rewrite(r, b); err != nil {
 			return nil, f.fail(err)
 		}
 	}

@@ -1,5 +1,7 @@
 package kustomize
 
+import "net/http"
+
 // Ignorer decides whether a path below the build root is left out when a
 // kustomization is generated. Paths are slash-separated and relative to the
 // root. The artifact package's ignore matcher satisfies it.
@@ -43,9 +45,20 @@ type Options struct {
 	// failing.
 	IgnoreMissingComponents bool
 
-	// AllowRemoteBases lets kustomize fetch remote bases and files (git or
-	// HTTP). Off by default: such references are an error.
+	// AllowRemoteBases lets builds use remote bases and files. Off by
+	// default: such references are an error. Remote files (http and https
+	// URLs in generator sources, patch, replacement, OpenAPI and
+	// configuration paths, and resources ending in .yaml, .yml or .json) are
+	// downloaded by Build itself, with ctx, HTTPClient and
+	// MaxRemoteFileSize; git bases are cloned by kustomize with the git
+	// command, bounded by kustomize's own clone timeout.
 	AllowRemoteBases bool
+	// MaxRemoteFileSize bounds each remote file; 0 means
+	// DefaultMaxRemoteFileSize.
+	MaxRemoteFileSize int64
+	// HTTPClient downloads remote files; nil means a client with a
+	// one-minute timeout.
+	HTTPClient *http.Client
 	// KeepInputOrder keeps kustomize's depth-first input order instead of
 	// the CLI's default legacy order (namespaces and CRDs first).
 	KeepInputOrder bool

@@ -1,6 +1,7 @@
 package kustomize_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/gitopskit/gitopskit/internal/yamlguard"
 	"github.com/gitopskit/gitopskit/kustomize"
@@ -324,5 +327,60 @@ func TestBuildPathAsFlux(t *testing.T) {
 		if _, err := kustomize.Build(context.Background(), root, p, kustomize.Options{}); !errors.Is(err, kustomize.ErrOutsideRoot) {
 			t.Errorf("path %q: got %v, want ErrOutsideRoot", p, err)
 		}
+	}
+}
+
+// TestRemoteFilesAllowed builds remote files with remote bases allowed:
+// Build downloads them itself (same output as the kustomize CLI), and a body
+// over the cap is refused.
+func TestRemoteFilesAllowed(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		switch r.URL.Path {
+		case "/cm.yaml":
+			fmt.Fprintf(w, cm, "remote")
+		case "/app.conf":
+			fmt.Fprint(w, "level=debug\n")
+		case "/patch.yaml":
+			fmt.Fprint(w, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\ndata:\n  patched: \"yes\"\n")
+		case "/big.yaml":
+			w.Write(bytes.Repeat([]byte("# padding\n"), 10000))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	u := srv.URL
+	root := writeTree(t, map[string]string{
+		"app/kustomization.yaml": "resources: [cm.yaml, " + u + "/cm.yaml]\n" +
+			"configMapGenerator:\n- name: conf\n  files: [" + u + "/app.conf, \"renamed.conf=" + u + "/app.conf\"]\n" +
+			"patches:\n- path: " + u + "/patch.yaml\n",
+		"app/cm.yaml": fmt.Sprintf(cm, "local"),
+	})
+	res, err := kustomize.Build(context.Background(), root, "app", kustomize.Options{AllowRemoteBases: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := hits.Load(); n != 3 { // one GET per distinct URL, no git clone attempt
+		t.Errorf("the build made %d requests, want 3", n)
+	}
+	if diff := cmp.Diff(string(cliBuild(t, filepath.Join(root, "app"))), string(res.YAML())); diff != "" {
+		t.Errorf("output differs from the kustomize CLI (-cli +ours):\n%s", diff)
+	}
+	if _, err := os.Stat(filepath.Join(root, ".gitopskit-remote")); !os.IsNotExist(err) {
+		t.Error("downloads were written into the source tree")
+	}
+
+	big := writeTree(t, map[string]string{"app/kustomization.yaml": "resources: [" + u + "/big.yaml]\n"})
+	_, err = kustomize.Build(context.Background(), big, "app", kustomize.Options{AllowRemoteBases: true, MaxRemoteFileSize: 50_000})
+	if !errors.Is(err, kustomize.ErrBuildTooLarge) || !strings.Contains(err.Error(), "resources[0]") {
+		t.Fatalf("got %v, want ErrBuildTooLarge naming resources[0]", err)
+	}
+	cred := strings.Replace(u, "://", "://deploy:hunter22@", 1)
+	missing := writeTree(t, map[string]string{"app/kustomization.yaml": "patches:\n- path: " + cred + "/nope.yaml\n"})
+	_, err = kustomize.Build(context.Background(), missing, "app", kustomize.Options{AllowRemoteBases: true})
+	if err == nil || !strings.Contains(err.Error(), "404") || strings.Contains(err.Error(), "hunter22") {
+		t.Fatalf("got %v, want a 404 error without the password", err)
 	}
 }
