@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -50,24 +49,5 @@ func TestClients(t *testing.T) {
 	}
 	if _, err := cs.For(ctx, "apps", "", &reconcile.KubeConfigRef{SecretName: "remote"}); !errors.Is(err, reconcile.ErrExecNotAllowed) {
 		t.Errorf("kubeconfig with an exec plugin = %v, want ErrExecNotAllowed", err)
-	}
-}
-
-func TestMemories(t *testing.T) {
-	var ms reconcile.Memories
-	obj := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "web", UID: "1"}}
-	m := ms.For(obj)
-	if ms.For(obj) != m {
-		t.Error("same object, new Memory")
-	}
-	recreated := obj.DeepCopy()
-	recreated.UID = "2"
-	m2 := ms.For(recreated)
-	if m2 == m {
-		t.Error("recreated object (new UID) kept the old Memory")
-	}
-	ms.Forget(types.NamespacedName{Namespace: "apps", Name: "web"})
-	if ms.For(recreated) == m2 {
-		t.Error("Forget kept the Memory")
 	}
 }

@@ -6,77 +6,35 @@ import (
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/gitopskit/kustomize"
 	"github.com/gitopskit/gitopskit/kustomize/sopsdecrypt"
+	"github.com/gitopskit/gitopskit/reconcile"
 )
 
 // DecryptionProviderSOPS is the only decryption provider Flux knows.
 const DecryptionProviderSOPS = "sops"
 
-// objectVars reads substitution variables from a ConfigMap or a Secret.
-type objectVars struct {
-	reader    client.Reader
-	kind      string
-	namespace string
-	name      string
-}
-
-// LoadVars implements kustomize.VarsProvider.
-func (v objectVars) LoadVars(ctx context.Context) (map[string]string, error) {
-	key := types.NamespacedName{Namespace: v.namespace, Name: v.name}
-	out := map[string]string{}
-	switch v.kind {
-	case "ConfigMap":
-		var cm corev1.ConfigMap
-		if err := v.reader.Get(ctx, key, &cm); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil, fmt.Errorf("reading ConfigMap %q: %w", v.name, kustomize.ErrVarsNotFound)
-			}
-			return nil, err
-		}
-		for k, val := range cm.Data {
-			out[k] = val
-		}
-		for k, val := range cm.BinaryData {
-			out[k] = string(val)
-		}
-	case "Secret":
-		var s corev1.Secret
-		if err := v.reader.Get(ctx, key, &s); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil, fmt.Errorf("reading Secret %q: %w", v.name, kustomize.ErrVarsNotFound)
-			}
-			return nil, err
-		}
-		for k, val := range s.Data {
-			out[k] = string(val)
-		}
-	default:
-		return nil, fmt.Errorf("substituteFrom kind %q is not ConfigMap or Secret", v.kind)
-	}
-	return out, nil
-}
-
-// addSubstitution configures post-build substitution from spec.postBuild.
-func (r *Reconciler) addSubstitution(_ context.Context, obj *kustomizev1.Kustomization, opts *kustomize.Options) error {
+// addSubstitution configures post-build substitution from spec.postBuild:
+// the ConfigMaps and Secrets of substituteFrom are read by
+// reconcile.ObjectVars when the build runs.
+func (r *Reconciler) addSubstitution(obj *kustomizev1.Kustomization, opts *kustomize.Options) {
 	pb := obj.Spec.PostBuild
 	if pb == nil {
-		return nil
+		return
 	}
 	sub := &kustomize.Substitution{Vars: pb.Substitute}
 	for _, ref := range pb.SubstituteFrom {
 		sub.From = append(sub.From, kustomize.VarsFrom{
-			Name:     ref.Kind + "/" + ref.Name,
-			Provider: objectVars{reader: r.Client, kind: ref.Kind, namespace: obj.Namespace, name: ref.Name},
+			Name: ref.Kind + "/" + ref.Name,
+			Provider: reconcile.ObjectVars{
+				Reader: r.Client, Kind: ref.Kind, Namespace: obj.Namespace, Name: ref.Name, NotFound: kustomize.ErrVarsNotFound,
+			},
 			Optional: ref.Optional,
 		})
 	}
 	opts.Substitute = sub
-	return nil
 }
 
 // addDecryption configures SOPS decryption from spec.decryption.

@@ -6,25 +6,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/gitopskit/gitopskit/artifact"
-	"github.com/gitopskit/gitopskit/examples/internal/fluxstatus"
+	"github.com/gitopskit/gitopskit/examples/fluxadapter"
 	"github.com/gitopskit/gitopskit/kustomize"
 	"github.com/gitopskit/gitopskit/reconcile"
 )
@@ -40,7 +35,11 @@ const RevisionAnnotation = "kustomize.toolkit.fluxcd.io/revision"
 // its dependencies before checking again, as Flux's default.
 const DefaultDependencyRequeueInterval = 30 * time.Second
 
-// Reconciler reconciles Kustomization objects.
+// Reconciler reconciles Kustomization objects: the kind-independent steps
+// (finalizer, suspension, status patch) are reconcile.Lifecycle's, the
+// apply client reconcile.Clients'; what is left here is the
+// Kustomization's own: source, dependencies, build, apply, health and its
+// status.
 type Reconciler struct {
 	// Client reads Kustomizations, sources, Secrets and ConfigMaps (usually
 	// the manager's cached client) and patches Kustomizations.
@@ -52,7 +51,7 @@ type Reconciler struct {
 	Fetcher *artifact.Fetcher
 	// Recorder records Kubernetes Events; nil means the manager's recorder
 	// (SetupWithManager) or none.
-	Recorder fluxstatus.EventRecorder
+	Recorder reconcile.EventRecorder
 	// TempDir holds unpacked artifacts during a build; "" means os.TempDir().
 	TempDir string
 	// DependencyRequeueInterval is the wait for dependencies that are not
@@ -75,74 +74,53 @@ type Reconciler struct {
 	// AllowRemoteBases lets builds fetch remote bases; false refuses them.
 	AllowRemoteBases bool
 
-	memMu       sync.Mutex
-	memories    map[types.NamespacedName]memory
-	applierOnce sync.Once
-	applier     client.Client
-	applierErr  error
+	memories    reconcile.Memories
+	clientsOnce sync.Once
+	clients     *reconcile.Clients
 }
 
 // Reconcile brings one Kustomization's objects in line with its source.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	obj := &kustomizev1.Kustomization{}
-	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.forget(req.NamespacedName)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	l := &reconcile.Lifecycle[*kustomizev1.Kustomization]{
+		Client:    r.Client,
+		New:       func() *kustomizev1.Kustomization { return &kustomizev1.Kustomization{} },
+		Finalizer: kustomizev1.KustomizationFinalizer,
+		Run:       r.reconcile,
+		Finalize:  r.finalize,
+		Suspended: func(obj *kustomizev1.Kustomization) bool { return obj.Spec.Suspend },
+		Observe: func(obj *kustomizev1.Kustomization) {
+			fluxadapter.Observed(obj, &obj.Status.ObservedGeneration, &obj.Status.ReconcileRequestStatus)
+		},
+		Gone: r.memories.Forget,
 	}
-	if !obj.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, obj)
-	}
-	if !controllerutil.ContainsFinalizer(obj, kustomizev1.KustomizationFinalizer) {
-		base := obj.DeepCopy()
-		controllerutil.AddFinalizer(obj, kustomizev1.KustomizationFinalizer)
-		if err := r.Client.Patch(ctx, obj, client.MergeFrom(base)); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	if obj.Spec.Suspend {
-		logf.FromContext(ctx).V(1).Info("reconciliation is suspended")
-		return ctrl.Result{}, nil
-	}
-	base := obj.DeepCopy()
-	res, recErr := r.reconcile(ctx, obj, base)
-	obj.Status.ObservedGeneration = obj.Generation
-	fluxstatus.HandleRequest(obj.GetAnnotations(), &obj.Status.ReconcileRequestStatus)
-	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
-		return ctrl.Result{}, errors.Join(recErr, err)
-	}
-	return res, recErr
+	return l.Reconcile(ctx, req)
 }
 
-// requeue builds the requeue policy of obj.
-func requeue(obj *kustomizev1.Kustomization) reconcile.RequeuePolicy {
-	return reconcile.RequeuePolicy{
-		Interval:      obj.Spec.Interval.Duration,
-		RetryInterval: obj.GetRetryInterval(),
-		Jitter:        0.05,
-	}
+func (r *Reconciler) events() reconcile.Events {
+	return reconcile.Events{Recorder: r.Recorder, RevisionKey: RevisionAnnotation}
 }
 
-func (r *Reconciler) reconcile(ctx context.Context, obj, base *kustomizev1.Kustomization) (ctrl.Result, error) {
-	log := logf.FromContext(ctx)
+func (r *Reconciler) reconcile(ctx context.Context, obj *kustomizev1.Kustomization, status *reconcile.StatusPatcher) (ctrl.Result, error) {
 	start := time.Now()
 	cond := reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
-	policy := requeue(obj)
+	policy := reconcile.RequeuePolicy{Interval: obj.Spec.Interval.Duration, RetryInterval: obj.GetRetryInterval(), Jitter: 0.05}
 	fail := func(reason string, err error) (ctrl.Result, error) {
 		cond.Failed(reason, "%s", err.Error())
-		fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, obj.Status.LastAttemptedRevision, corev1.EventTypeWarning, reason, err.Error())
+		r.events().Warning(obj, obj.Status.LastAttemptedRevision, reason, err.Error())
 		return ctrl.Result{RequeueAfter: policy.After(1)}, nil
+	}
+	stall := func(reason string, err error) (ctrl.Result, error) {
+		cond.Stalled(reason, "%s", err.Error())
+		r.events().Warning(obj, "", reason, err.Error())
+		return ctrl.Result{}, nil
 	}
 
 	if err := CheckNamespaceRefs(obj); r.NoCrossNamespaceRefs && err != nil {
-		cond.Stalled(reconcile.AccessDeniedReason, "%s", err.Error())
-		fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, "", corev1.EventTypeWarning, reconcile.AccessDeniedReason, err.Error())
-		return ctrl.Result{}, nil
+		return stall(reconcile.AccessDeniedReason, err)
 	}
 
 	// The source and its artifact.
-	src, err := r.source(ctx, obj)
+	src, err := fluxadapter.Source(ctx, r.Client, obj.Spec.SourceRef, obj.Namespace)
 	if err != nil {
 		return fail(reconcile.ArtifactFailedReason, err)
 	}
@@ -159,7 +137,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj, base *kustomizev1.Kusto
 		if err := r.checkDependencies(ctx, obj, src); err != nil {
 			msg := fmt.Sprintf("Dependencies do not meet ready condition, retrying in %s", r.depInterval())
 			cond.Failed(reconcile.DependencyNotReadyReason, "%s: %s", msg, err.Error())
-			log.V(1).Info(msg, "reason", err.Error())
+			logf.FromContext(ctx).V(1).Info(msg, "reason", err.Error())
 			return ctrl.Result{RequeueAfter: r.depInterval()}, nil
 		}
 	}
@@ -167,10 +145,9 @@ func (r *Reconciler) reconcile(ctx context.Context, obj, base *kustomizev1.Kusto
 	// Show progress before the slow part when something new is attempted.
 	if obj.Status.LastAttemptedRevision != revision || obj.Status.ObservedGeneration != obj.Generation {
 		cond.Progressing("Fetching manifests for revision %s with a timeout of %s", revision, obj.GetTimeout())
-		if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+		if err := status.Patch(ctx, obj); err != nil {
 			return ctrl.Result{}, err
 		}
-		base.Status = *obj.Status.DeepCopy()
 	}
 	obj.Status.LastAttemptedRevision = revision
 
@@ -179,8 +156,11 @@ func (r *Reconciler) reconcile(ctx context.Context, obj, base *kustomizev1.Kusto
 		return fail(reconcile.ArtifactFailedReason, err)
 	}
 	defer os.RemoveAll(work)
-	root := filepath.Join(work, "src")
-	if _, err := r.fetcher().Fetch(ctx, fromMeta(art), root); err != nil {
+	root, f := filepath.Join(work, "src"), r.Fetcher
+	if f == nil {
+		f = &artifact.Fetcher{}
+	}
+	if _, err := f.Fetch(ctx, fluxadapter.Artifact(art), root); err != nil {
 		return fail(reconcile.ArtifactFailedReason, fmt.Errorf("failed to fetch artifact of %s: %w", obj.Spec.SourceRef.String(), err))
 	}
 
@@ -188,59 +168,38 @@ func (r *Reconciler) reconcile(ctx context.Context, obj, base *kustomizev1.Kusto
 	opts := BuildOptions(obj.Spec)
 	tenant := r.NoCrossNamespaceRefs && obj.Spec.TargetNamespace != ""
 	opts.AllowRemoteBases, opts.RestrictToTargetNamespace = r.AllowRemoteBases, tenant
-	if ig, err := artifact.NewIgnoreFilter(root, ""); err == nil {
-		opts.Ignore = ignorer(ig)
-	}
-	if err := r.addSubstitution(ctx, obj, &opts); err != nil {
-		return fail(reconcile.BuildFailedReason, err)
-	}
+	r.addSubstitution(obj, &opts)
 	if err := r.addDecryption(ctx, obj, &opts); err != nil {
 		return fail(reconcile.BuildFailedReason, err)
 	}
-	path := strings.TrimPrefix(filepath.ToSlash(filepath.Clean("/"+obj.Spec.Path)), "/")
-	if path == "" {
-		path = "."
-	}
-	res, err := kustomize.Build(ctx, root, path, opts)
+	res, err := kustomize.Build(ctx, root, obj.Spec.Path, opts)
 	if err != nil {
 		return fail(reconcile.BuildFailedReason, err)
 	}
-	objects := res.Objects
 
 	// Apply and prune.
-	cl, err := r.clientFor(ctx, obj)
-	if err != nil {
+	m, err := r.manager(ctx, obj, tenant)
+	if errors.Is(err, reconcile.ErrInvalidExpression) {
+		return stall(reconcile.InvalidCELExpressionReason, err)
+	} else if err != nil {
 		return fail(reconcile.ReconciliationFailedReason, err)
-	}
-	mopts := ManagerOptions(obj)
-	mopts.Concurrency, mopts.PollInterval = r.Concurrency, r.PollInterval
-	mopts.Memory = r.memory(obj)
-	if tenant {
-		mopts.Tenancy = reconcile.Tenancy{Namespace: obj.Spec.TargetNamespace}
-	}
-	m, err := reconcile.NewManager(cl, mopts)
-	if err != nil {
-		cond.Stalled(reconcile.InvalidCELExpressionReason, "%s", err.Error())
-		return ctrl.Result{}, nil
 	}
 	actx, cancel := context.WithTimeout(ctx, obj.GetTimeout())
 	defer cancel()
-	sync, err := m.Sync(actx, objects, toInventory(obj.Status.Inventory), reconcile.SyncOptions{Prune: obj.Spec.Prune})
-	obj.Status.Inventory = fromInventory(sync.Inventory)
-	if sync.ChangeSet.Changed() {
-		fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, revision, corev1.EventTypeNormal, meta.ProgressingReason, sync.ChangeSet.String())
+	synced, err := m.Sync(actx, res.Objects, fluxadapter.Inventory(obj.Status.Inventory), reconcile.SyncOptions{Prune: obj.Spec.Prune})
+	obj.Status.Inventory = fluxadapter.ResourceInventory(synced.Inventory)
+	if synced.ChangeSet.Changed() {
+		r.events().Normal(obj, revision, meta.ProgressingReason, synced.ChangeSet.String())
 	}
-	if err != nil {
-		var pe *reconcile.PruneError
-		if errors.As(err, &pe) {
-			return fail(reconcile.PruneFailedReason, err)
-		}
+	if pe := (*reconcile.PruneError)(nil); errors.As(err, &pe) {
+		return fail(reconcile.PruneFailedReason, err)
+	} else if err != nil {
 		return fail(reconcile.ReconciliationFailedReason, err)
 	}
 
 	// Health.
 	if obj.Spec.Wait || len(obj.Spec.HealthChecks) > 0 {
-		inv := sync.Inventory
+		inv := synced.Inventory
 		if !obj.Spec.Wait {
 			if inv, err = HealthCheckInventory(obj.Spec.HealthChecks, obj.Namespace); err != nil {
 				return fail(reconcile.HealthCheckFailedReason, err)
@@ -262,7 +221,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj, base *kustomizev1.Kusto
 	obj.Status.LastAppliedRevision = revision
 	cond.Succeeded("Applied revision: %s", revision)
 	if changed {
-		fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, revision, corev1.EventTypeNormal, reconcile.ReconciliationSucceededReason,
+		r.events().Normal(obj, revision, reconcile.ReconciliationSucceededReason,
 			fmt.Sprintf("Reconciliation finished in %s, next run in %s", time.Since(start).Round(time.Millisecond), obj.Spec.Interval.Duration))
 	}
 	return ctrl.Result{RequeueAfter: policy.After(0)}, nil
@@ -275,174 +234,63 @@ func (r *Reconciler) depInterval() time.Duration {
 	return DefaultDependencyRequeueInterval
 }
 
-func (r *Reconciler) fetcher() *artifact.Fetcher {
-	if r.Fetcher != nil {
-		return r.Fetcher
-	}
-	return &artifact.Fetcher{}
-}
-
-// source reads the object spec.sourceRef points at.
-func (r *Reconciler) source(ctx context.Context, obj *kustomizev1.Kustomization) (sourcev1.Source, error) {
-	ref := obj.Spec.SourceRef
-	ns := ref.Namespace
-	if ns == "" {
-		ns = obj.Namespace
-	}
-	var src interface {
-		sourcev1.Source
-		client.Object
-	}
-	switch ref.Kind {
-	case sourcev1.GitRepositoryKind:
-		src = &sourcev1.GitRepository{}
-	case sourcev1.OCIRepositoryKind:
-		src = &sourcev1.OCIRepository{}
-	case sourcev1.BucketKind:
-		src = &sourcev1.Bucket{}
-	case sourcev1.ExternalArtifactKind:
-		src = &sourcev1.ExternalArtifact{}
-	default:
-		return nil, fmt.Errorf("source kind '%s' is not supported", ref.Kind)
-	}
-	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, src); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, sourceNotFoundError(ref.String())
-		}
-		return nil, fmt.Errorf("unable to get source '%s': %w", ref.String(), err)
-	}
-	return src, nil
-}
-
 // checkDependencies applies Flux's rule through reconcile.ObjectReadiness:
 // every dependency is Ready at its current generation and, when it reads
 // the same source, has applied the source's current revision; a
 // dependency with a readyExpr is judged by that expression instead.
 func (r *Reconciler) checkDependencies(ctx context.Context, obj *kustomizev1.Kustomization, src sourcev1.Source) error {
-	unit := reconcile.Unit{Ref: reconcile.UnitRef{Namespace: obj.Namespace, Name: obj.Name}}
-	for _, d := range obj.Spec.DependsOn {
-		unit.DependsOn = append(unit.DependsOn, reconcile.Dependency{
-			Ref: reconcile.UnitRef{Namespace: d.Namespace, Name: d.Name}, ReadyExpr: d.ReadyExpr,
-		})
-	}
-	check := reconcile.ObjectReadiness{
+	return reconcile.CheckDependencies(ctx, DependencyUnit(obj), reconcile.ObjectReadiness{
 		Reader:   r.Client,
 		GVK:      kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind),
 		New:      func() client.Object { return &kustomizev1.Kustomization{} },
 		Revision: reconcile.RevisionRule{Revision: src.GetArtifact().Revision},
-	}
-	return reconcile.CheckDependencies(ctx, unit, check)
+	})
 }
 
-// clientFor returns the client applies go through: the controller's own,
-// one impersonating spec.serviceAccountName or DefaultServiceAccount, or
-// one for spec.kubeConfig.
-func (r *Reconciler) clientFor(ctx context.Context, obj *kustomizev1.Kustomization) (client.Client, error) {
-	cfg, defaultSA := r.Config, r.DefaultServiceAccount
-	if kc := obj.Spec.KubeConfig; kc != nil && kc.SecretRef != nil {
-		var s corev1.Secret
-		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: kc.SecretRef.Name}, &s); err != nil {
-			return nil, fmt.Errorf("reading kubeconfig Secret %q: %w", kc.SecretRef.Name, err)
-		}
-		data, err := reconcile.KubeConfigFromSecret(&s, kc.SecretRef.Key)
-		if err != nil {
-			return nil, err
-		}
-		if cfg, err = reconcile.RESTConfigFromKubeConfig(data, reconcile.KubeConfigOptions{}); err != nil {
-			return nil, err
-		}
-		defaultSA = "" // the remote cluster's RBAC does not know the local accounts
+// manager returns the Manager that applies obj's objects through the
+// client reconcile.Clients picks (spec.kubeConfig, spec.serviceAccountName,
+// DefaultServiceAccount or the controller's own), remembering what earlier
+// applies learnt, confined to the target namespace when tenant.
+func (r *Reconciler) manager(ctx context.Context, obj *kustomizev1.Kustomization, tenant bool) (*reconcile.Manager, error) {
+	r.clientsOnce.Do(func() {
+		r.clients = &reconcile.Clients{Config: r.Config, Reader: r.Client, Scheme: r.Client.Scheme(), DefaultServiceAccount: r.DefaultServiceAccount}
+	})
+	var kc *reconcile.KubeConfigRef
+	if ref := obj.Spec.KubeConfig; ref != nil && ref.SecretRef != nil {
+		kc = &reconcile.KubeConfigRef{SecretName: ref.SecretRef.Name, Key: ref.SecretRef.Key}
 	}
-	cfg, err := reconcile.ImpersonateFor(cfg, obj.Namespace, obj.Spec.ServiceAccountName, defaultSA)
+	cl, err := r.clients.For(ctx, obj.Namespace, obj.Spec.ServiceAccountName, kc)
 	if err != nil {
 		return nil, err
 	}
-	if cfg == r.Config {
-		r.applierOnce.Do(func() {
-			r.applier, r.applierErr = reconcile.NewClient(r.Config, client.Options{Scheme: r.Client.Scheme()})
-		})
-		return r.applier, r.applierErr
+	opts := ManagerOptions(obj)
+	opts.Concurrency, opts.PollInterval, opts.Memory = r.Concurrency, r.PollInterval, r.memories.For(obj)
+	if tenant {
+		opts.Tenancy = reconcile.Tenancy{Namespace: obj.Spec.TargetNamespace}
 	}
-	return reconcile.NewClient(cfg, client.Options{Scheme: r.Client.Scheme()})
-}
-
-// memory is what the applies for one Kustomization object (one UID) learnt.
-type memory struct {
-	uid types.UID
-	mem *reconcile.Memory
-}
-
-// memory returns what earlier applies for obj learnt, so unchanged
-// objects are recognised without a dry-run on the next reconciliation. A
-// Kustomization recreated under the same name (a new UID) starts afresh.
-func (r *Reconciler) memory(obj *kustomizev1.Kustomization) *reconcile.Memory {
-	r.memMu.Lock()
-	defer r.memMu.Unlock()
-	key := client.ObjectKeyFromObject(obj)
-	if m, ok := r.memories[key]; ok && m.uid == obj.UID {
-		return m.mem
-	}
-	if r.memories == nil {
-		r.memories = map[types.NamespacedName]memory{}
-	}
-	m := memory{uid: obj.UID, mem: &reconcile.Memory{}}
-	r.memories[key] = m
-	return m.mem
-}
-
-// forget drops the memory of a deleted Kustomization.
-func (r *Reconciler) forget(key types.NamespacedName) {
-	r.memMu.Lock()
-	defer r.memMu.Unlock()
-	delete(r.memories, key)
+	return reconcile.NewManager(cl, opts)
 }
 
 // finalize deletes the inventory according to spec.deletionPolicy (nothing
-// for a suspended Kustomization, as in Flux) and removes the finalizer.
+// for a suspended Kustomization, as in Flux); Lifecycle then forgets the
+// object and removes the finalizer.
 func (r *Reconciler) finalize(ctx context.Context, obj *kustomizev1.Kustomization) error {
-	if obj.Status.Inventory != nil && !obj.Spec.Suspend {
-		cl, err := r.clientFor(ctx, obj)
-		if err != nil {
-			return err
-		}
-		m, err := reconcile.NewManager(cl, ManagerOptions(obj))
-		if err != nil {
-			return err
-		}
-		cs, err := m.Finalize(ctx, toInventory(obj.Status.Inventory), reconcile.FinalizeOptions{
-			Policy: reconcile.DeletionPolicy(obj.GetDeletionPolicy()), Prune: obj.Spec.Prune, Timeout: obj.GetTimeout(),
-		})
-		if err != nil {
-			fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, "", corev1.EventTypeWarning, reconcile.PruneFailedReason, err.Error())
-			return err
-		}
-		if cs.Changed() {
-			fluxstatus.Event(r.Recorder, obj, RevisionAnnotation, "", corev1.EventTypeNormal, meta.ProgressingReason, cs.String())
-		}
+	if obj.Status.Inventory == nil || obj.Spec.Suspend {
+		return nil
 	}
-	r.forget(client.ObjectKeyFromObject(obj))
-	if controllerutil.ContainsFinalizer(obj, kustomizev1.KustomizationFinalizer) {
-		base := obj.DeepCopy()
-		controllerutil.RemoveFinalizer(obj, kustomizev1.KustomizationFinalizer)
-		return client.IgnoreNotFound(r.Client.Patch(ctx, obj, client.MergeFrom(base)))
+	m, err := r.manager(ctx, obj, false)
+	if err != nil {
+		return err
+	}
+	cs, err := m.Finalize(ctx, fluxadapter.Inventory(obj.Status.Inventory), reconcile.FinalizeOptions{
+		Policy: reconcile.DeletionPolicy(obj.GetDeletionPolicy()), Prune: obj.Spec.Prune, Timeout: obj.GetTimeout(),
+	})
+	if err != nil {
+		r.events().Warning(obj, "", reconcile.PruneFailedReason, err.Error())
+		return err
+	}
+	if cs.Changed() {
+		r.events().Normal(obj, "", meta.ProgressingReason, cs.String())
 	}
 	return nil
 }
-
-// ignorer adapts an artifact.Filter to kustomize.Ignorer.
-type ignorer artifact.Filter
-
-func (f ignorer) Match(path string, isDir bool) bool { return f(path, isDir) }
-
-func fromMeta(a *meta.Artifact) artifact.Artifact {
-	out := artifact.Artifact{Path: a.Path, URL: a.URL, Revision: a.Revision, Digest: a.Digest, LastUpdateTime: a.LastUpdateTime.Time}
-	if a.Size != nil {
-		out.Size = *a.Size
-	}
-	return out
-}
-
-// sourceNotFoundError words a missing source as Flux does.
-type sourceNotFoundError string
-
-func (e sourceNotFoundError) Error() string { return fmt.Sprintf("Source '%s' not found", string(e)) }

@@ -17,4 +17,11 @@
 // through kustomize's RestrictToTargetNamespace and reconcile's Tenancy),
 // DefaultServiceAccount and AllowRemoteBases (remote bases are refused
 // unless set).
+//
+// controller.go holds only what a Kustomization adds: reconcile.Lifecycle
+// runs the steps every kind shares (get, finalizer, suspension, status
+// patch), reconcile.Clients picks the client an object is applied with,
+// reconcile.ObjectVars reads substituteFrom, and examples/fluxadapter
+// converts Flux's API types. A HelmRelease controller takes the same
+// shape, with a Helm render in place of kustomize.Build.
 package kustomization

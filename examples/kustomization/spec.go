@@ -106,22 +106,15 @@ func HealthCheckInventory(refs []meta.NamespacedObjectKindReference, namespace s
 	return reconcile.NewInventory(out...), nil
 }
 
-// toInventory converts between Flux's status inventory and reconcile's.
-func toInventory(in *kustomizev1.ResourceInventory) reconcile.Inventory {
-	var inv reconcile.Inventory
-	if in == nil {
-		return inv
+// DependencyUnit maps a Kustomization and its spec.dependsOn to the unit
+// reconcile.CheckDependencies checks; an empty dependency namespace means
+// the Kustomization's.
+func DependencyUnit(obj *kustomizev1.Kustomization) reconcile.Unit {
+	unit := reconcile.Unit{Ref: reconcile.UnitRef{Namespace: obj.Namespace, Name: obj.Name}}
+	for _, d := range obj.Spec.DependsOn {
+		unit.DependsOn = append(unit.DependsOn, reconcile.Dependency{
+			Ref: reconcile.UnitRef{Namespace: d.Namespace, Name: d.Name}, ReadyExpr: d.ReadyExpr,
+		})
 	}
-	for _, e := range in.Entries {
-		inv.Entries = append(inv.Entries, reconcile.InventoryEntry{ID: e.ID, Version: e.Version})
-	}
-	return inv
-}
-
-func fromInventory(inv reconcile.Inventory) *kustomizev1.ResourceInventory {
-	out := &kustomizev1.ResourceInventory{Entries: []kustomizev1.ResourceRef{}}
-	for _, e := range inv.Entries {
-		out.Entries = append(out.Entries, kustomizev1.ResourceRef{ID: e.ID, Version: e.Version})
-	}
-	return out
+	return unit
 }

@@ -116,3 +116,23 @@ func TestCheckNamespaceRefs(t *testing.T) {
 		t.Errorf("same-namespace dependencies named: %v", err)
 	}
 }
+
+func TestDependencyUnit(t *testing.T) {
+	obj := &kustomizev1.Kustomization{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "web"},
+		Spec: kustomizev1.KustomizationSpec{DependsOn: []kustomizev1.DependencyReference{
+			{Name: "infra", Namespace: "flux-system"},
+			{Name: "db", ReadyExpr: "dep.status.ready"},
+		}},
+	}
+	want := reconcile.Unit{
+		Ref: reconcile.UnitRef{Namespace: "apps", Name: "web"},
+		DependsOn: []reconcile.Dependency{
+			{Ref: reconcile.UnitRef{Namespace: "flux-system", Name: "infra"}},
+			{Ref: reconcile.UnitRef{Name: "db"}, ReadyExpr: "dep.status.ready"},
+		},
+	}
+	if diff := cmp.Diff(want, kustomization.DependencyUnit(obj)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
