@@ -20,9 +20,12 @@
 //     its own package because SOPS links the cloud SDKs of its key services.
 //   - reconcile: server-side apply in stages, inventory and prune, health
 //     checks (kstatus and CEL), dependency ordering, Flux-style conditions and
-//     requeue policy.
+//     requeue policy, and the skeleton every controller shares (Lifecycle:
+//     get, finalizer, suspension, status patch).
 //   - examples: thin controllers for Flux's GitRepository and Kustomization
-//     built only from the packages above, and a demo program.
+//     built only from the packages above (examples/fluxadapter converts
+//     Flux's API types; a controller for another kind goes beside them), and
+//     a demo program.
 //
 // # How data flows
 //
