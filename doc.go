@@ -22,6 +22,12 @@
 //     checks (kstatus and CEL), dependency ordering, Flux-style conditions and
 //     requeue policy, and the skeleton every controller shares (Lifecycle:
 //     get, finalizer, suspension, status patch).
+//   - reconcile/reconciletest: a real API server for tests of code built on
+//     reconcile.
+//   - selector: the one Selector type, shared by kustomize patch targets and
+//     reconcile ignore rules.
+//   - notify: Flux's event payload and the Recorder every reporter takes;
+//     alert matching, provider clients and webhook receivers grow around it.
 //   - examples: thin controllers for Flux's GitRepository and Kustomization
 //     built only from the packages above (examples/fluxadapter converts
 //     Flux's API types; a controller for another kind goes beside them), and

@@ -1,6 +1,10 @@
 package kustomize
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/gitopskit/gitopskit/selector"
+)
 
 // Ignorer decides whether a path below the build root is left out when a
 // kustomization is generated. Paths are slash-separated and relative to the
@@ -100,12 +104,9 @@ type Patch struct {
 	Target *Selector
 }
 
-// Selector selects the objects a patch applies to. Empty fields match all.
-type Selector struct {
-	Group, Version, Kind, Name, Namespace string
-	LabelSelector                         string
-	AnnotationSelector                    string
-}
+// Selector selects the objects a patch applies to; it is the project's one
+// selector type, shared with reconcile's ignore rules.
+type Selector = selector.Selector
 
 // Image overrides the name, tag or digest of container images.
 type Image struct {

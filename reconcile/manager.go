@@ -23,6 +23,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gitopskit/gitopskit/selector"
 )
 
 // Flux's per-object annotations and their values.
@@ -64,18 +66,9 @@ type Owner struct {
 	Namespace string
 }
 
-// Selector picks objects for an IgnoreRule; empty fields match everything.
-// Group, Version, Kind, Name and Namespace are regular expressions;
-// LabelSelector and AnnotationSelector use label-selector syntax.
-type Selector struct {
-	Group              string
-	Version            string
-	Kind               string
-	Name               string
-	Namespace          string
-	LabelSelector      string
-	AnnotationSelector string
-}
+// Selector picks objects for an IgnoreRule; it is the project's one
+// selector type, shared with kustomize's patch targets.
+type Selector = selector.Selector
 
 // IgnoreRule excludes fields, given as JSON pointers (RFC 6901), from drift
 // detection on the objects the Target selects (all objects when nil).
