@@ -145,22 +145,10 @@ patches:
 	}
 }
 
-// aliasBomb is a 9×9 "billion laughs" document: a few hundred bytes that
-// expand to 387 million nodes.
+// aliasBomb is a ConfigMap holding a 9×9 "billion laughs": a few hundred
+// bytes that expand to 387 million nodes.
 func aliasBomb() string {
-	var b strings.Builder
-	b.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\nl0: &l0 [lol]\n")
-	for i := 1; i <= 9; i++ {
-		fmt.Fprintf(&b, "l%d: &l%d [", i, i)
-		for j := 0; j < 9; j++ {
-			if j > 0 {
-				b.WriteString(",")
-			}
-			fmt.Fprintf(&b, "*l%d", i-1)
-		}
-		b.WriteString("]\n")
-	}
-	return b.String()
+	return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\n" + yamlguard.AliasBomb(9, 9)
 }
 
 func TestAliasBombRefused(t *testing.T) {

@@ -205,19 +205,8 @@ func TestCheckRESTConfig(t *testing.T) {
 }
 
 func TestKubeConfigAliasBombRefused(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("apiVersion: v1\nkind: Config\nx0: &x0 [a]\n")
-	for i := 1; i <= 9; i++ {
-		fmt.Fprintf(&b, "x%d: &x%d [", i, i)
-		for j := 0; j < 9; j++ {
-			if j > 0 {
-				b.WriteString(",")
-			}
-			fmt.Fprintf(&b, "*x%d", i-1)
-		}
-		b.WriteString("]\n")
-	}
-	_, err := RESTConfigFromKubeConfig([]byte(b.String()), KubeConfigOptions{})
+	doc := "apiVersion: v1\nkind: Config\n" + yamlguard.AliasBomb(9, 9)
+	_, err := RESTConfigFromKubeConfig([]byte(doc), KubeConfigOptions{})
 	if !errors.Is(err, yamlguard.ErrAliasBomb) {
 		t.Fatalf("got %v, want an alias-bomb refusal", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -145,4 +146,23 @@ func (c *counter) size(n *yaml.Node) (int64, bool) {
 	}
 	c.memo[n] = total
 	return total, true
+}
+
+// AliasBomb returns YAML mapping entries x0…x<depth>, each a list of width
+// aliases of the one before: a few hundred bytes that expand to
+// width^depth nodes. Tests use it to try the attack Check refuses.
+func AliasBomb(depth, width int) string {
+	var b strings.Builder
+	b.WriteString("x0: &x0 [lol]\n")
+	for i := 1; i <= depth; i++ {
+		fmt.Fprintf(&b, "x%d: &x%d [", i, i)
+		for j := 0; j < width; j++ {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "*x%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	return b.String()
 }

@@ -2,30 +2,12 @@ package yamlguard_test
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/gitopskit/gitopskit/internal/yamlguard"
 )
 
-// bomb returns a stream of depth levels, each a list of width aliases of
-// the level before.
-func bomb(depth, width int) string {
-	var b strings.Builder
-	b.WriteString("a0: &a0 [x]\n")
-	for i := 1; i <= depth; i++ {
-		fmt.Fprintf(&b, "a%d: &a%d [", i, i)
-		for j := 0; j < width; j++ {
-			if j > 0 {
-				b.WriteString(",")
-			}
-			fmt.Fprintf(&b, "*a%d", i-1)
-		}
-		b.WriteString("]\n")
-	}
-	return b.String()
-}
+func bomb(depth, width int) string { return yamlguard.AliasBomb(depth, width) }
 
 func TestCheck(t *testing.T) {
 	cases := []struct {
