@@ -138,3 +138,26 @@ func SameDigest(a, b string) bool {
 	}
 	return ra.Algorithm == rb.Algorithm && ra.Digest == rb.Digest
 }
+
+// OCIRevision returns the revision of an OCI artifact: "<tag>@<digest>",
+// or the digest alone ("sha256:<hex>") when tag is empty, as Flux's
+// OCIRepository reports it. digest is a content digest "<algo>:<hex>";
+// its hex part is lowercased.
+func OCIRevision(tag, digest string) string {
+	algo, hex, ok := strings.Cut(digest, ":")
+	if !ok {
+		return FormatRevision(tag, SHA256, digest)
+	}
+	return FormatRevision(tag, algo, hex)
+}
+
+// RevisionDigest returns the "<algo>:<hex>" digest part of a revision in
+// Flux's current format ("<name>@<algo>:<hex>" or "<algo>:<hex>"), or ""
+// when the revision does not parse.
+func RevisionDigest(revision string) string {
+	r, err := ParseRevision(revision)
+	if err != nil {
+		return ""
+	}
+	return r.Algorithm + ":" + r.Digest
+}

@@ -1,0 +1,321 @@
+package oci
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gitopskit/gitopskit/source"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// DefaultMaxManifestSize caps the size of a manifest (or index) read from a
+// registry when Client.MaxManifestSize is zero.
+const DefaultMaxManifestSize int64 = 4 << 20
+
+// UserAgent is sent with every request unless Client.UserAgent is set.
+const UserAgent = "gitopskit"
+
+// Client holds how to reach a registry: credentials, TLS and transport.
+// The zero value talks anonymously over HTTPS, verifying the server
+// against the system roots, with no proxy. It is safe for concurrent use
+// as long as it is not modified.
+type Client struct {
+	// Auth holds static credentials; nil means anonymous (or Keychain).
+	Auth *Auth
+	// Keychain resolves credentials per registry (a dockerconfigjson
+	// Secret's content through KeychainFromDockerConfig, or a cloud
+	// provider's login). It may not be set together with Auth.
+	Keychain Keychain
+	// TLS configures the server's trust and a client certificate; nil
+	// means the system roots and no client certificate.
+	TLS *TLS
+	// Insecure allows plain HTTP to the registry. Without it, plain HTTP is
+	// refused, including for loopback and private addresses, which
+	// go-containerregistry would otherwise let fall back to it.
+	Insecure bool
+	// Proxy is an http://, https:// or socks5:// proxy URL, possibly with
+	// userinfo; empty means a direct connection (the environment's proxy
+	// variables are not read).
+	Proxy string
+	// Transport replaces the HTTP transport; TLS and Proxy are then not
+	// applied (the refusal of plain HTTP and the manifest cap still are).
+	Transport http.RoundTripper
+	// MaxManifestSize caps manifests and indexes, in bytes; 0 means
+	// DefaultMaxManifestSize.
+	MaxManifestSize int64
+	// UserAgent is sent with every request; empty means UserAgent.
+	UserAgent string
+}
+
+// Auth holds static registry credentials.
+type Auth struct {
+	// Username and Password are basic credentials (or a user name and a
+	// token that the registry exchanges for a bearer token).
+	Username, Password string
+	// IdentityToken is an OAuth2 refresh token exchanged for an access
+	// token, as "identitytoken" in a Docker config.
+	IdentityToken string
+	// RegistryToken is a bearer token sent to the registry as it is, as
+	// "registrytoken" in a Docker config.
+	RegistryToken string
+}
+
+// TLS configures the TLS connection to a registry.
+type TLS struct {
+	// CA holds PEM certificates to trust in addition to the system roots.
+	CA []byte
+	// CertPEM and KeyPEM are a client certificate and its key; both or
+	// neither.
+	CertPEM, KeyPEM []byte
+}
+
+// Keychain resolves the credentials for a registry. It has the shape of
+// go-containerregistry's authn.Keychain, so any of its keychains (including
+// cloud providers' ones) can be used.
+type Keychain interface {
+	Resolve(authn.Resource) (authn.Authenticator, error)
+}
+
+// redactor returns a Redactor for every credential c may send.
+func (c *Client) redactor() *source.Redactor {
+	red := source.NewRedactor()
+	if c.Auth != nil {
+		red.AddBasicAuth(c.Auth.Username, c.Auth.Password)
+		red.AddSecret(c.Auth.IdentityToken, c.Auth.RegistryToken)
+	}
+	if c.TLS != nil && len(c.TLS.KeyPEM) > 0 {
+		red.AddSecret(string(c.TLS.KeyPEM))
+	}
+	if c.Proxy != "" {
+		if u, err := url.Parse(c.Proxy); err == nil && u.User != nil {
+			p, _ := u.User.Password()
+			red.AddBasicAuth(u.User.Username(), p)
+		}
+	}
+	if kc, ok := c.Keychain.(*dockerKeychain); ok {
+		for _, a := range kc.auths {
+			red.AddBasicAuth(a.Username, a.Password)
+			red.AddSecret(a.IdentityToken, a.RegistryToken)
+		}
+	}
+	return red
+}
+
+// remoteOptions builds go-containerregistry's options for one operation.
+func (c *Client) remoteOptions(ctx context.Context) ([]remote.Option, error) {
+	rt, err := c.transport()
+	if err != nil {
+		return nil, err
+	}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(rt)}
+	ua := c.UserAgent
+	if ua == "" {
+		ua = UserAgent
+	}
+	opts = append(opts, remote.WithUserAgent(ua))
+	switch {
+	case c.Auth != nil && c.Keychain != nil:
+		return nil, invalidf("set either Auth or Keychain, not both")
+	case c.Auth != nil:
+		opts = append(opts, remote.WithAuth(authn.FromConfig(authn.AuthConfig{
+			Username: c.Auth.Username, Password: c.Auth.Password,
+			IdentityToken: c.Auth.IdentityToken, RegistryToken: c.Auth.RegistryToken,
+		})))
+	case c.Keychain != nil:
+		opts = append(opts, remote.WithAuthFromKeychain(c.Keychain))
+	default:
+		opts = append(opts, remote.WithAuth(authn.Anonymous))
+	}
+	return opts, nil
+}
+
+func (c *Client) maxManifest() int64 {
+	if c.MaxManifestSize > 0 {
+		return c.MaxManifestSize
+	}
+	return DefaultMaxManifestSize
+}
+
+// transport builds the HTTP transport: TLS, proxy, the refusal of plain
+// HTTP and the manifest size cap.
+func (c *Client) transport() (http.RoundTripper, error) {
+	base := c.Transport
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.Proxy = nil
+		if c.Proxy != "" {
+			u, err := url.Parse(c.Proxy)
+			if err != nil || u.Host == "" {
+				return nil, invalidf("proxy URL does not parse")
+			}
+			switch u.Scheme {
+			case "http", "https", "socks5", "socks5h":
+			default:
+				return nil, invalidf("proxy URL scheme %q is not http, https or socks5", u.Scheme)
+			}
+			t.Proxy = http.ProxyURL(u)
+		}
+		cfg, err := c.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		t.TLSClientConfig = cfg
+		base = t
+	}
+	return &guardTransport{base: base, insecure: c.Insecure, maxManifest: c.maxManifest()}, nil
+}
+
+func (c *Client) tlsConfig() (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.TLS == nil {
+		return cfg, nil
+	}
+	if len(c.TLS.CA) > 0 {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(c.TLS.CA) {
+			return nil, invalidf("TLS CA holds no PEM certificate")
+		}
+		cfg.RootCAs = pool
+	}
+	if (len(c.TLS.CertPEM) > 0) != (len(c.TLS.KeyPEM) > 0) {
+		return nil, invalidf("TLS client certificate and key must be given together")
+	}
+	if len(c.TLS.CertPEM) > 0 {
+		cert, err := tls.X509KeyPair(c.TLS.CertPEM, c.TLS.KeyPEM)
+		if err != nil {
+			return nil, invalidf("TLS client certificate and key do not load")
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// errPlainHTTP is returned for a plain HTTP request without Insecure.
+var errPlainHTTP = errors.New("plain HTTP refused (set Insecure to allow it)")
+
+// guardTransport refuses plain HTTP unless allowed and caps manifest
+// bodies.
+type guardTransport struct {
+	base        http.RoundTripper
+	insecure    bool
+	maxManifest int64
+}
+
+func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && !g.insecure {
+		return nil, errPlainHTTP
+	}
+	resp, err := g.base.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || !strings.Contains(req.URL.Path, "/manifests/") {
+		return resp, err
+	}
+	if resp.ContentLength > g.maxManifest {
+		resp.Body.Close()
+		return nil, fmt.Errorf("manifest of %d bytes is larger than the cap of %d: %w", resp.ContentLength, g.maxManifest, ErrTooLarge)
+	}
+	resp.Body = &cappedBody{rc: resp.Body, left: g.maxManifest}
+	return resp, nil
+}
+
+// cappedBody fails a read past its cap.
+type cappedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (c *cappedBody) Read(p []byte) (int, error) {
+	if c.left < 0 {
+		return 0, fmt.Errorf("manifest is larger than the cap: %w", ErrTooLarge)
+	}
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
+	}
+	n, err := c.rc.Read(p)
+	c.left -= int64(n)
+	if c.left < 0 {
+		return 0, fmt.Errorf("manifest is larger than the cap: %w", ErrTooLarge)
+	}
+	return n, err
+}
+
+func (c *cappedBody) Close() error { return c.rc.Close() }
+
+// KeychainFromDockerConfig parses the content of a Docker config file, as
+// held by a kubernetes.io/dockerconfigjson Secret under ".dockerconfigjson"
+// ({"auths": {"<registry>": {"auth": "<base64 user:password>", ...}}}),
+// into a Keychain. Registries without an entry resolve to anonymous access.
+// Entry keys may carry a scheme and a path ("https://index.docker.io/v1/").
+// Its errors wrap source.ErrInvalid and never quote the content.
+func KeychainFromDockerConfig(data []byte) (Keychain, error) {
+	var cfg struct {
+		Auths map[string]struct {
+			Auth          string `json:"auth"`
+			Username      string `json:"username"`
+			Password      string `json:"password"`
+			IdentityToken string `json:"identitytoken"`
+			RegistryToken string `json:"registrytoken"`
+		} `json:"auths"`
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, invalidf("docker config is not valid JSON")
+	}
+	kc := &dockerKeychain{auths: map[string]Auth{}}
+	for key, e := range cfg.Auths {
+		a := Auth{Username: e.Username, Password: e.Password, IdentityToken: e.IdentityToken, RegistryToken: e.RegistryToken}
+		if e.Auth != "" {
+			raw, err := base64.StdEncoding.DecodeString(e.Auth)
+			if err != nil {
+				return nil, invalidf("docker config entry for %q: auth is not base64", registryKey(key))
+			}
+			user, pass, ok := strings.Cut(string(raw), ":")
+			if !ok {
+				return nil, invalidf("docker config entry for %q: auth is not user:password", registryKey(key))
+			}
+			a.Username, a.Password = user, pass
+		}
+		kc.auths[registryKey(key)] = a
+	}
+	return kc, nil
+}
+
+// registryKey normalises a Docker config key to a registry host.
+func registryKey(key string) string {
+	k := key
+	if i := strings.Index(k, "://"); i >= 0 {
+		k = k[i+3:]
+	}
+	k, _, _ = strings.Cut(k, "/")
+	k = strings.ToLower(k)
+	if k == "docker.io" || k == "registry-1.docker.io" {
+		k = name.DefaultRegistry
+	}
+	return k
+}
+
+// dockerKeychain is the Keychain of a Docker config.
+type dockerKeychain struct{ auths map[string]Auth }
+
+func (k *dockerKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	a, ok := k.auths[registryKey(r.RegistryStr())]
+	if !ok {
+		return authn.Anonymous, nil
+	}
+	return authn.FromConfig(authn.AuthConfig{
+		Username: a.Username, Password: a.Password,
+		IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken,
+	}), nil
+}
