@@ -21,7 +21,7 @@ SOPS_VERSION           := v3.13.3
 
 CONTROL_PLANE := $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kube-controller-manager \
                  $(BIN)/kube-scheduler $(BIN)/kwok
-TOOLS         := $(BIN)/kustomize $(BIN)/sops $(BIN)/kubectl gpg
+TOOLS         := $(BIN)/kustomize $(BIN)/sops $(BIN)/kubectl $(BIN)/versitygw gpg
 
 # USE_EXISTING_CLUSTER=true runs the control-plane tests against $KUBECONFIG;
 # KUBEBUILDER_ASSETS=<dir> uses etcd and kube-apiserver you already have.
@@ -63,6 +63,13 @@ $(BIN)/etcd: | tools/etcd/go.mod
 	@mkdir -p $(BIN)
 	@echo ">> building etcd"
 	cd tools/etcd && go build -trimpath -o $(CURDIR)/$@ go.etcd.io/etcd/server/v3
+
+# versitygw is the S3-compatible server (posix backend, SigV4 checked) the
+# source/bucket tests start.
+$(BIN)/versitygw: | tools/versitygw/go.mod
+	@mkdir -p $(BIN)
+	@echo ">> building versitygw"
+	cd tools/versitygw && go build -trimpath -o $(CURDIR)/$@ github.com/versity/versitygw/cmd/versitygw
 
 $(BIN)/kustomize:
 	@mkdir -p $(BIN)
