@@ -309,17 +309,23 @@ func sortedKeys(m map[string]string) []string {
 // and its path and query, proxy credentials and sensitive header values.
 func redactorFor(cfg *Config) *source.Redactor {
 	r := source.NewRedactor(cfg.Token, cfg.Password)
+	// A repository address names a repository, not a credential: only its
+	// userinfo is secret.
+	repoType := IsCommitStatus(cfg.Type) || IsChangeRequest(cfg.Type) || cfg.Type == TypeGitHubDispatch
 	for _, raw := range []string{cfg.Address, cfg.Proxy} {
 		if raw == "" {
 			continue
 		}
-		r.AddSecret(raw)
+		repoAddress := repoType && raw == cfg.Address
+		if !repoAddress {
+			r.AddSecret(raw)
+		}
 		r.AddURL(raw)
 		if u, err := url.Parse(raw); err == nil {
-			if p := strings.Trim(u.EscapedPath(), "/"); len(p) >= 3 {
+			if p := strings.Trim(u.EscapedPath(), "/"); len(p) >= 3 && !repoAddress {
 				r.AddSecret(p, u.Path)
 			}
-			if u.RawQuery != "" {
+			if u.RawQuery != "" && !repoAddress {
 				r.AddSecret(u.RawQuery)
 			}
 			if u.User != nil {

@@ -660,6 +660,7 @@ func TestRedaction(t *testing.T) {
 			if err == nil {
 				t.Fatal("want an error")
 			}
+			t.Log(err)
 			for _, sec := range tt.secrets {
 				if strings.Contains(err.Error(), sec) {
 					t.Errorf("error leaks %q: %v", sec, err)
