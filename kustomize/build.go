@@ -140,7 +140,7 @@ func build(ctx context.Context, root, path string, opts Options, exclusive bool)
 	if err := checkResources(ctx, m, opts); err != nil {
 		return nil, err
 	}
-	if err := postBuild(ctx, m, opts, dec); err != nil {
+	if err := postBuild(ctx, m, opts, dec, fsys); err != nil {
 		return nil, err
 	}
 	res, err := newResult(m)

@@ -53,6 +53,8 @@ type confinedFS struct {
 	overlay map[string][]byte   // files written during the build
 	dirs    map[string]struct{} // directories created during the build
 	hookErr error               // first error of hook; kustomize may swallow it
+	files   []string            // files read, resolved, in the order first read
+	fileSet map[string]struct{} // the entries of files
 
 	// Set for builds (not for generation): ReadFile honours ctx and
 	// stops a build that reads too much.
@@ -458,7 +460,30 @@ func (f *confinedFS) ReadFile(path string) ([]byte, error) {
 			return nil, f.fail(err)
 		}
 	}
+	f.noteRead(r)
 	return b, nil
+}
+
+// noteRead records that the file at the resolved path r was read.
+func (f *confinedFS) noteRead(r string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.fileSet[r]; ok {
+		return
+	}
+	if f.fileSet == nil {
+		f.fileSet = map[string]struct{}{}
+	}
+	f.fileSet[r] = struct{}{}
+	f.files = append(f.files, r)
+}
+
+// readFiles returns the resolved paths of the files read so far, in the
+// order they were first read.
+func (f *confinedFS) readFiles() []string {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return append([]string(nil), f.files...)
 }
 
 func unwrapPathErr(err error) error {

@@ -66,15 +66,39 @@ type Substitution struct {
 }
 
 // SubstituteError names the object and wraps the cause (an
-// *UnsetVarError, a *SyntaxError or a YAML error).
+// *UnsetVarError, a *SyntaxError, a *LimitError or a YAML error).
+//
+// When the cause is an expression (a syntax error, an unset variable in
+// strict mode, a limit exceeded), File, Line and Column say where that
+// expression is written among the files the build read, and the message
+// reads
+//
+//	substitute Deployment/apps/web: apps/deploy.yaml:7:14: bad substitution: missing closing brace
+//
+// rather than giving the expression's offset in the object as re-serialised
+// after kustomize (the cause's Offset). kustomize does not record where an
+// object's text came from, so the place is found by searching those files
+// for the expression's text; it is left empty when the text is not in any
+// of them (a patch given in Options, a value rewritten by a transformer, a
+// decrypted source).
 type SubstituteError struct {
 	Object string // Kind/namespace/name
-	Err    error
+	// File is the file in which the expression is written, relative to
+	// the build root and slash-separated: a manifest, or the
+	// kustomization whose generator made the object. Empty when unknown.
+	File string
+	// Line and Column are the 1-based line and column (counting bytes) of
+	// the expression's "${" in File; zero when File is empty.
+	Line, Column int
+	Err          error
 }
 
 // Error implements error.
 func (e *SubstituteError) Error() string {
-	return fmt.Sprintf("substitute %s: %v", e.Object, e.Err)
+	if e.File == "" {
+		return fmt.Sprintf("substitute %s: %v", e.Object, e.Err)
+	}
+	return fmt.Sprintf("substitute %s: %s:%d:%d: %s", e.Object, e.File, e.Line, e.Column, exprMessage(e.Err))
 }
 
 // Unwrap returns the cause.
@@ -115,8 +139,8 @@ func resRef(res *resource.Resource) string {
 }
 
 // postBuild substitutes variables, decrypts Secrets and refuses objects
-// that are still encrypted.
-func postBuild(ctx context.Context, m resmap.ResMap, opts Options, dec *decryption) error {
+// that are still encrypted. fsys, when not nil, is searched for the source of a failing expression.
+func postBuild(ctx context.Context, m resmap.ResMap, opts Options, dec *decryption, fsys *confinedFS) error {
 	var vars map[string]string
 	strict := false
 	if s := opts.Substitute; s != nil {
@@ -139,7 +163,7 @@ func postBuild(ctx context.Context, m resmap.ResMap, opts Options, dec *decrypti
 			return err
 		}
 		if substitute && res.GetLabels()[SubstituteKey] != DisabledValue && res.GetAnnotations()[SubstituteKey] != DisabledValue {
-			if err := substituteResource(res, lookup); err != nil {
+			if err := substituteResource(res, lookup, fsys); err != nil {
 				return fmt.Errorf("kustomize: %w", err)
 			}
 		}
@@ -173,7 +197,7 @@ func hasDollar(n *yaml3.Node) bool {
 	return false
 }
 
-func substituteResource(res *resource.Resource, lookup func(string) (string, bool)) error {
+func substituteResource(res *resource.Resource, lookup func(string) (string, bool), fsys *confinedFS) error {
 	if !hasDollar(res.YNode()) {
 		return nil
 	}
@@ -183,7 +207,13 @@ func substituteResource(res *resource.Resource, lookup func(string) (string, boo
 	}
 	out, err := Expand(string(data), lookup)
 	if err != nil {
-		return &SubstituteError{Object: resRef(res), Err: err}
+		se := &SubstituteError{Object: resRef(res), Err: err}
+		if off, ok := exprOffset(err); ok && fsys != nil {
+			if pos, ok := fsys.locateExpr(string(data), off, res.GetKind(), res.GetName()); ok {
+				se.File, se.Line, se.Column = pos.file, pos.line, pos.col
+			}
+		}
+		return se
 	}
 	if out == string(data) {
 		return nil

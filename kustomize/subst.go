@@ -36,6 +36,8 @@ func (e *InvalidVarNameError) Error() string {
 type SyntaxError struct {
 	Offset int // byte offset in the input
 	Msg    string
+
+	start int // byte offset of the outermost "${" being parsed
 }
 
 // Error implements error.
@@ -79,7 +81,11 @@ func (e *LimitError) Error() string {
 func (e *LimitError) Unwrap() error { return ErrSubstitutionLimit }
 
 // UnsetVarError names a variable that strict mode found unset.
-type UnsetVarError struct{ Name string }
+type UnsetVarError struct {
+	Name string
+
+	off int // byte offset of its expression in the input
+}
 
 // Error implements error.
 func (e *UnsetVarError) Error() string { return fmt.Sprintf("%v: %q", ErrVarNotSet, e.Name) }
@@ -172,7 +178,7 @@ func (f *funcNode) eval(b *strings.Builder, e *evaluator) error {
 	}
 	v, ok := e.lookup(f.name)
 	if !ok && !isDefaultOp(f.op) {
-		return &UnsetVarError{Name: f.name}
+		return &UnsetVarError{Name: f.name, off: f.off}
 	}
 	out, err := f.apply(v, args, e)
 	if err != nil {
@@ -332,6 +338,32 @@ func replaceOp(op, s string, args []string) string {
 	return s
 }
 
+// exprOffset returns the byte offset, in Expand's input, of the "${" that
+// err (an error of Expand) is about.
+func exprOffset(err error) (int, bool) {
+	switch e := err.(type) {
+	case *SyntaxError:
+		return e.start, true
+	case *LimitError:
+		return e.Offset, true
+	case *UnsetVarError:
+		return e.off, true
+	}
+	return 0, false
+}
+
+// exprMessage describes err (an error of Expand) without its offset, for
+// messages that name the expression's place in a source file instead.
+func exprMessage(err error) string {
+	switch e := err.(type) {
+	case *SyntaxError:
+		return fmt.Sprintf("%v: %s", ErrBadSubstitution, e.Msg)
+	case *LimitError:
+		return fmt.Sprintf("%v: variable %q: %s", ErrSubstitutionLimit, e.Name, e.Reason)
+	}
+	return err.Error()
+}
+
 // substParser is a recursive-descent parser over the input bytes; depth
 // counts the `${` being parsed, bounded by MaxSubstitutionDepth.
 type substParser struct {
@@ -339,10 +371,11 @@ type substParser struct {
 	pos   int
 	depth int
 	arg   *funcNode // the expression whose arguments are being parsed
+	top   int       // offset of the outermost "${" being parsed
 }
 
 func (p *substParser) errf(format string, a ...any) error {
-	return &SyntaxError{Offset: p.pos, Msg: fmt.Sprintf(format, a...)}
+	return &SyntaxError{Offset: p.pos, Msg: fmt.Sprintf(format, a...), start: p.top}
 }
 
 func (p *substParser) peek() byte {
@@ -370,6 +403,7 @@ func (p *substParser) parseTop() ([]substNode, error) {
 				out = append(out, textNode{text: text.String()})
 				text.Reset()
 			}
+			p.top = p.pos
 			n, err := p.parseExpr()
 			if err != nil {
 				return nil, err
