@@ -89,7 +89,7 @@ func (ti *testIssuer) publish(kid string, pub crypto.PublicKey) {
 }
 
 // mint signs claims with key as a compact JWS.
-func mint(t *testing.T, alg, kid string, key any, claims map[string]any) string {
+func mint(t testing.TB, alg, kid string, key any, claims map[string]any) string {
 	t.Helper()
 	hdr, _ := json.Marshal(map[string]any{"alg": alg, "kid": kid, "typ": "JWT"})
 	payload, _ := json.Marshal(claims)
