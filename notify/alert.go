@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"text/template"
 )
 
@@ -203,15 +204,6 @@ func (r *Rule) Matches(e Event, labels map[string]string) bool {
 	return r.matchesSources(e, r.alert.EventSources, func() (map[string]string, error) { return labels, nil }) && r.MatchesMessage(e.Message)
 }
 
-func (r *Rule) anySourceIgnoringLabels(e Event, sources []EventSource) bool {
-	for _, s := range sources {
-		if r.matchesSourceIgnoringLabels(s, e) {
-			return true
-		}
-	}
-	return false
-}
-
 func (r *Rule) matchesSources(e Event, sources []EventSource, labels func() (map[string]string, error)) bool {
 	for _, s := range sources {
 		if !r.matchesSourceIgnoringLabels(s, e) {
@@ -235,6 +227,67 @@ func labelsMatch(want, have map[string]string) bool {
 	for k, v := range want {
 		hv, ok := have[k]
 		if !ok || hv != v {
+			return false
+		}
+	}
+	return true
+}
+
+func nameMatches(s *EventSource, name string) bool {
+	return s.Name == "*" || s.Name == name
+}
+
+func anyNameMatches(sources []EventSource, name string) bool {
+	for i := range sources {
+		if nameMatches(&sources[i], name) {
+			return true
+		}
+	}
+	return false
+}
+
+func labelsOfAnySourceMatch(sources []EventSource, name string, labels func() (map[string]string, error)) bool {
+	for i := range sources {
+		s := &sources[i]
+		if !nameMatches(s, name) {
+			continue
+		}
+		if len(s.MatchLabels) == 0 {
+			return true
+		}
+		if l, err := labels(); err == nil && labelsMatch(s.MatchLabels, l) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchesMessage is Rule.MatchesMessage with each expression's outcome
+// remembered for the event in memo (0 unknown, 1 match, 2 no match).
+func (m *Matcher) matchesMessage(be bucketEntry, msg string, memo []uint8) bool {
+	match := func(id int) bool {
+		if memo[id] == 0 {
+			memo[id] = 2
+			if m.regexps[id].MatchString(msg) {
+				memo[id] = 1
+			}
+		}
+		return memo[id] == 1
+	}
+	if len(be.include) > 0 {
+		in := false
+		for _, id := range be.include {
+			if match(id) {
+				in = true
+				break
+			}
+		}
+		if !in {
+			return false
+		}
+	}
+	for _, id := range be.exclude {
+		if match(id) {
 			return false
 		}
 	}
@@ -282,6 +335,10 @@ type MatcherOptions struct {
 type Matcher struct {
 	opts    MatcherOptions
 	buckets map[bucketKey][]bucketEntry
+	// regexps holds each distinct expression once; entries refer to them
+	// by index so an expression shared by many Alerts runs once per event.
+	regexps []*regexp.Regexp
+	memo    sync.Pool // of *[]uint8, one slot per regexp
 }
 
 type bucketKey struct{ namespace, kind string }
@@ -289,16 +346,33 @@ type bucketKey struct{ namespace, kind string }
 type bucketEntry struct {
 	rule    *Rule
 	sources []EventSource
+	include []int
+	exclude []int
 }
 
 // NewMatcher indexes rules; suspended Alerts and nil rules are left out.
 // Match returns rules in the order given here.
 func NewMatcher(rules []*Rule, opts MatcherOptions) *Matcher {
 	m := &Matcher{opts: opts, buckets: make(map[bucketKey][]bucketEntry)}
+	ids := map[string]int{}
+	intern := func(res []*regexp.Regexp) []int {
+		out := make([]int, 0, len(res))
+		for _, re := range res {
+			id, ok := ids[re.String()]
+			if !ok {
+				id = len(m.regexps)
+				ids[re.String()] = id
+				m.regexps = append(m.regexps, re)
+			}
+			out = append(out, id)
+		}
+		return out
+	}
 	for _, r := range rules {
 		if r == nil || r.alert.Suspend {
 			continue
 		}
+		include, exclude := intern(r.include), intern(r.exclude)
 		seen := map[bucketKey]int{}
 		for _, s := range r.alert.EventSources {
 			k := bucketKey{r.sourceNamespace(s), s.Kind}
@@ -307,7 +381,7 @@ func NewMatcher(rules []*Rule, opts MatcherOptions) *Matcher {
 				continue
 			}
 			seen[k] = len(m.buckets[k])
-			m.buckets[k] = append(m.buckets[k], bucketEntry{rule: r, sources: []EventSource{s}})
+			m.buckets[k] = append(m.buckets[k], bucketEntry{rule: r, sources: []EventSource{s}, include: include, exclude: exclude})
 		}
 	}
 	return m
@@ -334,7 +408,18 @@ func (m *Matcher) AppendMatches(ctx context.Context, dst []*Rule, e Event) ([]*R
 		labelErr error
 		looked   bool
 		errs     []error
+		memo     []uint8
 	)
+	if len(m.regexps) > 0 {
+		p, _ := m.memo.Get().(*[]uint8)
+		if p == nil || len(*p) != len(m.regexps) {
+			b := make([]uint8, len(m.regexps))
+			p = &b
+		}
+		memo = *p
+		clear(memo)
+		defer m.memo.Put(p)
+	}
 	getLabels := func() (map[string]string, error) {
 		if !looked {
 			looked = true
@@ -354,10 +439,12 @@ func (m *Matcher) AppendMatches(ctx context.Context, dst []*Rule, e Event) ([]*R
 	}
 	for _, be := range entries {
 		r := be.rule
-		// Cheap comparisons first, then the expressions, then the labels
-		// (which may cost a lookup); the outcome is Flux's either way.
-		if !r.anySourceIgnoringLabels(e, be.sources) || !r.MatchesMessage(e.Message) ||
-			!r.matchesSources(e, be.sources, getLabels) {
+		// Every source of an entry has the event's namespace and kind (that
+		// is the bucket); check the severity and names, then the
+		// expressions, then the labels (which may cost a lookup). The
+		// outcome is Flux's, whose order differs only in cost.
+		if !r.MatchesSeverity(e.Severity) || !anyNameMatches(be.sources, e.InvolvedObject.Name) ||
+			!m.matchesMessage(be, e.Message, memo) || !labelsOfAnySourceMatch(be.sources, e.InvolvedObject.Name, getLabels) {
 			continue
 		}
 		if m.opts.NoCrossNamespaceRefs && e.InvolvedObject.Namespace != r.alert.Namespace {
