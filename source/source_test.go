@@ -143,3 +143,23 @@ func FuzzParseRevision(f *testing.F) {
 		}
 	})
 }
+
+func TestOCIRevision(t *testing.T) {
+	hex := "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+	low := strings.ToLower(hex)
+	for _, c := range []struct{ tag, digest, want string }{
+		{"v1.0.0", "sha256:" + hex, "v1.0.0@sha256:" + low},
+		{"", "sha256:" + low, "sha256:" + low},
+		{"latest", low, "latest@sha256:" + low},
+	} {
+		if got := source.OCIRevision(c.tag, c.digest); got != c.want {
+			t.Errorf("OCIRevision(%q, %q) = %q, want %q", c.tag, c.digest, got, c.want)
+		}
+		if got := source.RevisionDigest(c.want); got != "sha256:"+low {
+			t.Errorf("RevisionDigest(%q) = %q", c.want, got)
+		}
+	}
+	if got := source.RevisionDigest("not a revision"); got != "" {
+		t.Errorf("RevisionDigest of garbage = %q", got)
+	}
+}
