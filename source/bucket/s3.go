@@ -16,6 +16,7 @@ import (
 	"github.com/gitopskit/gitopskit/source"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
 )
 
 // S3Options configures the S3-compatible provider (Amazon S3, MinIO,
@@ -80,6 +81,9 @@ func NewS3(opts S3Options) (*S3, error) {
 	}
 	if opts.Bucket == "" {
 		return nil, fail("no bucket name")
+	}
+	if err := s3utils.CheckValidBucketName(opts.Bucket); err != nil {
+		return nil, fail("bucket name %q: %v", opts.Bucket, err)
 	}
 	endpoint := opts.Endpoint
 	switch {
@@ -232,9 +236,10 @@ func (s *S3) classify(ctx context.Context, op, key string, err error) error {
 		e.Kind = ErrObjectNotFound
 	case resp.StatusCode == http.StatusForbidden, resp.StatusCode == http.StatusUnauthorized,
 		resp.Code == "AccessDenied", resp.Code == "SignatureDoesNotMatch", resp.Code == "InvalidAccessKeyId",
-		resp.Code == "ExpiredToken", resp.Code == "InvalidToken", resp.Code == "InvalidSecurity":
+		resp.Code == "ExpiredToken", resp.Code == "InvalidToken", resp.Code == "InvalidSecurity",
+		resp.Code == "XAdminUserNotFound": // versitygw: unknown access key
 		e.Kind = source.ErrAuth
-	case resp.StatusCode == http.StatusNotFound && key == "":
+	case resp.StatusCode == http.StatusNotFound && key == "" && resp.Code == "":
 		e.Kind = source.ErrNotFound
 	case errors.As(err, &netErr):
 		e.Kind = source.ErrNetwork
