@@ -10,6 +10,10 @@
 //   - source/git: fetch a Git repository at a branch, tag, semver range, ref
 //     name or commit, with authentication, signature verification and a cheap
 //     "nothing changed" check.
+//   - source/oci: fetch a Flux OCI artifact by tag, semver range or digest
+//     (layer extracted or copied, digests verified, a HEAD-only "nothing
+//     changed" check) and push a directory as one; source/oci/ocitest runs an
+//     in-process registry for tests.
 //   - artifact: pack a fetched tree into a reproducible tar.gz with a sha256
 //     digest, honour ignore rules, store and serve artifacts, and fetch, verify
 //     and unpack them safely on the consuming side.
