@@ -35,7 +35,7 @@ func TestLightPackages(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	const module = "github.com/gitopskit/gitopskit/"
-	for _, pkg := range []string{"kustomize", "artifact", "source", "source/git", "source/oci"} {
+	for _, pkg := range []string{"kustomize", "artifact", "source", "source/git", "source/oci", "source/bucket"} {
 		t.Run(pkg, func(t *testing.T) {
 			g, err := depcheck.Load(ctx, goCmd, ".", module+pkg)
 			if err != nil {
