@@ -269,3 +269,21 @@ func TestS3NetworkFailure(t *testing.T) {
 		t.Errorf("error shows the secret: %v", err)
 	}
 }
+
+func TestS3TLS(t *testing.T) {
+	srv, ca := startS3TLS(t)
+	srv.MakeBucket(t, "secure", map[string]string{"a.yaml": "a"})
+	secure := func(o *bucket.S3Options) { o.Insecure = false }
+	_, err := (&bucket.Bucket{Provider: newS3(t, srv, "secure", secure)}).Fetch(context.Background(), t.TempDir(), "")
+	if !errors.Is(err, source.ErrNetwork) {
+		t.Fatalf("without the CA: %v, want ErrNetwork", err)
+	}
+	p := newS3(t, srv, "secure", func(o *bucket.S3Options) { o.Insecure, o.CA = false, ca })
+	dir := t.TempDir()
+	if _, err := (&bucket.Bucket{Provider: p}).Fetch(context.Background(), dir, ""); err != nil {
+		t.Fatalf("with the CA: %v", err)
+	}
+	if got := tree(t, dir); got["a.yaml"] != "a" {
+		t.Errorf("tree %v", got)
+	}
+}
