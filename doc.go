@@ -14,6 +14,10 @@
 //     (layer extracted or copied, digests verified, a HEAD-only "nothing
 //     changed" check) and push a directory as one; source/oci/ocitest runs an
 //     in-process registry for tests.
+//   - source/bucket: fetch the objects of an S3-compatible bucket (under a
+//     prefix, ignore rules applied to keys, parallel downloads) with Flux's
+//     key→ETag revision and a listing-only "nothing changed" check;
+//     source/bucket/buckettest is an in-memory provider for tests.
 //   - artifact: pack a fetched tree into a reproducible tar.gz with a sha256
 //     digest, honour ignore rules, store and serve artifacts, and fetch, verify
 //     and unpack them safely on the consuming side.
