@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gitopskit/gitopskit/source"
 	"github.com/gitopskit/gitopskit/source/bucket"
@@ -70,6 +71,39 @@ func BenchmarkFetch5000(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkFetch5000Latency fetches the same 5,000 objects through a
+// proxy that adds 5ms to every request, as a distant server would: the
+// case the workers are for.
+func BenchmarkFetch5000Latency(b *testing.B) {
+	const n = 5000
+	srv := startS3(b)
+	objects := make(map[string]string, n)
+	for i := range n {
+		objects[fmt.Sprintf("apps/%02d/obj-%04d.yaml", i%50, i)] = fmt.Sprintf("kind: ConfigMap\nmetadata:\n  name: cm-%d\n", i)
+	}
+	srv.MakeBucket(b, "bench", objects)
+	proxy := newDelayingProxy(b, 5*time.Millisecond)
+	p, err := bucket.NewS3(bucket.S3Options{
+		Endpoint: srv.Endpoint, Region: testRegion, Bucket: "bench",
+		AccessKey: testAccess, SecretKey: testSecret, Insecure: true,
+		Proxy: &bucket.Proxy{URL: proxy.URL},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, w := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
+			src := &bucket.Bucket{Provider: p, Workers: w}
+			for i := 0; b.Loop(); i++ {
+				if _, err := src.Fetch(context.Background(), filepath.Join(b.TempDir(), fmt.Sprint(i)), ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
+		})
+	}
 }
 
 func getInto(ctx context.Context, c *minio.Client, dir, key string) error {

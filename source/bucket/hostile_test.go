@@ -73,3 +73,22 @@ func TestS3HostileKeysRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestS3KeyOutsidePrefix: a listing that returns a key outside the
+// requested prefix is refused rather than written.
+func TestS3KeyOutsidePrefix(t *testing.T) {
+	srv, gets := hostileServer(t, []string{"apps/a.yaml", "etc/evil.yaml"})
+	p, err := bucket.NewS3(bucket.S3Options{
+		Endpoint: strings.TrimPrefix(srv.URL, "http://"), Bucket: "hostile", Region: testRegion, Insecure: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&bucket.Bucket{Provider: p, Prefix: "apps/"}).Fetch(context.Background(), t.TempDir(), "")
+	if !errors.Is(err, bucket.ErrUnsafeKey) || !strings.Contains(err.Error(), `"etc/evil.yaml"`) {
+		t.Fatalf("Fetch: %v, want ErrUnsafeKey naming etc/evil.yaml", err)
+	}
+	if gets.Load() != 0 {
+		t.Errorf("%d downloads", gets.Load())
+	}
+}

@@ -212,9 +212,13 @@ type countingProxy struct {
 	paths  []string
 }
 
-func newCountingProxy(tb testing.TB) *countingProxy {
+func newCountingProxy(tb testing.TB) *countingProxy { return newDelayingProxy(tb, 0) }
+
+// newDelayingProxy is a countingProxy that holds every request for delay
+// before relaying it, as a distant server would.
+func newDelayingProxy(tb testing.TB, delay time.Duration) *countingProxy {
 	p := &countingProxy{counts: map[string]int{}}
-	tr := &http.Transport{}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !r.URL.IsAbs() {
 			http.Error(w, "not a proxy request", http.StatusBadRequest)
@@ -224,6 +228,7 @@ func newCountingProxy(tb testing.TB) *countingProxy {
 		p.counts[r.Method]++
 		p.paths = append(p.paths, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
 		p.mu.Unlock()
+		time.Sleep(delay)
 		out := r.Clone(r.Context())
 		out.RequestURI = ""
 		resp, err := tr.RoundTrip(out)
