@@ -21,7 +21,7 @@ SOPS_VERSION           := v3.13.3
 
 CONTROL_PLANE := $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kube-controller-manager \
                  $(BIN)/kube-scheduler $(BIN)/kwok
-TOOLS         := $(BIN)/kustomize $(BIN)/sops $(BIN)/kubectl $(BIN)/versitygw gpg
+TOOLS         := $(BIN)/kustomize $(BIN)/sops $(BIN)/kubectl $(BIN)/versitygw $(BIN)/nats-server gpg
 
 # USE_EXISTING_CLUSTER=true runs the control-plane tests against $KUBECONFIG;
 # KUBEBUILDER_ASSETS=<dir> uses etcd and kube-apiserver you already have.
@@ -70,6 +70,12 @@ $(BIN)/versitygw: | tools/versitygw/go.mod
 	@mkdir -p $(BIN)
 	@echo ">> building versitygw"
 	cd tools/versitygw && go build -trimpath -o $(CURDIR)/$@ github.com/versity/versitygw/cmd/versitygw
+
+# nats-server is the NATS server the notify/provider/natsprovider tests start.
+$(BIN)/nats-server: | tools/nats/go.mod
+	@mkdir -p $(BIN)
+	@echo ">> building nats-server"
+	cd tools/nats && go build -trimpath -o $(CURDIR)/$@ github.com/nats-io/nats-server/v2
 
 $(BIN)/kustomize:
 	@mkdir -p $(BIN)

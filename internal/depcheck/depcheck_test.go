@@ -52,6 +52,35 @@ func TestLightPackages(t *testing.T) {
 	}
 }
 
+// TestNotifyPlainHTTP fails when notify or its HTTP provider clients gain a
+// heavy dependency or a vendor SDK: the NATS client belongs to
+// notify/provider/natsprovider only, linked by programs that ask for it.
+func TestNotifyPlainHTTP(t *testing.T) {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const module = "github.com/gitopskit/gitopskit/"
+	forbidden := append([]string{"github.com/nats-io"}, heavy...)
+	for _, pkg := range []string{"notify", "notify/provider"} {
+		t.Run(pkg, func(t *testing.T) {
+			g, err := depcheck.Load(ctx, goCmd, ".", module+pkg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := g[module+pkg]; !ok {
+				t.Fatalf("go list did not report %s", pkg)
+			}
+			for _, v := range depcheck.Forbidden(g, module+pkg, forbidden) {
+				t.Errorf("%s links %s", pkg, v)
+			}
+			t.Logf("%s links %d packages", pkg, len(g))
+		})
+	}
+}
+
 func TestForbidden(t *testing.T) {
 	g := depcheck.Graph{
 		"app":                              {"lib", "github.com/aws/aws-sdk-go-v2/aws"},

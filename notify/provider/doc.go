@@ -11,7 +11,9 @@
 // New turns a Config (Flux's Provider fields and Secret keys) into a
 // Sender. Every provider speaks plain HTTP and JSON through net/http: no
 // vendor SDK is linked. Types whose protocol is not plain HTTP (nats,
-// googlepubsub, azureeventhub, otel) are not served here.
+// googlepubsub, azureeventhub, otel) are not served here: their clients
+// live in sub-packages (natsprovider for nats) that New takes through
+// WithConstructor, so only programs that use them link their SDKs.
 //
 // Delivery retries transport errors, 5xx (except 501) and 429 with
 // exponential backoff (Flux's policy by default: 4 retries, 2s to 30s,

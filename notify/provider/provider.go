@@ -47,6 +47,9 @@ const (
 	TypeGitHubPullRequestComment  = "githubpullrequestcomment"
 	TypeGitLabMergeRequestComment = "gitlabmergerequestcomment"
 	TypeGiteaPullRequestComment   = "giteapullrequestcomment"
+	// TypeNATS publishes on a NATS subject; it is served by the
+	// natsprovider package (see WithConstructor), not by New alone.
+	TypeNATS = "nats"
 )
 
 // Metadata keys this package reads besides notify.MetaRevisionKey, with
@@ -73,7 +76,8 @@ var ErrInvalidConfig = errors.New("invalid provider configuration")
 
 // ErrUnsupportedType is wrapped by New's error for a Type this package does
 // not implement (unknown, or one delivered through a vendor SDK: nats,
-// googlepubsub, azureeventhub, otel).
+// googlepubsub, azureeventhub, otel). The natsprovider package serves nats
+// through WithConstructor.
 var ErrUnsupportedType = errors.New("unsupported provider type")
 
 // ErrNoRevision is wrapped by the error a commit-status provider returns for
@@ -195,10 +199,45 @@ func configError(field, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
 }
 
+// Constructor builds the Sender of one provider type from its Config. It
+// must do no I/O and, like New, return errors that wrap ErrInvalidConfig
+// and contain no secret.
+type Constructor func(Config) (Sender, error)
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	constructors map[string]Constructor
+}
+
+// WithConstructor makes New serve typ with c, taking precedence over this
+// package's own implementation of typ. Types whose client would make every
+// program that imports this package link a vendor SDK live in their own
+// packages and come in this way, for example:
+//
+//	provider.New(cfg, natsprovider.Option())
+func WithConstructor(typ string, c Constructor) Option {
+	return func(o *options) {
+		if o.constructors == nil {
+			o.constructors = map[string]Constructor{}
+		}
+		o.constructors[typ] = c
+	}
+}
+
 // New returns the Sender for cfg. It does no I/O. Its errors wrap
 // ErrInvalidConfig (naming the field) or ErrUnsupportedType, and never
-// contain the token, password or address.
-func New(cfg Config) (Sender, error) {
+// contain the token, password or address. Options add types served by
+// other packages (see WithConstructor).
+func New(cfg Config, opts ...Option) (Sender, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if ctor, ok := o.constructors[cfg.Type]; ok && cfg.Type != "" && ctor != nil {
+		return ctor(cfg)
+	}
 	c, err := newClient(&cfg)
 	if err != nil {
 		return nil, err
