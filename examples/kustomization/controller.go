@@ -218,7 +218,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *kustomizev1.Kustomizati
 	}
 
 	changed := obj.Status.LastAppliedRevision != revision
-	obj.Status.LastAppliedRevision = revision
+	obj.Status.LastAppliedRevision, obj.Status.LastAppliedOriginRevision = revision, art.Metadata[OriginRevisionAnnotation]
 	cond.Succeeded("Applied revision: %s", revision)
 	if changed {
 		r.events().Normal(obj, revision, reconcile.ReconciliationSucceededReason,

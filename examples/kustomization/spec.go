@@ -12,6 +12,14 @@ import (
 	"github.com/gitopskit/gitopskit/reconcile"
 )
 
+// OriginRevisionAnnotation is the key, in a source artifact's metadata, of
+// the revision the artifact was built from (an OCI artifact's
+// org.opencontainers.image.revision annotation, which `flux push artifact`
+// sets from --revision). A Kustomization records it as
+// status.lastAppliedOriginRevision once the artifact is applied, as Flux's
+// kustomize-controller does; an artifact without it clears the field.
+const OriginRevisionAnnotation = "org.opencontainers.image.revision"
+
 // BuildOptions maps the build-side fields of a Kustomization spec to
 // kustomize.Options: targetNamespace, namePrefix, nameSuffix,
 // commonMetadata, patches, images, components and ignoreMissingComponents.
