@@ -13,9 +13,11 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gitopskit/gitopskit/artifact"
+	"github.com/gitopskit/gitopskit/examples/bucket"
 	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/examples/gitrepository"
 	"github.com/gitopskit/gitopskit/examples/kustomization"
+	"github.com/gitopskit/gitopskit/examples/ocirepository"
 )
 
 // Config describes the controllers to start. Zero values are documented per
@@ -34,7 +36,8 @@ type Config struct {
 	LeaderElection          bool
 	LeaderElectionNamespace string
 	// GitConcurrency and KustomizationConcurrency are the parallel
-	// reconciles of each controller; 0 means 2 and 4.
+	// reconciles of each controller; 0 means 2 and 4. The OCIRepository
+	// and Bucket controllers run GitConcurrency reconciles too.
 	GitConcurrency, KustomizationConcurrency int
 	// ApplyConcurrency bounds one apply's parallel requests; 0 means
 	// reconcile's default.
@@ -144,6 +147,19 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 	if err := gr.SetupWithManager(mgr, gitrepository.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation}); err != nil {
 		ln.Close()
 		return nil, err
+	}
+	for _, setup := range []func() error{
+		func() error {
+			return (&ocirepository.Reconciler{Store: store}).SetupWithManager(mgr, ocirepository.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation})
+		},
+		func() error {
+			return (&bucket.Reconciler{Store: store}).SetupWithManager(mgr, bucket.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation})
+		},
+	} {
+		if err := setup(); err != nil {
+			ln.Close()
+			return nil, err
+		}
 	}
 	kr := &kustomization.Reconciler{
 		DependencyRequeueInterval: cfg.DependencyRequeueInterval,

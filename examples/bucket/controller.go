@@ -1,0 +1,152 @@
+package bucket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gitopskit/gitopskit/artifact"
+	"github.com/gitopskit/gitopskit/examples/fluxadapter"
+	"github.com/gitopskit/gitopskit/reconcile"
+	"github.com/gitopskit/gitopskit/source/bucket"
+)
+
+// Reconciler reconciles Bucket objects: reconcile.Lifecycle does the
+// kind-independent steps (finalizer, suspension, status patch),
+// artifact.Store.Refresh fetches, packs, stores and garbage-collects,
+// fluxadapter.SourceStatus writes Flux's conditions and Events; what is
+// left here is the Bucket's own: its provider, its Secrets and its status
+// fields.
+type Reconciler struct {
+	// Client reads and patches objects and reads Secrets.
+	Client client.Client
+	// Store keeps the artifacts; its base URL is what status.artifact.url
+	// points at.
+	Store *artifact.Store
+	// Recorder records Kubernetes Events; nil means the manager's recorder
+	// (SetupWithManager) or none.
+	Recorder reconcile.EventRecorder
+	// TempDir holds downloaded objects while they are packed; "" means
+	// os.TempDir().
+	TempDir string
+	// Limits caps the objects and bytes of one fetch; the zero value takes
+	// source/bucket's defaults.
+	Limits bucket.Limits
+}
+
+// Options tunes SetupWithManager. The zero value runs one reconcile at a time.
+type Options = fluxadapter.ControllerOptions
+
+// SetupWithManager registers the reconciler with mgr.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	if r.Client == nil {
+		r.Client = mgr.GetClient()
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder(fluxadapter.SourceControllerName)
+	}
+	return fluxadapter.SetupSource(mgr, "bucket", &sourcev1.Bucket{}, r, opts)
+}
+
+// Reconcile brings one Bucket's artifact up to date.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	l := &reconcile.Lifecycle[*sourcev1.Bucket]{
+		Client:    r.Client,
+		New:       func() *sourcev1.Bucket { return &sourcev1.Bucket{} },
+		Finalizer: sourcev1.SourceFinalizer,
+		Run: func(ctx context.Context, obj *sourcev1.Bucket, _ *reconcile.StatusPatcher) (ctrl.Result, error) {
+			return r.reconcile(ctx, obj)
+		},
+		Finalize: func(_ context.Context, obj *sourcev1.Bucket) error {
+			return fluxadapter.RemoveArtifacts(r.Store, objectKey(obj))
+		},
+		Suspended: func(obj *sourcev1.Bucket) bool { return obj.Spec.Suspend },
+		Observe: func(obj *sourcev1.Bucket) {
+			fluxadapter.Observed(obj, &obj.Status.ObservedGeneration, &obj.Status.ReconcileRequestStatus)
+		},
+	}
+	return l.Reconcile(ctx, req)
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.Bucket) (ctrl.Result, error) {
+	cond := reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
+	st := fluxadapter.SourceStatus{Object: obj, Conditions: cond,
+		Events: reconcile.Events{Recorder: r.Recorder, RevisionKey: fluxadapter.SourceRevisionAnnotation}}
+	if obj.Generation != obj.Status.ObservedGeneration {
+		cond.Reconciling(meta.ProgressingReason, "processing object: new generation %d -> %d", obj.Status.ObservedGeneration, obj.Generation)
+	}
+	if err := Unsupported(obj.Spec); err != nil {
+		return st.Stall("", sourcev1.InvalidProviderConfigurationReason, err)
+	}
+
+	opts := S3Options(obj.Spec)
+	for _, s := range []struct {
+		ref   *meta.LocalObjectReference
+		what  string
+		apply func(*bucket.S3Options, map[string][]byte) error
+	}{
+		{obj.Spec.SecretRef, "", Credentials},
+		{obj.Spec.CertSecretRef, "TLS ", TLS},
+		{obj.Spec.ProxySecretRef, "proxy ", Proxy},
+	} {
+		if s.ref == nil {
+			continue
+		}
+		data, err := fluxadapter.SecretData(ctx, r.Client, obj.Namespace, s.ref.Name)
+		if err == nil {
+			if err = s.apply(&opts, data); err != nil {
+				err = fmt.Errorf("invalid %sSecret %q: %w", s.what, s.ref.Name, err)
+			}
+		}
+		if errors.Is(err, ErrNotSupported) {
+			return st.Stall(sourcev1.FetchFailedCondition, sourcev1.AuthenticationFailedReason, err)
+		} else if err != nil {
+			return st.Fail(sourcev1.FetchFailedCondition, sourcev1.AuthenticationFailedReason, err)
+		}
+	}
+	provider, err := bucket.NewS3(opts)
+	if err != nil {
+		return st.Stall(sourcev1.FetchFailedCondition, sourcev1.BucketOperationFailedReason, err)
+	}
+	src := &bucket.Bucket{Provider: provider, Prefix: obj.Spec.Prefix, Limits: r.Limits}
+	if obj.Spec.Ignore != nil {
+		src.Ignore = *obj.Spec.Ignore
+	}
+	ropts := artifact.RefreshOptions{
+		Filter:  func(dir string) (artifact.Filter, error) { return artifact.NewIgnoreFilter(dir, src.Ignore) },
+		TempDir: r.TempDir,
+		Timeout: fluxadapter.DefaultSourceTimeout,
+	}
+	if obj.Spec.Timeout != nil {
+		ropts.Timeout = obj.Spec.Timeout.Duration
+	}
+	if canSkip(obj) {
+		last := fluxadapter.Artifact(obj.Status.Artifact)
+		ropts.Last = &last
+	}
+	res, err := r.Store.Refresh(ctx, objectKey(obj), src, ropts)
+	if err != nil {
+		return st.RefreshFailed(err, sourcev1.BucketOperationFailedReason)
+	}
+	a := res.Artifact
+	if res.New {
+		st.Events.Normal(obj, a.Revision, fluxadapter.NewArtifactReason,
+			fmt.Sprintf("stored artifact with revision '%s' from '%s' bucket", a.Revision, obj.Spec.BucketName))
+	}
+	if !res.Unchanged {
+		obj.Status.ObservedIgnore = obj.Spec.Ignore
+	}
+	obj.Status.Artifact = fluxadapter.MetaArtifact(a)
+	st.Stored(fmt.Sprintf("stored artifact: revision '%s'", a.Revision))
+	return ctrl.Result{RequeueAfter: obj.Spec.Interval.Duration}, nil
+}
+
+// objectKey names obj's artifacts in the store.
+func objectKey(obj *sourcev1.Bucket) artifact.ObjectKey {
+	return artifact.ObjectKey{Kind: sourcev1.BucketKind, Namespace: obj.Namespace, Name: obj.Name}
+}

@@ -1,0 +1,25 @@
+// Package ocirepository is an example controller for Flux's
+// source.toolkit.fluxcd.io/v1 OCIRepository built from gitopskit's packages:
+// source/oci fetches the artifact (spec.ref by tag, semver range with
+// semverFilter, or digest; spec.layerSelector's media type and extract or
+// copy operation; a dockerconfigjson or basic-auth secretRef, certSecretRef,
+// proxySecretRef, insecure; the no-op check on the manifest digest),
+// artifact packs it into the Store (spec.ignore applied), and the status
+// carries the artifact with Flux's revision "<tag>@sha256:<hex>" (or
+// "sha256:<hex>" for a digest) and the manifest's OCI annotations as its
+// metadata, Flux's conditions (Ready, ArtifactInStorage, FetchFailed with
+// OCIArtifactPullFailed or AuthenticationFailed), observedIgnore,
+// observedLayerSelector, observedGeneration and lastHandledReconcileAt.
+// The finalizer removes the object's artifacts.
+//
+// Not supported yet, and reported as Stalled with a message saying so
+// rather than ignored: spec.verify (signature verification), a
+// spec.provider other than "generic" and spec.serviceAccountName. A copied
+// layer (operation "copy") is stored inside the artifact as a file named
+// oci.DefaultCopyName, not as the artifact itself as Flux stores it.
+//
+// The reconciler is as thin as examples/gitrepository's: reconcile.Lifecycle
+// does what every kind does, artifact.Store.Refresh what every source does,
+// and examples/fluxadapter holds what every source reconciler shares
+// (Secrets, conditions, Events, finalizer, registration).
+package ocirepository
