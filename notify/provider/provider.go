@@ -135,6 +135,10 @@ type Config struct {
 	// Token is the API token, bot token, routing key or HMAC key,
 	// depending on Type.
 	Token string
+	// SecretData holds the other keys of the provider's Secret, for types
+	// that read more than the fields above (nats: "creds", a user
+	// credentials file, and "nkey", an NKey seed). Its values are secrets.
+	SecretData map[string][]byte
 	// Headers are added to every request; the provider's own
 	// authentication headers take precedence.
 	Headers map[string]string

@@ -8,10 +8,13 @@
 //
 //	s, err := provider.New(cfg, natsprovider.Option())
 //
-// Authentication follows the Config: Username and Password (both set, as
-// Flux requires), or a user and password in the address
-// (nats://user:password@host:4222), or, beyond Flux, which ignores it for
-// this type, Token as a NATS authentication token. Config.TLSConfig secures
+// Authentication follows Flux's order of precedence: a user credentials
+// file (the Secret's "creds" key, in Config.SecretData: JWT and NKey seed,
+// for servers in operator mode), then a user NKey seed (the "nkey" key),
+// then Username and Password (both set, as Flux requires); a user and
+// password may also come in the address (nats://user:password@host:4222).
+// Beyond Flux, which ignores it for this type, Token is sent as a NATS
+// authentication token when none of the above is set. Config.TLSConfig secures
 // the connection with a custom CA or client certificates; Config.Headers,
 // beyond Flux, become NATS message headers. An HTTP proxy cannot carry
 // NATS: a Config with Proxy is refused.

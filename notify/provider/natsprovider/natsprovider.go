@@ -1,6 +1,7 @@
 package natsprovider
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/gitopskit/gitopskit/notify"
 	"github.com/gitopskit/gitopskit/notify/provider"
@@ -24,6 +26,16 @@ const (
 	defaultMinWait = 2 * time.Second
 	defaultMaxWait = 30 * time.Second
 	clientName     = "gitopskit-notification"
+)
+
+// Keys of Config.SecretData this package reads, as Flux names them in the
+// provider's Secret.
+const (
+	// SecretKeyCreds holds a NATS user credentials file (the user JWT and
+	// its NKey seed, as nsc writes it).
+	SecretKeyCreds = "creds"
+	// SecretKeyNKey holds a user NKey seed.
+	SecretKeyNKey = "nkey"
 )
 
 // ErrAuth is wrapped by the error of a Post the server refused for its
@@ -100,7 +112,32 @@ func New(cfg provider.Config) (provider.Sender, error) {
 	s.red.AddURL(cfg.Address)
 	s.red.AddBasicAuth(cfg.Username, cfg.Password)
 	s.opts = []nats.Option{nats.Name(clientName), nats.NoReconnect(), nats.NoCallbacksAfterClientClose()}
+	creds, seed := cfg.SecretData[SecretKeyCreds], cfg.SecretData[SecretKeyNKey]
+	s.red.AddSecret(string(creds), string(seed))
 	switch {
+	case len(creds) > 0:
+		if _, err := nkeys.ParseDecoratedJWT(creds); err != nil {
+			return nil, configError("SecretData", "creds is not a NATS user credentials file")
+		}
+		kp, err := nkeys.ParseDecoratedUserNKey(creds)
+		if err != nil {
+			return nil, configError("SecretData", "creds holds no user NKey seed")
+		}
+		if seed, err := kp.Seed(); err == nil {
+			s.red.AddSecret(string(seed))
+		}
+		kp.Wipe()
+		s.opts = append(s.opts, nats.UserCredentialBytes(bytes.Clone(creds)))
+	case len(seed) > 0:
+		kp, err := nkeys.FromSeed(bytes.TrimSpace(seed))
+		if err != nil {
+			return nil, configError("SecretData", "nkey is not an NKey seed")
+		}
+		pub, err := kp.PublicKey()
+		if err != nil || !nkeys.IsValidPublicUserKey(pub) {
+			return nil, configError("SecretData", "nkey is not a user NKey seed")
+		}
+		s.opts = append(s.opts, nats.Nkey(pub, kp.Sign))
 	case cfg.Username != "":
 		s.opts = append(s.opts, nats.UserInfo(cfg.Username, cfg.Password))
 	case cfg.Token != "":
