@@ -17,7 +17,10 @@ import (
 	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/examples/gitrepository"
 	"github.com/gitopskit/gitopskit/examples/kustomization"
+	"github.com/gitopskit/gitopskit/examples/notification"
 	"github.com/gitopskit/gitopskit/examples/ocirepository"
+	"github.com/gitopskit/gitopskit/notify"
+	"github.com/gitopskit/gitopskit/reconcile"
 )
 
 // Config describes the controllers to start. Zero values are documented per
@@ -56,6 +59,11 @@ type Config struct {
 	SkipNameValidation bool
 	// Logger is the manager's logger; the zero Logger discards.
 	Logger logr.Logger
+	// Notify also receives every controller's Events, as notify.Events
+	// (for example a notify.Queue in front of a notify.HTTPRecorder
+	// posting to a notification controller's event server, which is what
+	// Flux's controllers do); nil sends none.
+	Notify notify.Recorder
 }
 
 // Lockdown holds the multi-tenancy settings of Flux's lockdown flags
@@ -143,7 +151,8 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 	}
 	// The GitRepository side of the lockdown: submodules stay on their
 	// parent repository's host.
-	gr := &gitrepository.Reconciler{Store: store, SubmodulesSameHost: cfg.Lockdown.NoCrossNamespaceRefs}
+	gr := &gitrepository.Reconciler{Store: store, SubmodulesSameHost: cfg.Lockdown.NoCrossNamespaceRefs,
+		Recorder: notifying(mgr, cfg, gitrepository.ControllerName)}
 	if err := gr.SetupWithManager(mgr, gitrepository.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation}); err != nil {
 		ln.Close()
 		return nil, err
@@ -168,6 +177,7 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 		NoCrossNamespaceRefs:      cfg.Lockdown.NoCrossNamespaceRefs,
 		DefaultServiceAccount:     cfg.Lockdown.DefaultServiceAccount,
 		AllowRemoteBases:          cfg.Lockdown.AllowRemoteBases,
+		Recorder:                  notifying(mgr, cfg, kustomization.ControllerName, reconcile.ReconciliationSucceededReason),
 	}
 	if err := kr.SetupWithManager(ctx, mgr, kustomization.Options{MaxConcurrentReconciles: kN, SkipNameValidation: cfg.SkipNameValidation}); err != nil {
 		ln.Close()
@@ -184,6 +194,22 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 		return nil, errors.Join(errors.New("controllers: caches did not sync"), err)
 	}
 	return r, nil
+}
+
+// notifying returns the event recorder of one controller that also sends
+// its Events to cfg.Notify, or nil (the controller's default) without one.
+// commitStatus are the reasons of the Events ending a reconciliation.
+func notifying(mgr ctrl.Manager, cfg Config, name string, commitStatus ...string) reconcile.EventRecorder {
+	if cfg.Notify == nil {
+		return nil
+	}
+	return &notification.EventRecorder{
+		Kubernetes:          mgr.GetEventRecorder(name),
+		Notify:              cfg.Notify,
+		Scheme:              mgr.GetScheme(),
+		Controller:          name,
+		CommitStatusReasons: commitStatus,
+	}
 }
 
 // Stop stops the manager and waits for it to finish.

@@ -1,0 +1,28 @@
+// Package notification is the example controller for Flux's notification
+// API, built from the notify packages: Provider and Alert
+// (notification.toolkit.fluxcd.io/v1beta3) and Receiver (v1).
+//
+// Setup adds to a manager:
+//   - the event server (notify.NewHandler, Flux's event protocol), to which
+//     the other controllers post their events through an EventRecorder
+//     (see examples/controllers' Config.Notify); identical events within
+//     the de-duplication window are dropped;
+//   - alert dispatch (Dispatcher): each accepted event is matched against
+//     the cluster's Alerts (notify.Matcher, labels read from the involved
+//     object), passed through its Provider's gate (notify.Admit), composed
+//     (notify.Rule.Notification) and sent (provider.New), with the address,
+//     token, credentials, headers and proxy of the Provider's Secrets;
+//   - the Receiver controller, which reads the token from the Receiver's
+//     secretRef, checks the spec and sets .status.webhookPath and Ready
+//     ("Receiver initialized for path: ...") or Ready=False with Flux's
+//     reasons TokenNotFound and ValidationFailed;
+//   - the webhook server (receiver.NewHandler), which annotates the objects
+//     a verified request matches with reconcile.fluxcd.io/requestedAt, so
+//     a GitRepository, for one, reconciles at once.
+//
+// As in Flux, Providers and Alerts (v1beta3) have no status and no
+// reconciler: they are read when an event arrives. An Alert or Provider
+// that cannot be used, and a notification that cannot be delivered, are
+// reported as Warning Events on the Alert (reasons InvalidConfig and
+// NotificationDispatchFailed) and in the log.
+package notification
