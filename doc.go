@@ -39,7 +39,10 @@
 //   - examples: thin controllers for Flux's GitRepository and Kustomization
 //     built only from the packages above (examples/fluxadapter converts
 //     Flux's API types; a controller for another kind goes beside them), and
-//     a demo program.
+//     a demo program. examples/notification serves Flux's Provider, Alert
+//     and Receiver: the event server the other controllers post to
+//     (examples/controllers' Config.Notify), alert dispatch through
+//     notify/provider, and notify/receiver's webhook server.
 //
 // # How data flows
 //
