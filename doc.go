@@ -36,9 +36,11 @@
 //     reconcile ignore rules.
 //   - notify: Flux's event payload and the Recorder every reporter takes;
 //     alert matching, provider clients and webhook receivers grow around it.
-//   - examples: thin controllers for Flux's GitRepository and Kustomization
-//     built only from the packages above (examples/fluxadapter converts
-//     Flux's API types; a controller for another kind goes beside them), and
+//   - examples: thin controllers for Flux's GitRepository, OCIRepository,
+//     Bucket and Kustomization built only from the packages above
+//     (examples/fluxadapter converts Flux's API types and holds what the
+//     source reconcilers share; a controller for another kind goes beside
+//     them), and
 //     a demo program. examples/notification serves Flux's Provider, Alert
 //     and Receiver: the event server the other controllers post to
 //     (examples/controllers' Config.Notify), alert dispatch through
