@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -24,18 +22,18 @@ import (
 )
 
 // ControllerName is the reporting controller of Events, as in Flux.
-const ControllerName = "source-controller"
+const ControllerName = fluxadapter.SourceControllerName
 
 // RevisionAnnotation carries the revision on Events, as in Flux.
-const RevisionAnnotation = "source.toolkit.fluxcd.io/revision"
+const RevisionAnnotation = fluxadapter.SourceRevisionAnnotation
 
 // DefaultTimeout bounds one Git operation when spec.timeout is unset.
-const DefaultTimeout = 60 * time.Second
+const DefaultTimeout = fluxadapter.DefaultSourceTimeout
 
 // Flux's reasons used by this controller that its API module does not name.
 const (
 	// NewArtifactReason is the Event reason for a newly stored artifact.
-	NewArtifactReason = "NewArtifact"
+	NewArtifactReason = fluxadapter.NewArtifactReason
 	// InvalidCommitSignatureReason reports a failed signature verification.
 	InvalidCommitSignatureReason = "InvalidCommitSignature"
 	// IncludeUnavailableReason reports an included GitRepository without artifact.
@@ -90,13 +88,7 @@ func (r *Reconciler) events() reconcile.Events {
 
 // failure records a failed step and decides how to retry.
 func (r *Reconciler) failure(obj *sourcev1.GitRepository, cond reconcile.Conditions, condType, reason string, err error) (ctrl.Result, error) {
-	msg := err.Error()
-	if condType != "" {
-		cond.Set(condType, metav1.ConditionTrue, reason, "%s", msg)
-	}
-	cond.Failed(reason, "%s", msg)
-	r.events().Warning(obj, "", reason, msg)
-	return ctrl.Result{}, err
+	return fluxadapter.SourceStatus{Object: obj, Conditions: cond, Events: r.events()}.Fail(condType, reason, err)
 }
 
 // unverified records a failed signature verification.
@@ -190,10 +182,8 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository)
 		// Not an operation failure but a spec the git source refuses
 		// (reference, verification mode, sparse paths, URL): retrying
 		// cannot help until the object changes.
-		cond.Set(sourcev1.FetchFailedCondition, metav1.ConditionTrue, sourcev1.GitOperationFailedReason, "%s", err.Error())
-		cond.Stalled(sourcev1.GitOperationFailedReason, "%s", err.Error())
-		r.events().Warning(obj, "", sourcev1.GitOperationFailedReason, err.Error())
-		return ctrl.Result{}, nil
+		return fluxadapter.SourceStatus{Object: obj, Conditions: cond, Events: r.events()}.
+			Stall(sourcev1.FetchFailedCondition, sourcev1.GitOperationFailedReason, err)
 	case err != nil:
 		return r.failure(obj, cond, sourcev1.FetchFailedCondition, sourcev1.GitOperationFailedReason, err)
 	}
@@ -225,12 +215,8 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository)
 		}
 	}
 	obj.Status.Artifact = fluxadapter.MetaArtifact(a)
-	msg := fmt.Sprintf("stored artifact for revision '%s'", a.Revision)
-	cond.Set(sourcev1.ArtifactInStorageCondition, metav1.ConditionTrue, meta.SucceededReason, "%s", msg)
-	for _, c := range []string{sourcev1.StorageOperationFailedCondition, sourcev1.ArtifactOutdatedCondition, sourcev1.FetchFailedCondition} {
-		cond.Delete(c)
-	}
-	cond.Ready(meta.SucceededReason, "%s", msg)
+	fluxadapter.SourceStatus{Object: obj, Conditions: cond, Events: r.events()}.
+		Stored(fmt.Sprintf("stored artifact for revision '%s'", a.Revision))
 	return ctrl.Result{RequeueAfter: obj.Spec.Interval.Duration}, nil
 }
 
@@ -266,18 +252,11 @@ func (r *Reconciler) includes(ctx context.Context, obj *sourcev1.GitRepository, 
 // and name only: status.artifact.path is writable by anyone who can update
 // the status, so it never steers a deletion.
 func (r *Reconciler) finalize(_ context.Context, obj *sourcev1.GitRepository) error {
-	if err := r.Store.RemoveAll(objectKey(obj)); err != nil {
-		return fmt.Errorf("removing the artifacts of %s/%s: %w", obj.Namespace, obj.Name, err)
-	}
-	return nil
+	return fluxadapter.RemoveArtifacts(r.Store, objectKey(obj))
 }
 
 func (r *Reconciler) secretData(ctx context.Context, namespace, name string) (map[string][]byte, error) {
-	var s corev1.Secret
-	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s); err != nil {
-		return nil, fmt.Errorf("reading Secret %q: %w", name, err)
-	}
-	return s.Data, nil
+	return fluxadapter.SecretData(ctx, r.Client, namespace, name)
 }
 
 // objectKey names obj's artifacts in the store.
