@@ -12,7 +12,7 @@
 // collection), examples/fluxadapter converts between Flux's API types and
 // gitopskit's; the mapping from the CRD to a git.Repository is Repository
 // and Verification, and controller.go holds the rest: credentials,
-// includes, Flux's conditions and Events. An OCIRepository or Bucket
-// controller is this package with another source.Fetcher (an OCI or bucket
-// source) in place of the git.Repository.
+// includes and Flux's reasons. examples/ocirepository and examples/bucket
+// are this package with another source.Fetcher (an OCI or bucket source) in
+// place of the git.Repository, on the same shared steps.
 package gitrepository
