@@ -16,6 +16,7 @@ import (
 
 	"github.com/gitopskit/gitopskit/notify"
 	"github.com/gitopskit/gitopskit/notify/provider"
+	"github.com/gitopskit/gitopskit/notify/provider/natsprovider"
 	"github.com/gitopskit/gitopskit/reconcile"
 )
 
@@ -100,7 +101,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, e notify.Event, rule *notify.
 		d.warn(a, InvalidConfigReason, err.Error())
 		return
 	}
-	sender, err := provider.New(cfg)
+	sender, err := provider.New(cfg, natsprovider.Option())
 	if err != nil {
 		d.warn(a, InvalidConfigReason, fmt.Sprintf("Provider %q: %s", p.Name, err))
 		return

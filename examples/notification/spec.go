@@ -59,6 +59,7 @@ func SecretConfig(cfg *provider.Config, data map[string][]byte) error {
 		}
 		cfg.Headers = h
 	}
+	cfg.SecretData = data // the keys some types read themselves (nats: creds, nkey)
 	return nil
 }
 
