@@ -13,6 +13,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -123,6 +124,21 @@ func TestOCIRepository(t *testing.T) {
 		t.Errorf("extra.yaml should be ignored, stat: %v", err)
 	}
 
+	// A NewArtifact Event names the revision and the origin.
+	poll(t, 30*time.Second, "NewArtifact event", func(ctx context.Context) (bool, error) {
+		var evs eventsv1.EventList
+		if err := env.Client.List(ctx, &evs, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		for _, e := range evs.Items {
+			if e.Regarding.Name == "by-tag" && e.Reason == "NewArtifact" && e.ReportingController == "source-controller" &&
+				strings.Contains(e.Note, a.Revision) && strings.Contains(e.Note, "origin revision '"+origin+"'") {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+
 	// A requested reconcile of an unchanged tag downloads nothing and keeps
 	// the artifact.
 	reg.ResetRequests()
@@ -170,6 +186,22 @@ func TestOCIRepository(t *testing.T) {
 		return c != nil && c.Status == metav1.ConditionTrue && strings.Contains(c.Message, "not supported yet") &&
 			o.Status.ObservedGeneration == o.Generation
 	})
+
+	// A registry behind TLS, trusted through certSecretRef.
+	tlsReg := ocitest.New(t, ocitest.WithTLS())
+	tlsRes, err := tlsReg.PushFiles(ctx, "app", "v1.0.0", map[string]string{"app.yaml": configMap}, oci.PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "registry-ca", Namespace: ns}, Data: map[string][]byte{"ca.crt": tlsReg.CA()}}
+	if err := env.Client.Create(ctx, ca); err != nil {
+		t.Fatal(err)
+	}
+	withTLS := createRepo(t, ns, "tls", tlsReg.URL("app"), &sourcev1.OCIRepositoryRef{Tag: "v1.0.0"}, func(o *sourcev1.OCIRepository) {
+		o.Spec.Insecure, o.Spec.SecretRef = false, nil
+		o.Spec.CertSecretRef = &meta.LocalObjectReference{Name: "registry-ca"}
+	})
+	waitFor(t, withTLS, "TLS registry", readyAt("v1.0.0@"+tlsRes.Digest))
 
 	// Deleting the object removes its artifacts.
 	key := artifact.ObjectKey{Kind: sourcev1.OCIRepositoryKind, Namespace: ns, Name: "by-semver"}
