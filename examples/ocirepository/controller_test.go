@@ -2,7 +2,9 @@ package ocirepository_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,8 +164,19 @@ func TestOCIRepository(t *testing.T) {
 		}
 	}
 
-	// By semver range (prereleases left out) and by digest.
-	bySemver := createRepo(t, ns, "by-semver", reg.URL("app"), &sourcev1.OCIRepositoryRef{SemVer: ">=1.0.0"})
+	// By semver range (prereleases left out), with a dockerconfigjson
+	// Secret, and by digest.
+	dockercfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, reg.Host, base64.StdEncoding.EncodeToString([]byte("fleet:s3cret")))
+	pull := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "pull", Namespace: ns},
+		Type:       corev1.SecretTypeDockerConfigJson,
+		Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockercfg)},
+	}
+	if err := env.Client.Create(ctx, pull); err != nil {
+		t.Fatal(err)
+	}
+	bySemver := createRepo(t, ns, "by-semver", reg.URL("app"), &sourcev1.OCIRepositoryRef{SemVer: ">=1.0.0"},
+		func(o *sourcev1.OCIRepository) { o.Spec.SecretRef.Name = "pull" })
 	waitFor(t, bySemver, "by semver", readyAt("v1.1.0@"+v110.Digest))
 	byDigest := createRepo(t, ns, "by-digest", reg.URL("app"), &sourcev1.OCIRepositoryRef{Digest: v100.Digest, Tag: "v1.1.0"})
 	waitFor(t, byDigest, "by digest", readyAt(v100.Digest))
