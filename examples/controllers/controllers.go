@@ -159,10 +159,10 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 	}
 	for _, setup := range []func() error{
 		func() error {
-			return (&ocirepository.Reconciler{Store: store}).SetupWithManager(mgr, ocirepository.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation})
+			return (&ocirepository.Reconciler{Store: store, Recorder: notifying(mgr, cfg, gitrepository.ControllerName)}).SetupWithManager(mgr, ocirepository.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation})
 		},
 		func() error {
-			return (&bucket.Reconciler{Store: store}).SetupWithManager(mgr, bucket.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation})
+			return (&bucket.Reconciler{Store: store, Recorder: notifying(mgr, cfg, gitrepository.ControllerName)}).SetupWithManager(mgr, bucket.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation})
 		},
 	} {
 		if err := setup(); err != nil {
