@@ -2,12 +2,16 @@ package artifact_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gitopskit/gitopskit/artifact"
 	"github.com/gitopskit/gitopskit/source"
@@ -99,6 +103,135 @@ func TestRefresh(t *testing.T) {
 	if res, err := st.Refresh(ctx, key, src, opts); err != nil || res.Unchanged || src.fetches != 3 {
 		t.Errorf("refresh with a missing Last = %+v, %v after %d fetches", res, err, src.fetches)
 	}
+}
+
+// RefreshOptions.File stores one fetched file as it is: its bytes, its
+// digest, a content-addressed name with its extension; no-op and garbage
+// collection as for a packed tree.
+func TestRefreshFile(t *testing.T) {
+	ctx := context.Background()
+	st, err := artifact.NewStore(t.TempDir(), "http://store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := artifact.ObjectKey{Kind: "OCIRepository", Namespace: "apps", Name: "chart"}
+	blob := "\x1f\x8b not really a chart"
+	src := &treeSource{revision: "v1@sha256:" + strings.Repeat("3", 64), files: map[string]string{"layer.tgz": blob, "other": "x"}}
+	opts := artifact.RefreshOptions{File: "layer.tgz", TempDir: t.TempDir(),
+		Filter: func(string) (artifact.Filter, error) { return nil, fmt.Errorf("not used") }}
+
+	res, err := st.Refresh(ctx, key, src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(blob))
+	want := hex.EncodeToString(sum[:])
+	a := res.Artifact
+	if !res.New || res.Files != 1 || a.Digest != "sha256:"+want || a.Size != int64(len(blob)) ||
+		a.Path != key.ArtifactPath(want+".tgz") || a.Revision != src.revision {
+		t.Fatalf("refresh = %+v", res)
+	}
+	f, err := st.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(f)
+	f.Close()
+	if err != nil || string(got) != blob {
+		t.Errorf("stored %q, %v; want the file as is", got, err)
+	}
+	if err := st.Verify(a); err != nil {
+		t.Error(err)
+	}
+
+	// Unchanged: nothing fetched, the same artifact.
+	opts.Last = &a
+	again, err := st.Refresh(ctx, key, src, opts)
+	if err != nil || !again.Unchanged || again.New || again.Files != 0 || again.Artifact.Path != a.Path || src.fetches != 1 {
+		t.Errorf("unchanged refresh = %+v, %v after %d fetches", again, err, src.fetches)
+	}
+
+	// A new revision with the same bytes keeps the file; new bytes replace
+	// it, and with a retention of one record the old file is collected.
+	st1, err := artifact.NewStore(t.TempDir(), "", artifact.WithRetention(1, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := st1.Refresh(ctx, key, src, artifact.RefreshOptions{File: "layer.tgz", TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.files["layer.tgz"] = "new bytes"
+	src.revision = "v2@sha256:" + strings.Repeat("4", 64)
+	second, err := st1.Refresh(ctx, key, src, artifact.RefreshOptions{File: "layer.tgz", Last: &first.Artifact, TempDir: t.TempDir()})
+	if err != nil || !second.New || second.Artifact.Path == first.Artifact.Path {
+		t.Fatalf("second refresh = %+v, %v", second, err)
+	}
+	if st1.Exists(first.Artifact) || !st1.Exists(second.Artifact) {
+		t.Errorf("garbage collection kept %s or lost %s", first.Artifact.Path, second.Artifact.Path)
+	}
+
+	// A packed tree reports how many files it holds.
+	src.files = map[string]string{"a": "a", "b/c": "c", "d": "d"}
+	src.revision = "sha256:" + strings.Repeat("5", 64)
+	packed, err := st1.Refresh(ctx, key, src, artifact.RefreshOptions{TempDir: t.TempDir()})
+	if err != nil || packed.Files != 3 {
+		t.Errorf("packed refresh = %+v, %v; want 3 files", packed, err)
+	}
+}
+
+func TestRefreshFileErrors(t *testing.T) {
+	ctx := context.Background()
+	st, err := artifact.NewStore(t.TempDir(), "http://store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := artifact.ObjectKey{Kind: "OCIRepository", Namespace: "apps", Name: "chart"}
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, file string
+		fetches    int
+	}{
+		{"parent", "../layer.tgz", 0},
+		{"absolute", "/etc/passwd", 0},
+		{"backslash", `a\b.tgz`, 0},
+		{"missing", "nope.tgz", 1},
+		{"directory", "dir", 1},
+		{"link outside", "link.tgz", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &linkSource{treeSource: treeSource{revision: "sha256:" + strings.Repeat("6", 64),
+				files: map[string]string{"dir/a": "a"}}, link: "link.tgz", target: outside}
+			_, err := st.Refresh(ctx, key, src, artifact.RefreshOptions{File: tc.file, TempDir: t.TempDir()})
+			var se *artifact.StoreError
+			if !errors.As(err, &se) || src.fetches != tc.fetches {
+				t.Errorf("Refresh(File %q) = %v after %d fetches; want a *StoreError after %d", tc.file, err, src.fetches, tc.fetches)
+			}
+			if err != nil && strings.Contains(err.Error(), "secret") && tc.name == "link outside" {
+				t.Errorf("error %q shows the file outside", err)
+			}
+		})
+	}
+	if list, err := st.List(ctx, key); err != nil || len(list) != 0 {
+		t.Errorf("artifacts after failures: %v, %v", list, err)
+	}
+}
+
+// linkSource is a treeSource that also writes a symbolic link to target.
+type linkSource struct {
+	treeSource
+	link, target string
+}
+
+func (s *linkSource) Fetch(ctx context.Context, dir, last string) (source.Snapshot, error) {
+	snap, err := s.treeSource.Fetch(ctx, dir, last)
+	if err != nil {
+		return snap, err
+	}
+	return snap, os.Symlink(s.target, filepath.Join(dir, s.link))
 }
 
 func TestRefreshErrors(t *testing.T) {

@@ -262,27 +262,42 @@ func (c ctxReader) Read(b []byte) (int, error) {
 // archive>.tar.gz`), so an unchanged tree maps to the same file and URL.
 // The artifact carries the snapshot's revision and a copy of its metadata.
 func (s *Store) ArchiveSnapshot(ctx context.Context, key ObjectKey, dir string, snap source.Snapshot, opts PackOptions) (Artifact, error) {
+	a, _, err := s.archiveSnapshot(ctx, key, dir, snap, opts)
+	return a, err
+}
+
+// archiveSnapshot is ArchiveSnapshot, also returning what Pack wrote.
+func (s *Store) archiveSnapshot(ctx context.Context, key ObjectKey, dir string, snap source.Snapshot, opts PackOptions) (Artifact, PackResult, error) {
+	var res PackResult
+	a, err := s.storeSnapshot(ctx, key, snap, ".tar.gz", func(w io.Writer) error {
+		var err error
+		res, err = Pack(ctx, w, dir, opts)
+		return err
+	})
+	if err != nil {
+		return a, res, err
+	}
+	logr.FromContextOrDiscard(ctx).V(1).Info("archived snapshot", "path", a.Path, "revision", a.Revision, "digest", a.Digest, "files", res.Files)
+	return a, res, nil
+}
+
+// storeSnapshot writes what fill writes into a content-addressed file of the
+// object key (`<sha256 hex>` plus ext) carrying snap's revision and a copy
+// of its metadata.
+func (s *Store) storeSnapshot(ctx context.Context, key ObjectKey, snap source.Snapshot, ext string, fill func(io.Writer) error) (Artifact, error) {
 	if _, err := source.ParseRevision(snap.Revision); err != nil {
 		return Artifact{}, fmt.Errorf("artifact store: snapshot revision: %w", err)
 	}
-	a := s.NewArtifact(key, snap.Revision, "pending.tar.gz")
+	a := s.NewArtifact(key, snap.Revision, "pending"+ext)
 	if len(snap.Metadata) > 0 {
 		a.Metadata = make(map[string]string, len(snap.Metadata))
 		for k, v := range snap.Metadata {
 			a.Metadata[k] = v
 		}
 	}
-	a, err := s.writeNamed(ctx, a, func(w io.Writer) error {
-		_, err := Pack(ctx, w, dir, opts)
-		return err
-	}, func(digest string) string {
-		return strings.TrimPrefix(digest, "sha256:") + ".tar.gz"
+	return s.writeNamed(ctx, a, fill, func(digest string) string {
+		return strings.TrimPrefix(digest, "sha256:") + ext
 	})
-	if err != nil {
-		return a, err
-	}
-	logr.FromContextOrDiscard(ctx).V(1).Info("archived snapshot", "path", a.Path, "revision", a.Revision, "digest", a.Digest)
-	return a, nil
 }
 
 func (s *Store) write(ctx context.Context, a Artifact, fill func(io.Writer) error) (Artifact, error) {
