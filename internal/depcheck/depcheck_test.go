@@ -54,7 +54,9 @@ func TestLightPackages(t *testing.T) {
 
 // TestNotifyPlainHTTP fails when notify or its HTTP provider clients gain a
 // heavy dependency or a vendor SDK: the NATS client belongs to
-// notify/provider/natsprovider only, linked by programs that ask for it.
+// notify/provider/natsprovider and the OpenTelemetry SDK and exporter to
+// notify/provider/otelprovider only, linked by programs that ask for them;
+// Google Pub/Sub is served over its REST API, without a Google SDK or gRPC.
 func TestNotifyPlainHTTP(t *testing.T) {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
@@ -63,7 +65,7 @@ func TestNotifyPlainHTTP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	const module = "github.com/gitopskit/gitopskit/"
-	forbidden := append([]string{"github.com/nats-io"}, heavy...)
+	forbidden := append([]string{"github.com/nats-io", "go.opentelemetry.io", "google.golang.org/grpc"}, heavy...)
 	for _, pkg := range []string{"notify", "notify/provider"} {
 		t.Run(pkg, func(t *testing.T) {
 			g, err := depcheck.Load(ctx, goCmd, ".", module+pkg)
