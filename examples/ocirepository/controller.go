@@ -21,7 +21,9 @@ import (
 // artifact.Store.Refresh fetches, packs, stores and garbage-collects,
 // fluxadapter.SourceStatus writes Flux's conditions and Events; what is
 // left here is the OCIRepository's own: its credentials, TLS and proxy
-// Secrets and its status fields.
+// Secrets, its status fields and, for the layer operation "copy", storing
+// the selected layer's blob as it is (the artifact's digest is the blob's)
+// instead of a tar.gz of the extracted layer.
 type Reconciler struct {
 	// Client reads and patches objects and reads Secrets.
 	Client client.Client
@@ -125,6 +127,10 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.OCIRepository)
 	}
 	if obj.Spec.Timeout != nil {
 		opts.Timeout = obj.Spec.Timeout.Duration
+	}
+	if repo.Layer.Operation == oci.LayerCopy {
+		// The layer blob itself is the artifact, as in Flux.
+		opts.Filter, opts.File = nil, oci.DefaultCopyName
 	}
 	if canSkip(obj) {
 		last := fluxadapter.Artifact(obj.Status.Artifact)
