@@ -5,15 +5,27 @@
 // Matrix, Telegram, Zulip, Zoom), alerting and observability services
 // (Datadog, Sentry, Opsgenie, PagerDuty, Alertmanager, incident.io,
 // Grafana), GitHub repository dispatch, commit statuses on GitHub, GitLab,
-// Gitea, Bitbucket, Bitbucket Server and Azure DevOps, and change-request
-// comments on GitHub, GitLab and Gitea.
+// Gitea, Bitbucket, Bitbucket Server and Azure DevOps, change-request
+// comments on GitHub, GitLab and Gitea, and Google Pub/Sub topics.
 //
 // New turns a Config (Flux's Provider fields and Secret keys) into a
 // Sender. Every provider speaks plain HTTP and JSON through net/http: no
 // vendor SDK is linked. Types whose protocol is not plain HTTP (nats,
-// googlepubsub, azureeventhub, otel) are not served here: their clients
-// live in sub-packages (natsprovider for nats) that New takes through
-// WithConstructor, so only programs that use them link their SDKs.
+// azureeventhub, otel) are not served here: their clients live in
+// sub-packages (natsprovider for nats, otelprovider for otel) that New
+// takes through WithConstructor, so only programs that use them link their
+// SDKs.
+//
+// Google Pub/Sub is served with its documented REST API rather than its
+// SDK, which would bring gRPC and Google's client libraries: like Flux, a
+// googlepubsub provider publishes the event's JSON payload as the data of
+// one message on the topic named by Channel in the project named by
+// Address, with Headers as the message's attributes. Token is sent as an
+// OAuth 2.0 access token; unlike Flux, JSON service-account credentials
+// and workload identity are not exchanged for one here (a Config whose
+// Token holds JSON credentials is refused): give an access token, or a
+// Transport that authenticates its requests, which may also send them to
+// the Pub/Sub emulator. Beyond Flux, Proxy and TLSConfig apply.
 //
 // Delivery retries transport errors, 5xx (except 501) and 429 with
 // exponential backoff (Flux's policy by default: 4 retries, 2s to 30s,

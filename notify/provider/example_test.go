@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -63,4 +64,29 @@ func ExampleDefaultCommitStatus() {
 	fmt.Println(provider.DefaultCommitStatus("0c9c2e41-d2f9-4f9b-9c41-1d2f3a4b5c6d", e))
 	// Output:
 	// kustomization/apps/0c9c2e41
+}
+
+// A googlepubsub provider publishes on a topic through Pub/Sub's REST API:
+// Address is the project, Channel the topic, Headers the message
+// attributes, Token an OAuth 2.0 access token.
+func ExampleNew_googlePubSub() {
+	s, err := provider.New(provider.Config{
+		Type:    provider.TypeGooglePubSub,
+		Address: "my-project",
+		Channel: "flux-events",
+		Token:   "an-access-token",
+		Headers: map[string]string{"team": "platform"},
+	})
+	fmt.Println(s != nil, err)
+
+	_, err = provider.New(provider.Config{
+		Type:    provider.TypeGooglePubSub,
+		Address: "my-project",
+		Channel: "flux-events",
+		Token:   `{"type": "service_account"}`,
+	})
+	fmt.Println(errors.Is(err, provider.ErrInvalidConfig))
+	// Output:
+	// true <nil>
+	// true
 }

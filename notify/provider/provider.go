@@ -47,6 +47,9 @@ const (
 	TypeGitHubPullRequestComment  = "githubpullrequestcomment"
 	TypeGitLabMergeRequestComment = "gitlabmergerequestcomment"
 	TypeGiteaPullRequestComment   = "giteapullrequestcomment"
+	// TypeGooglePubSub publishes on a Google Pub/Sub topic through its
+	// REST API (Address is the project ID, Channel the topic ID).
+	TypeGooglePubSub = "googlepubsub"
 	// TypeNATS publishes on a NATS subject; it is served by the
 	// natsprovider package (see WithConstructor), not by New alone.
 	TypeNATS = "nats"
@@ -76,8 +79,8 @@ var ErrInvalidConfig = errors.New("invalid provider configuration")
 
 // ErrUnsupportedType is wrapped by New's error for a Type this package does
 // not implement (unknown, or one delivered through a vendor SDK: nats,
-// googlepubsub, azureeventhub, otel). The natsprovider package serves nats
-// through WithConstructor.
+// azureeventhub, otel). The natsprovider and otelprovider packages serve
+// nats and otel through WithConstructor.
 var ErrUnsupportedType = errors.New("unsupported provider type")
 
 // ErrNoRevision is wrapped by the error a commit-status provider returns for
@@ -193,7 +196,7 @@ func Types() []string {
 		TypeDataDog, TypeSentry, TypeOpsgenie, TypePagerDuty, TypeAlertmanager, TypeIncidentio,
 		TypeGrafana, TypeGitHubDispatch, TypeGitHub, TypeGitLab, TypeGitea, TypeBitbucket,
 		TypeBitbucketServer, TypeAzureDevOps, TypeGitHubPullRequestComment,
-		TypeGitLabMergeRequestComment, TypeGiteaPullRequestComment}
+		TypeGitLabMergeRequestComment, TypeGiteaPullRequestComment, TypeGooglePubSub}
 	slices.Sort(t)
 	return t
 }
@@ -284,6 +287,8 @@ func New(cfg Config, opts ...Option) (Sender, error) {
 		s, err = newGrafana(c, &cfg)
 	case TypeGitHubDispatch:
 		s, err = newGitHubDispatch(c, &cfg)
+	case TypeGooglePubSub:
+		s, err = newGooglePubSub(c, &cfg)
 	case TypeGitHub, TypeGitLab, TypeGitea, TypeBitbucket, TypeBitbucketServer, TypeAzureDevOps:
 		s, err = newCommitStatus(c, &cfg)
 	case TypeGitHubPullRequestComment, TypeGitLabMergeRequestComment, TypeGiteaPullRequestComment:

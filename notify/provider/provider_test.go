@@ -266,6 +266,14 @@ func TestWireFormat(t *testing.T) {
 			json: map[string]string{"message": "Kustomization/apps", "description": "Reconciliation finished", "details.severity": "info", "details.summary": "prod",
 				"alias": OpsgenieAlias("uid-1", testEvent())}}},
 	}, {
+		name:    "googlepubsub",
+		cfg:     Config{Type: TypeGooglePubSub, Address: "my-project", Channel: "flux-events", Token: "ya29.access-token", Headers: map[string]string{"team": "ops"}},
+		respond: func(recorded) (int, string) { return 200, `{"messageIds":["1742"]}` },
+		want: []want{{method: "POST", host: "pubsub.googleapis.com", path: "/v1/projects/my-project/topics/flux-events:publish",
+			header: map[string]string{"Authorization": "Bearer ya29.access-token", "Content-Type": "application/json", "team": ""},
+			json:   map[string]string{"messages.0.attributes.team": "ops"},
+			check:  checkPubSubData}},
+	}, {
 		name: "datadog",
 		cfg:  Config{Type: TypeDataDog, Address: "https://api.datadoghq.eu", Token: "dd-secret"},
 		want: []want{{method: "POST", host: "api.datadoghq.eu", path: "/api/v1/events", header: map[string]string{"DD-API-KEY": "dd-secret"},
@@ -709,7 +717,7 @@ func TestInvalidConfig(t *testing.T) {
 			t.Errorf("New(%+v) = %v, want an invalid-config error naming %s", tt.cfg, err, tt.field)
 		}
 	}
-	for _, typ := range []string{"nats", "googlepubsub", "azureeventhub", "otel", "nope"} {
+	for _, typ := range []string{"nats", "azureeventhub", "otel", "nope"} {
 		if _, err := New(Config{Type: typ, Address: "https://x/y"}); !errors.Is(err, ErrUnsupportedType) {
 			t.Errorf("type %s: err = %v, want ErrUnsupportedType", typ, err)
 		}
