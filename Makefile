@@ -21,7 +21,7 @@ SOPS_VERSION           := v3.13.3
 
 CONTROL_PLANE := $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kube-controller-manager \
                  $(BIN)/kube-scheduler $(BIN)/kwok
-TOOLS         := $(BIN)/kustomize $(BIN)/sops $(BIN)/kubectl $(BIN)/versitygw $(BIN)/nats-server gpg
+TOOLS         := $(BIN)/kustomize $(BIN)/sops $(BIN)/kubectl $(BIN)/versitygw $(BIN)/nats-server $(BIN)/flux gpg
 
 # USE_EXISTING_CLUSTER=true runs the control-plane tests against $KUBECONFIG;
 # KUBEBUILDER_ASSETS=<dir> uses etcd and kube-apiserver you already have.
@@ -76,6 +76,22 @@ $(BIN)/nats-server: | tools/nats/go.mod
 	@mkdir -p $(BIN)
 	@echo ">> building nats-server"
 	cd tools/nats && go build -trimpath -o $(CURDIR)/$@ github.com/nats-io/nats-server/v2
+
+# flux is the reference CLI the source/oci tests push and pull artifacts with.
+# Its main package embeds the install manifests that its own release process
+# generates (cmd/flux/manifests/*.yaml, absent from the module), so it is built
+# from a copy of the module pinned in tools/flux with a placeholder manifest:
+# every command works except those that install Flux into a cluster.
+$(BIN)/flux: | tools/flux/go.mod
+	@mkdir -p $(BIN)
+	@echo ">> building flux"
+	src=$$(cd tools/flux && go mod download github.com/fluxcd/flux2/v2 && go list -m -f '{{.Dir}}' github.com/fluxcd/flux2/v2); \
+	ver=$$(cd tools/flux && go list -m -f '{{.Version}}' github.com/fluxcd/flux2/v2); \
+	tmp=$$(mktemp -d); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
+	cp -R "$$src/." "$$tmp" && chmod -R u+w "$$tmp"; \
+	mkdir -p "$$tmp/cmd/flux/manifests"; \
+	printf '# no install manifests in this build\n' > "$$tmp/cmd/flux/manifests/none.yaml"; \
+	cd "$$tmp" && go build -trimpath -ldflags "-X main.VERSION=$${ver#v}" -o $(CURDIR)/$@ ./cmd/flux
 
 $(BIN)/kustomize:
 	@mkdir -p $(BIN)
