@@ -10,6 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,6 +18,7 @@ import (
 	"github.com/gitopskit/gitopskit/notify"
 	"github.com/gitopskit/gitopskit/notify/provider"
 	"github.com/gitopskit/gitopskit/notify/provider/natsprovider"
+	"github.com/gitopskit/gitopskit/notify/provider/otelprovider"
 	"github.com/gitopskit/gitopskit/reconcile"
 )
 
@@ -101,7 +103,12 @@ func (d *Dispatcher) dispatch(ctx context.Context, e notify.Event, rule *notify.
 		d.warn(a, InvalidConfigReason, err.Error())
 		return
 	}
-	sender, err := provider.New(cfg, natsprovider.Option())
+	// The Alert is CEL's "alert" and names otel's service and traces.
+	if cfg.AlertObject, err = runtime.DefaultUnstructuredConverter.ToUnstructured(a); err != nil {
+		d.warn(a, InvalidConfigReason, err.Error())
+		return
+	}
+	sender, err := provider.New(cfg, natsprovider.Option(), otelprovider.Option())
 	if err != nil {
 		d.warn(a, InvalidConfigReason, fmt.Sprintf("Provider %q: %s", p.Name, err))
 		return
