@@ -37,7 +37,7 @@
 // handler, Post returns them: transport errors, 5xx (except 501) and 429
 // are retried with Config.Retry's backoff, other statuses are not, and
 // Config.Timeout bounds a whole Post (15s by default). No error names the
-// address, the token or the password. Explicit options take precedence
-// over the exporter's OTEL_EXPORTER_OTLP_* environment variables for the
-// endpoint, headers, timeout, compression and TLS.
+// address, the token or the password. What is sent does not depend on
+// OTEL_* environment variables: the endpoint, headers, timeout,
+// compression, TLS, resource and span limits all come from the Config.
 package otelprovider

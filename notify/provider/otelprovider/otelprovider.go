@@ -254,10 +254,19 @@ func (c *collector) ForceFlush(context.Context) error { return nil }
 // span records e as a finished span.
 func (s *sender) span(ctx context.Context, e notify.Event) ([]sdktrace.ReadOnlySpan, error) {
 	col := &collector{}
+	// No WithResource and explicit limits: the SDK would read them from
+	// OTEL_* environment variables. The resource is set on export.
 	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithResource(s.res),
 		sdktrace.WithSpanProcessor(col),
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
+		sdktrace.WithRawSpanLimits(sdktrace.SpanLimits{
+			AttributeValueLengthLimit:   -1,
+			AttributeCountLimit:         -1,
+			EventCountLimit:             -1,
+			LinkCountLimit:              -1,
+			AttributePerEventCountLimit: -1,
+			AttributePerLinkCountLimit:  -1,
+		}),
 	)
 	defer func() { _ = tp.Shutdown(ctx) }()
 	parent := trace.NewSpanContext(trace.SpanContextConfig{
@@ -300,8 +309,17 @@ func (s *sender) span(ctx context.Context, e notify.Event) ([]sdktrace.ReadOnlyS
 	if len(col.spans) != 1 {
 		return nil, fmt.Errorf("%s: the span of the event was not recorded", TypeOTel)
 	}
-	return col.spans, nil
+	return []sdktrace.ReadOnlySpan{withResource{ReadOnlySpan: col.spans[0], res: s.res}}, nil
 }
+
+// withResource is a span with the Alert's resource, and only that.
+type withResource struct {
+	sdktrace.ReadOnlySpan
+	res *resource.Resource
+}
+
+// Resource returns the Alert's resource.
+func (w withResource) Resource() *resource.Resource { return w.res }
 
 // statusError is an export answered with a non-2xx status.
 type statusError = provider.StatusError

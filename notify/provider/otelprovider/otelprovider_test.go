@@ -121,6 +121,12 @@ func onlySpan(t *testing.T, req *coltracepb.ExportTraceServiceRequest) (*tracepb
 }
 
 func TestPostWireFormat(t *testing.T) {
+	// The environment changes nothing: the Provider says it all.
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=env")
+	t.Setenv("OTEL_SERVICE_NAME", "from-env")
+	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=from-env")
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
+	t.Setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
 	s := newSink(t)
 	snd, err := provider.New(provider.Config{
 		Type:        otelprovider.TypeOTel,
