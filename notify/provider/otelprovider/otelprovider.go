@@ -3,6 +3,7 @@ package otelprovider
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -380,7 +381,15 @@ func (s *sender) export(ctx context.Context, spans []sdktrace.ReadOnlySpan) erro
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s: POST request failed: %w", TypeOTel, ctx.Err())
 		}
-		return &exportError{msg: fmt.Sprintf("%s: POST request failed: %s", TypeOTel, s.red.Redact(stripURL(rec.err).Error()))}
+		msg := fmt.Sprintf("%s: POST request failed: %s", TypeOTel, s.red.Redact(stripURL(rec.err).Error()))
+		var ue x509.UnknownAuthorityError
+		var he x509.HostnameError
+		var ce x509.CertificateInvalidError
+		if errors.As(rec.err, &ue) || errors.As(rec.err, &he) || errors.As(rec.err, &ce) {
+			// A certificate does not get better by asking again.
+			return errors.New(msg)
+		}
+		return &exportError{msg: msg}
 	default:
 		return fmt.Errorf("%s: export failed: %s", TypeOTel, s.red.Redact(err.Error()))
 	}

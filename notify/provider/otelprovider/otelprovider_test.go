@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -353,5 +355,56 @@ func checkNoSecret(t *testing.T, err error, secrets ...string) {
 		if strings.Contains(err.Error(), s) {
 			t.Errorf("error contains %q: %v", s, err)
 		}
+	}
+}
+
+func TestTLS(t *testing.T) {
+	var n, conns int
+	var mu sync.Mutex
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	cfg := provider.Config{Address: srv.URL + "/v1/traces", Token: token, AlertObject: alert(), Retry: fastRetry()}
+	// Not trusted: refused at once, not retried.
+	snd, err := otelprovider.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.Post(context.Background(), testEvent()); err == nil {
+		t.Fatal("an untrusted certificate was accepted")
+	} else {
+		checkNoSecret(t, err, token)
+	}
+	mu.Lock()
+	if conns != 1 {
+		t.Errorf("an untrusted certificate was tried %d times, want 1", conns)
+	}
+	mu.Unlock()
+	// Trusted through TLSConfig (a Provider's certSecretRef).
+	cfg.TLSConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
+	snd, err = otelprovider.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.Post(context.Background(), testEvent()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 1 {
+		t.Errorf("got %d requests, want 1", n)
 	}
 }
