@@ -136,7 +136,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.Bucket) (ctrl.
 	a := res.Artifact
 	if res.New {
 		st.Events.Normal(obj, a.Revision, fluxadapter.NewArtifactReason,
-			fmt.Sprintf("stored artifact with revision '%s' from '%s' bucket", a.Revision, obj.Spec.BucketName))
+			fmt.Sprintf("stored artifact with %d fetched files from '%s' bucket", res.Files, obj.Spec.BucketName))
 	}
 	if !res.Unchanged {
 		obj.Status.ObservedIgnore = obj.Spec.Ignore

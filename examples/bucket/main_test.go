@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -24,6 +25,7 @@ import (
 	"github.com/gitopskit/gitopskit/examples/gitrepository"
 	"github.com/gitopskit/gitopskit/examples/kustomization"
 	"github.com/gitopskit/gitopskit/internal/testbin"
+	"github.com/gitopskit/gitopskit/internal/testcert"
 	"github.com/gitopskit/gitopskit/internal/testenv"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -138,7 +140,20 @@ type s3Server struct {
 }
 
 // startS3 starts versitygw for the test and stops it at cleanup.
-func startS3(t *testing.T) *s3Server {
+func startS3(t *testing.T) *s3Server { return startS3With(t, nil) }
+
+// startS3TLS starts versitygw serving HTTPS with a certificate for
+// 127.0.0.1 issued by a new CA, whose PEM it returns.
+func startS3TLS(t *testing.T) (*s3Server, []byte) {
+	t.Helper()
+	certs := testcert.New(t)
+	certFile, keyFile := certs.Files(t)
+	return startS3With(t, certs.Transport(t), "--cert", certFile, "--key", keyFile), certs.CA
+}
+
+// startS3With starts versitygw with extra global flags; a non-nil
+// transport (trusting the server's certificate) means HTTPS.
+func startS3With(t *testing.T, tr http.RoundTripper, flags ...string) *s3Server {
 	t.Helper()
 	bin := testbin.Tool(t, "versitygw")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -148,7 +163,8 @@ func startS3(t *testing.T) *s3Server {
 	addr := l.Addr().String()
 	l.Close()
 	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--access", testAccess, "--secret", testSecret, "--region", testRegion, "--port", addr, "posix", t.TempDir())
+	args := append([]string{"--access", testAccess, "--secret", testSecret, "--region", testRegion, "--port", addr}, flags...)
+	cmd := exec.Command(bin, append(args, "posix", t.TempDir())...)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -167,7 +183,8 @@ func startS3(t *testing.T) *s3Server {
 		}
 		return err == nil, nil
 	})
-	admin, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(testAccess, testSecret, ""), Region: testRegion})
+	admin, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(testAccess, testSecret, ""), Region: testRegion,
+		Secure: tr != nil, Transport: tr})
 	if err != nil {
 		t.Fatal(err)
 	}
