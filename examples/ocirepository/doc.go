@@ -4,7 +4,9 @@
 // semverFilter, or digest; spec.layerSelector's media type and extract or
 // copy operation; a dockerconfigjson or basic-auth secretRef, certSecretRef,
 // proxySecretRef, insecure; the no-op check on the manifest digest),
-// artifact packs it into the Store (spec.ignore applied), and the status
+// artifact packs it into the Store (spec.ignore applied; with the layer
+// operation "copy" the selected layer's blob itself is the artifact, a
+// Helm chart's .tgz say, its digest the blob's, as in Flux), and the status
 // carries the artifact with Flux's revision "<tag>@sha256:<hex>" (or
 // "sha256:<hex>" for a digest) and the manifest's OCI annotations as its
 // metadata, Flux's conditions (Ready, ArtifactInStorage, FetchFailed with
@@ -14,9 +16,7 @@
 //
 // Not supported yet, and reported as Stalled with a message saying so
 // rather than ignored: spec.verify (signature verification), a
-// spec.provider other than "generic" and spec.serviceAccountName. A copied
-// layer (operation "copy") is stored inside the artifact as a file named
-// oci.DefaultCopyName, not as the artifact itself as Flux stores it.
+// spec.provider other than "generic" and spec.serviceAccountName.
 //
 // The reconciler is as thin as examples/gitrepository's: reconcile.Lifecycle
 // does what every kind does, artifact.Store.Refresh what every source does,
