@@ -25,8 +25,9 @@
 //     age and count ([Store.GarbageCollect]), removes all of an object's
 //     ([Store.RemoveAll], from its key, never from a path) and serves them
 //     ([Store.Handler]). [Store.Refresh] chains them for a source
-//     controller: fetch a source, pack it into the object's artifact,
-//     collect the superseded ones. Every path segment is validated
+//     controller: fetch a source, pack it into the object's artifact (or
+//     store one fetched file as it is, [RefreshOptions].File), collect the
+//     superseded ones. Every path segment is validated
 //     ([ErrInvalidPath]), every file operation is confined to the store
 //     root through an os.Root and never follows a symbolic link planted in
 //     the store, and one object's writes, removals and garbage collections
