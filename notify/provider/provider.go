@@ -50,6 +50,9 @@ const (
 	// TypeGooglePubSub publishes on a Google Pub/Sub topic through its
 	// REST API (Address is the project ID, Channel the topic ID).
 	TypeGooglePubSub = "googlepubsub"
+	// TypeOTel exports spans to an OpenTelemetry collector; it is served
+	// by the otelprovider package (see WithConstructor), not by New alone.
+	TypeOTel = "otel"
 	// TypeNATS publishes on a NATS subject; it is served by the
 	// natsprovider package (see WithConstructor), not by New alone.
 	TypeNATS = "nats"

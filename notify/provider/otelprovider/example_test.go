@@ -12,7 +12,7 @@ import (
 // programs that pass it link the OpenTelemetry SDK.
 func Example() {
 	cfg := provider.Config{
-		Type:     otelprovider.TypeOTel,
+		Type:     provider.TypeOTel,
 		Address:  "https://collector.observability:4318/v1/traces",
 		Username: "flux",
 		Password: "from-the-provider-secret",

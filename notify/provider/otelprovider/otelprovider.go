@@ -31,9 +31,6 @@ import (
 // ScopeName is the instrumentation scope of the spans, as Flux names it.
 const ScopeName = "flux:notification-controller"
 
-// TypeOTel is Flux's Provider type for OpenTelemetry collectors.
-const TypeOTel = "otel"
-
 // Defaults, as in Flux's notification-controller.
 const (
 	defaultTimeout = 15 * time.Second
@@ -50,9 +47,9 @@ const (
 )
 
 // Option returns the provider.Option that makes provider.New serve
-// TypeOTel with New.
+// provider.TypeOTel with New.
 func Option() provider.Option {
-	return provider.WithConstructor(TypeOTel, New)
+	return provider.WithConstructor(provider.TypeOTel, New)
 }
 
 // sender exports one span per event.
@@ -73,7 +70,7 @@ type sender struct {
 // does no I/O. Its errors wrap provider.ErrInvalidConfig, naming the
 // field, and contain no secret.
 func New(cfg provider.Config) (provider.Sender, error) {
-	if cfg.Type != "" && cfg.Type != TypeOTel {
+	if cfg.Type != "" && cfg.Type != provider.TypeOTel {
 		return nil, fmt.Errorf("%w: %q", provider.ErrUnsupportedType, cfg.Type)
 	}
 	if cfg.Address == "" {
@@ -200,12 +197,12 @@ func (s *sender) Post(ctx context.Context, e notify.Event) error {
 			return err
 		}
 		d := min(wait, s.retry.MaxWait)
-		log.V(1).Info("retrying notification", "provider", TypeOTel, "attempt", attempt+1, "wait", d, "error", err.Error())
+		log.V(1).Info("retrying notification", "provider", provider.TypeOTel, "attempt", attempt+1, "wait", d, "error", err.Error())
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("%s: giving up after %d attempts: %w (last error: %v)", TypeOTel, attempt+1, ctx.Err(), err)
+			return fmt.Errorf("%s: giving up after %d attempts: %w (last error: %v)", provider.TypeOTel, attempt+1, ctx.Err(), err)
 		case <-t.C:
 		}
 		wait *= 2
@@ -308,7 +305,7 @@ func (s *sender) span(ctx context.Context, e notify.Event) ([]sdktrace.ReadOnlyS
 	col.mu.Lock()
 	defer col.mu.Unlock()
 	if len(col.spans) != 1 {
-		return nil, fmt.Errorf("%s: the span of the event was not recorded", TypeOTel)
+		return nil, fmt.Errorf("%s: the span of the event was not recorded", provider.TypeOTel)
 	}
 	return []sdktrace.ReadOnlySpan{withResource{ReadOnlySpan: col.spans[0], res: s.res}}, nil
 }
@@ -368,7 +365,7 @@ func (s *sender) export(ctx context.Context, spans []sdktrace.ReadOnlySpan) erro
 		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),
 	)
 	if err != nil {
-		return fmt.Errorf("%s: creating the exporter: %s", TypeOTel, s.red.Redact(err.Error()))
+		return fmt.Errorf("%s: creating the exporter: %s", provider.TypeOTel, s.red.Redact(err.Error()))
 	}
 	defer func() { _ = exp.Shutdown(context.WithoutCancel(ctx)) }()
 	err = exp.ExportSpans(ctx, spans)
@@ -376,12 +373,12 @@ func (s *sender) export(ctx context.Context, spans []sdktrace.ReadOnlySpan) erro
 	case err == nil:
 		return nil
 	case rec.status != 0 && (rec.status < 200 || rec.status > 299):
-		return &statusError{Type: TypeOTel, Method: http.MethodPost, StatusCode: rec.status}
+		return &statusError{Type: provider.TypeOTel, Method: http.MethodPost, StatusCode: rec.status}
 	case rec.err != nil:
 		if ctx.Err() != nil {
-			return fmt.Errorf("%s: POST request failed: %w", TypeOTel, ctx.Err())
+			return fmt.Errorf("%s: POST request failed: %w", provider.TypeOTel, ctx.Err())
 		}
-		msg := fmt.Sprintf("%s: POST request failed: %s", TypeOTel, s.red.Redact(stripURL(rec.err).Error()))
+		msg := fmt.Sprintf("%s: POST request failed: %s", provider.TypeOTel, s.red.Redact(stripURL(rec.err).Error()))
 		var ue x509.UnknownAuthorityError
 		var he x509.HostnameError
 		var ce x509.CertificateInvalidError
@@ -391,7 +388,7 @@ func (s *sender) export(ctx context.Context, spans []sdktrace.ReadOnlySpan) erro
 		}
 		return &exportError{msg: msg}
 	default:
-		return fmt.Errorf("%s: export failed: %s", TypeOTel, s.red.Redact(err.Error()))
+		return fmt.Errorf("%s: export failed: %s", provider.TypeOTel, s.red.Redact(err.Error()))
 	}
 }
 

@@ -131,7 +131,7 @@ func TestPostWireFormat(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
 	s := newSink(t)
 	snd, err := provider.New(provider.Config{
-		Type:        otelprovider.TypeOTel,
+		Type:        provider.TypeOTel,
 		Address:     s.srv.URL + "/v1/traces",
 		Username:    "flux",
 		Password:    password,
@@ -244,7 +244,7 @@ func TestAuth(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSink(t)
 			cfg := tt.cfg
-			cfg.Type, cfg.Address, cfg.AlertObject, cfg.Retry = otelprovider.TypeOTel, s.srv.URL+"/v1/traces", alert(), fastRetry()
+			cfg.Type, cfg.Address, cfg.AlertObject, cfg.Retry = provider.TypeOTel, s.srv.URL+"/v1/traces", alert(), fastRetry()
 			snd, err := otelprovider.New(cfg)
 			if err != nil {
 				t.Fatal(err)
