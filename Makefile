@@ -93,6 +93,12 @@ $(BIN)/flux: | tools/flux/go.mod
 	printf '# no install manifests in this build\n' > "$$tmp/cmd/flux/manifests/none.yaml"; \
 	cd "$$tmp" && go build -trimpath -ldflags "-X main.VERSION=$${ver#v}" -o $(CURDIR)/$@ ./cmd/flux
 
+# crane is the registry CLI the OCI pull benchmark compares with.
+$(BIN)/crane: | tools/crane/go.mod
+	@mkdir -p $(BIN)
+	@echo ">> building crane"
+	cd tools/crane && go build -trimpath -o $(CURDIR)/$@ github.com/google/go-containerregistry/cmd/crane
+
 $(BIN)/kustomize:
 	@mkdir -p $(BIN)
 	@echo ">> building kustomize $(KUSTOMIZE_VERSION)"
@@ -137,7 +143,7 @@ generate:
 	  paths=github.com/fluxcd/notification-controller/api/v1beta3 \
 	  output:crd:dir=examples/config/crd
 
-bench: $(CONTROL_PLANE_DEPS) tools
+bench: $(CONTROL_PLANE_DEPS) tools $(BIN)/crane
 	go test -run '^$$' -bench . -benchmem -count=1 ./...
 	@for d in internal/benchcmd/*/ examples/benchcmd/*/; do \
 	  [ -f "$$d/main.go" ] || continue; \
