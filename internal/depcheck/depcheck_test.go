@@ -83,6 +83,34 @@ func TestNotifyPlainHTTP(t *testing.T) {
 	}
 }
 
+// TestVerificationOptional fails when source/oci links signature
+// verification: only a program that sets oci.Repository.Verify to a
+// cosignverify.Verifier pays for it.
+func TestVerificationOptional(t *testing.T) {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const module = "github.com/gitopskit/gitopskit/"
+	for pkg, forbidden := range map[string][]string{
+		"source/oci":              {module + "source/oci/cosignverify", "github.com/sigstore"},
+		"source/oci/cosignverify": heavy,
+	} {
+		g, err := depcheck.Load(ctx, goCmd, ".", module+pkg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := g[module+pkg]; !ok {
+			t.Fatalf("go list did not report %s", pkg)
+		}
+		for _, v := range depcheck.Forbidden(g, module+pkg, forbidden) {
+			t.Errorf("%s links %s", pkg, v)
+		}
+	}
+}
+
 func TestForbidden(t *testing.T) {
 	g := depcheck.Graph{
 		"app":                              {"lib", "github.com/aws/aws-sdk-go-v2/aws"},

@@ -26,7 +26,9 @@
 // names the reference and never holds credentials.
 //
 // Signature verification is a hook: a Verifier set on the Repository is
-// called with the resolved digest before anything is downloaded.
+// called with the resolved digest before anything is downloaded. The
+// cosignverify package provides one for cosign signatures with public
+// keys; this package does not link it.
 //
 // The ocitest package runs an in-process registry for tests.
 package oci

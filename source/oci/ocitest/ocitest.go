@@ -241,6 +241,9 @@ type Layer struct {
 	MediaType string
 	// Data is the blob as stored.
 	Data []byte
+	// Annotations are the layer descriptor's annotations (a cosign
+	// signature layer carries its signature in one).
+	Annotations map[string]string
 }
 
 // PushLayers pushes an artifact made of the given layers as they are, with
@@ -258,7 +261,7 @@ func (r *Registry) PushLayers(ctx context.Context, repo, tag string, annotations
 		img = mutate.Annotations(img, annotations).(v1.Image)
 	}
 	for _, l := range layers {
-		img, err = mutate.Append(img, mutate.Addendum{Layer: static.NewLayer(l.Data, types.MediaType(l.MediaType))})
+		img, err = mutate.Append(img, mutate.Addendum{Layer: static.NewLayer(l.Data, types.MediaType(l.MediaType)), Annotations: l.Annotations})
 		if err != nil {
 			return "", err
 		}
