@@ -85,9 +85,10 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.OCIRepository)
 		}
 		return st.Stall("", sourcev1.InvalidProviderConfigurationReason, err)
 	}
-	cond.Delete(sourcev1.SourceVerifiedCondition)
-
 	repo := Repository(obj.Spec)
+	if err := r.verifier(ctx, obj, repo); err != nil {
+		return st.RefreshFailed(verifyFailed(obj, err), sourcev1.OCIPullFailedReason)
+	}
 	for _, s := range []struct {
 		ref    *meta.LocalObjectReference
 		what   string
@@ -132,15 +133,18 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.OCIRepository)
 		// The layer blob itself is the artifact, as in Flux.
 		opts.Filter, opts.File = nil, oci.DefaultCopyName
 	}
-	if canSkip(obj) {
+	if canSkip(obj) && (obj.Spec.Verify == nil || verified(obj)) {
 		last := fluxadapter.Artifact(obj.Status.Artifact)
 		opts.Last = &last
 	}
 	res, err := r.Store.Refresh(ctx, objectKey(obj), repo, opts)
 	if err != nil {
-		return st.RefreshFailed(err, sourcev1.OCIPullFailedReason)
+		return st.RefreshFailed(verifyFailed(obj, err), sourcev1.OCIPullFailedReason)
 	}
 	a := res.Artifact
+	if obj.Spec.Verify != nil && !res.Unchanged {
+		cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionTrue, meta.SucceededReason, "verified signature of revision %s", a.Revision)
+	}
 	if res.New {
 		msg := fmt.Sprintf("stored artifact with revision '%s' from '%s'", a.Revision, obj.Spec.URL)
 		if src, rev := a.Metadata[oci.SourceAnnotation], a.Metadata[oci.RevisionAnnotation]; src != "" && rev != "" {

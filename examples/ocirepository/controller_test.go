@@ -189,14 +189,14 @@ func TestOCIRepository(t *testing.T) {
 			apimeta.IsStatusConditionFalse(o.Status.Conditions, meta.ReadyCondition) && o.Status.Artifact == nil
 	})
 
-	// Signature verification is not implemented: Stalled, saying so.
+	// Keyless verification is not implemented: Stalled, saying so.
 	unverified := createRepo(t, ns, "verify", reg.URL("app"), &sourcev1.OCIRepositoryRef{Tag: "v1.0.0"},
 		func(o *sourcev1.OCIRepository) {
 			o.Spec.Verify = &sourcev1.OCIRepositoryVerification{Provider: "cosign"}
 		})
 	waitFor(t, unverified, "verify stalls", func(o *sourcev1.OCIRepository) bool {
 		c := apimeta.FindStatusCondition(o.Status.Conditions, meta.StalledCondition)
-		return c != nil && c.Status == metav1.ConditionTrue && strings.Contains(c.Message, "not supported yet") &&
+		return c != nil && c.Status == metav1.ConditionTrue && strings.Contains(c.Message, "keyless verification is not supported yet") &&
 			o.Status.ObservedGeneration == o.Generation
 	})
 

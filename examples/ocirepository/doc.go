@@ -14,9 +14,16 @@
 // observedLayerSelector, observedGeneration and lastHandledReconcileAt.
 // The finalizer removes the object's artifacts.
 //
+// spec.verify with provider "cosign" and a secretRef verifies the
+// artifact's cosign signature before anything is downloaded, with any of
+// the Secret's "*.pub" public keys (source/oci/cosignverify, offline):
+// SourceVerified True (Succeeded, "verified signature of revision ..."),
+// or False with VerificationError, Ready False and no artifact stored.
+//
 // Not supported yet, and reported as Stalled with a message saying so
-// rather than ignored: spec.verify (signature verification), a
-// spec.provider other than "generic" and spec.serviceAccountName.
+// rather than ignored: keyless verification (spec.verify without
+// secretRef), the notation provider, a spec.provider other than "generic"
+// and spec.serviceAccountName.
 //
 // The reconciler is as thin as examples/gitrepository's: reconcile.Lifecycle
 // does what every kind does, artifact.Store.Refresh what every source does,

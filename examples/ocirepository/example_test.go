@@ -22,5 +22,5 @@ func ExampleRepository() {
 	fmt.Println(ocirepository.Unsupported(spec))
 	// Output:
 	// oci://ghcr.io/stefanprodan/manifests/podinfo >=6.0.0
-	// spec.verify (provider 'cosign'): signature verification is not supported yet; remove spec.verify to fetch the artifact unverified
+	// keyless verification is not supported yet: set spec.verify.secretRef to a Secret of cosign public keys ('*.pub')
 }
