@@ -451,8 +451,8 @@ func (b *Bucket) bucketName() string {
 
 // errorf builds an *Error.
 func (b *Bucket) errorf(op, key string, kind error, format string, args ...any) *Error {
-	return &Error{Op: op, Bucket: b.bucketName(), Key: key, Kind: kind,
-		Detail: redactDetail(nil, fmt.Sprintf(format, args...))}
+	return &Error{Origin: origin, Op: op, Subject: b.bucketName(), Key: key, Kind: kind,
+		Detail: source.RedactDetail(nil, fmt.Sprintf(format, args...))}
 }
 
 // wrap passes an *Error through and wraps any other error in one.
@@ -461,10 +461,10 @@ func (b *Bucket) wrap(op, key string, err error) error {
 	if errors.As(err, &already) {
 		return err
 	}
-	e := &Error{Op: op, Bucket: b.bucketName(), Key: key, Detail: redactDetail(nil, err.Error())}
+	e := &Error{Origin: origin, Op: op, Subject: b.bucketName(), Key: key, Detail: source.RedactDetail(nil, err.Error())}
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		e.Kind, e.ctxErr = source.ErrNetwork, err
+		e.Kind, e.Cause = source.ErrNetwork, err
 	case errors.Is(err, ErrObjectNotFound):
 		e.Kind = ErrObjectNotFound
 	case errors.Is(err, source.ErrAuth):

@@ -76,7 +76,7 @@ var _ Provider = (*S3)(nil)
 func NewS3(opts S3Options) (*S3, error) {
 	red := source.NewRedactor(opts.SecretKey, opts.SessionToken)
 	fail := func(format string, args ...any) error {
-		return &Error{Op: "configure", Bucket: opts.Bucket, Kind: source.ErrInvalid,
+		return &Error{Origin: origin, Op: "configure", Subject: opts.Bucket, Kind: source.ErrInvalid,
 			Detail: red.Redact(fmt.Sprintf(format, args...))}
 	}
 	if opts.Bucket == "" {
@@ -222,14 +222,14 @@ func trimETag(e string) string {
 // classify turns a client error into an *Error of the matching kind, with
 // every credential masked.
 func (s *S3) classify(ctx context.Context, op, key string, err error) error {
-	e := &Error{Op: op, Bucket: s.bucket, Endpoint: s.where, Key: key}
+	e := &Error{Origin: origin, Op: op, Subject: s.bucket, Endpoint: s.where, Key: key}
 	resp := minio.ToErrorResponse(err)
 	var netErr net.Error
 	switch {
 	case ctx.Err() != nil:
-		e.Kind, e.ctxErr = source.ErrNetwork, ctx.Err()
+		e.Kind, e.Cause = source.ErrNetwork, ctx.Err()
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		e.Kind, e.ctxErr = source.ErrNetwork, err
+		e.Kind, e.Cause = source.ErrNetwork, err
 	case resp.Code == "NoSuchBucket":
 		e.Kind = source.ErrNotFound
 	case resp.Code == "NoSuchKey":
@@ -248,6 +248,6 @@ func (s *S3) classify(ctx context.Context, op, key string, err error) error {
 	if resp.Code != "" && !strings.Contains(msg, resp.Code) {
 		msg = resp.Code + ": " + msg
 	}
-	e.Detail = redactDetail(s.red, msg)
+	e.Detail = source.RedactDetail(s.red, msg)
 	return e
 }

@@ -102,12 +102,12 @@ func AuthFromSecretData(data map[string][]byte, repoURL string) (*Auth, error) {
 
 // credentialsError is AuthFromSecretData's configuration error.
 func credentialsError(msg string) error {
-	return &Error{Op: "credentials", Kind: source.ErrInvalid, Detail: msg}
+	return &Error{Origin: origin, Op: "credentials", Kind: source.ErrInvalid, Detail: msg}
 }
 
 // proxyError is ProxyFromSecretData's configuration error.
 func proxyError(msg string) error {
-	return &Error{Op: "proxy secret", Kind: source.ErrInvalid, Detail: msg}
+	return &Error{Origin: origin, Op: "proxy secret", Kind: source.ErrInvalid, Detail: msg}
 }
 
 // ProxyFromSecretData maps the data of a Flux proxy Secret (keys

@@ -15,7 +15,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
-// Error is the error a Repository returns for a failed operation. It
+// Error is the error a Repository returns for a failed operation, with
+// Origin "git" and the repository address without userinfo as Subject. It
 // unwraps to one of the source sentinels (source.ErrAuth, ErrNotFound,
 // ErrRefNotFound, ErrVerification, ErrNetwork, ErrInvalid) when the
 // failure is of that kind, and to the context's error when the context
@@ -25,65 +26,10 @@ import (
 // AuthFromSecretData, ProxyFromSecretData and SelectSemVer. Its text never
 // holds credentials: the URL is shown without userinfo and known secrets
 // are masked.
-type Error struct {
-	// Op is what failed, for example "fetch", "ls-remote" or
-	// "credentials".
-	Op string
-	// URL is the repository address without credentials.
-	URL string
-	// Kind is the source sentinel for the failure, or nil.
-	Kind error
-	// Detail is the redacted description of the failure.
-	Detail string
+type Error = source.Error
 
-	ctxErr error
-}
-
-// Error implements error.
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString("git ")
-	b.WriteString(e.Op)
-	if e.URL != "" {
-		b.WriteString(" ")
-		b.WriteString(e.URL)
-	}
-	if e.Kind != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Kind.Error())
-	}
-	if e.Detail != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Detail)
-	}
-	return b.String()
-}
-
-// Unwrap returns the sentinel and the context error, if any.
-func (e *Error) Unwrap() []error {
-	var out []error
-	if e.Kind != nil {
-		out = append(out, e.Kind)
-	}
-	if e.ctxErr != nil {
-		out = append(out, e.ctxErr)
-	}
-	return out
-}
-
-// maxDetail caps the length of an Error's Detail: a server's error body
-// is quoted in it and may be of any size.
-const maxDetail = 4 << 10
-
-// redactDetail masks credentials in msg and caps its length. Capping comes
-// after masking, so that no secret is cut in two and half shown.
-func redactDetail(red *source.Redactor, msg string) string {
-	msg = red.Redact(msg)
-	if len(msg) > maxDetail {
-		msg = msg[:maxDetail] + "... (truncated)"
-	}
-	return msg
-}
+// origin is the Origin of this package's errors.
+const origin = "git"
 
 // classify turns an error from go-git or the network into an *Error whose
 // text is masked with red (the credentials in use).
@@ -95,9 +41,8 @@ func classify(ctx context.Context, op, cleanURL string, err error, red *source.R
 	if errors.As(err, &already) {
 		return err
 	}
-	e := &Error{Op: op, URL: red.Redact(cleanURL)}
 	msg := err.Error()
-	e.Detail = redactDetail(red, msg)
+	e := source.NewError(origin, op, cleanURL, red, nil, msg)
 	var (
 		noMatch   gogit.NoMatchingRefSpecError
 		netErr    net.Error
@@ -110,16 +55,16 @@ func classify(ctx context.Context, op, cleanURL string, err error, red *source.R
 	)
 	switch {
 	case ctx.Err() != nil:
-		e.ctxErr = ctx.Err()
+		e.Cause = ctx.Err()
 		e.Kind = source.ErrNetwork
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		e.ctxErr = err
+		e.Cause = err
 		e.Kind = source.ErrNetwork
 	case errors.Is(err, transport.ErrAuthenticationRequired),
 		errors.Is(err, transport.ErrAuthorizationFailed),
 		errors.Is(err, transport.ErrInvalidAuthMethod):
 		e.Kind = source.ErrAuth
-		e.Detail = redactDetail(red, authDetail(err))
+		e.Detail = source.RedactDetail(red, authDetail(err))
 	case strings.Contains(msg, "knownhosts: key is unknown"), strings.Contains(msg, "knownhosts: key mismatch"):
 		e.Kind = source.ErrAuth
 		e.Detail = "the server's SSH host key is not in known_hosts"
@@ -146,7 +91,7 @@ func classify(ctx context.Context, op, cleanURL string, err error, red *source.R
 // newError builds an *Error of a given kind with a formatted detail,
 // masked with red (the credentials in use).
 func newError(op, cleanURL string, red *source.Redactor, kind error, format string, args ...any) *Error {
-	return &Error{Op: op, URL: red.Redact(cleanURL), Kind: kind, Detail: redactDetail(red, fmt.Sprintf(format, args...))}
+	return source.NewError(origin, op, cleanURL, red, kind, fmt.Sprintf(format, args...))
 }
 
 // authDetail describes an authentication failure from go-git once. go-git
@@ -189,7 +134,7 @@ func invalidError(op string, red *source.Redactor, err error) *Error {
 	if red == nil {
 		red = source.NewRedactor()
 	}
-	return &Error{Op: op, Kind: source.ErrInvalid, Detail: redactDetail(red, err.Error())}
+	return source.NewError(origin, op, "", red, source.ErrInvalid, err.Error())
 }
 
 // asInvalid reports a configuration error of r (one that wraps
@@ -205,7 +150,7 @@ func (r *Repository) asInvalid(op string, err error) error {
 	red := newRedactor(r.URL, ep, r.Auth, r.Proxy)
 	e := invalidError(op, red, err)
 	if perr == nil {
-		e.URL = red.Redact(ep.Clean)
+		e.Subject = red.Redact(ep.Clean)
 	}
 	return e
 }

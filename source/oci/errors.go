@@ -20,74 +20,22 @@ import (
 // is artifact.ErrTooLarge, so one errors.Is test serves every package.
 var ErrTooLarge = artifact.ErrTooLarge
 
-// Error is the error the package's operations return. It unwraps to one of
-// the source sentinels (source.ErrAuth, ErrNotFound, ErrRefNotFound,
+// Error is the error the package's operations return, with Origin "oci"
+// and the repository or reference the operation was about as Subject,
+// for example "registry.example.com/app:v1". It unwraps to one of the
+// source sentinels (source.ErrAuth, ErrNotFound, ErrRefNotFound,
 // ErrVerification, ErrNetwork, ErrInvalid) when the failure is of that
 // kind, to ErrTooLarge when a cap was hit, and to the context's error when
 // the context ended. Its text names the reference and never holds
 // credentials: known secrets and whatever looks like one are masked.
-type Error struct {
-	// Op is what failed, for example "fetch", "resolve", "push" or "list tags".
-	Op string
-	// Ref is the repository or reference the operation was about, without
-	// credentials, for example "registry.example.com/app:v1".
-	Ref string
-	// Kind is the source sentinel for the failure, or nil.
-	Kind error
-	// Detail is the redacted description of the failure.
-	Detail string
+type Error = source.Error
 
-	cause error
-}
-
-// Error implements error.
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString("oci ")
-	b.WriteString(e.Op)
-	if e.Ref != "" {
-		b.WriteString(" ")
-		b.WriteString(e.Ref)
-	}
-	if e.Kind != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Kind.Error())
-	}
-	if e.Detail != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Detail)
-	}
-	return b.String()
-}
-
-// Unwrap returns the sentinel and the underlying cause (a context error or
-// ErrTooLarge), if any.
-func (e *Error) Unwrap() []error {
-	var out []error
-	if e.Kind != nil {
-		out = append(out, e.Kind)
-	}
-	if e.cause != nil {
-		out = append(out, e.cause)
-	}
-	return out
-}
-
-// maxDetail caps the length of an Error's Detail: a registry's error body
-// is quoted in it and may be of any size.
-const maxDetail = 4 << 10
-
-func redactDetail(red *source.Redactor, msg string) string {
-	msg = red.Redact(msg)
-	if len(msg) > maxDetail {
-		msg = msg[:maxDetail] + "... (truncated)"
-	}
-	return msg
-}
+// origin is the Origin of this package's errors.
+const origin = "oci"
 
 // newError builds an *Error of a given kind with a formatted detail.
 func newError(op, ref string, red *source.Redactor, kind error, format string, args ...any) *Error {
-	return &Error{Op: op, Ref: red.Redact(ref), Kind: kind, Detail: redactDetail(red, fmt.Sprintf(format, args...))}
+	return source.NewError(origin, op, ref, red, kind, fmt.Sprintf(format, args...))
 }
 
 // configError is a configuration error: its text is the description alone
@@ -117,7 +65,7 @@ func classify(ctx context.Context, op, ref string, err error, red *source.Redact
 	if errors.As(err, &already) {
 		return err
 	}
-	e := &Error{Op: op, Ref: red.Redact(ref), Detail: redactDetail(red, err.Error())}
+	e := source.NewError(origin, op, ref, red, nil, err.Error())
 	msg := err.Error()
 	var (
 		terr      *transport.Error
@@ -135,12 +83,12 @@ func classify(ctx context.Context, op, ref string, err error, red *source.Redact
 	case errors.Is(err, source.ErrVerification):
 		e.Kind = source.ErrVerification
 	case errors.Is(err, ErrTooLarge):
-		e.cause = ErrTooLarge
+		e.Cause = ErrTooLarge
 	case ctx.Err() != nil:
-		e.cause = ctx.Err()
+		e.Cause = ctx.Err()
 		e.Kind = source.ErrNetwork
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		e.cause = err
+		e.Cause = err
 		e.Kind = source.ErrNetwork
 	case errors.As(err, &terr):
 		e.Kind = statusKind(terr)

@@ -204,7 +204,7 @@ func (r *Repository) Resolve(ctx context.Context) (Resolved, error) {
 	red := r.Client.redactor()
 	repo, err := r.check()
 	if err != nil {
-		return Resolved{}, &Error{Op: "resolve", Ref: red.Redact(r.displayRef("")), Kind: source.ErrInvalid, Detail: redactDetail(red, err.Error())}
+		return Resolved{}, source.NewError(origin, "resolve", r.displayRef(""), red, source.ErrInvalid, err.Error())
 	}
 	opts, err := r.Client.remoteOptions(ctx)
 	if err != nil {
@@ -271,7 +271,7 @@ func (r *Repository) Fetch(ctx context.Context, dir, last string) (source.Snapsh
 	red := r.Client.redactor()
 	repo, err := r.check()
 	if err != nil {
-		return source.Snapshot{}, &Error{Op: "fetch", Ref: red.Redact(r.displayRef("")), Kind: source.ErrInvalid, Detail: redactDetail(red, err.Error())}
+		return source.Snapshot{}, source.NewError(origin, "fetch", r.displayRef(""), red, source.ErrInvalid, err.Error())
 	}
 	opts, err := r.Client.remoteOptions(ctx)
 	if err != nil {
@@ -286,7 +286,7 @@ func (r *Repository) Fetch(ctx context.Context, dir, last string) (source.Snapsh
 		return source.Snapshot{Revision: res.Revision}, source.ErrUnchanged
 	}
 	if size > r.Client.maxManifest() {
-		return source.Snapshot{}, &Error{Op: "fetch", Ref: red.Redact(display), cause: ErrTooLarge,
+		return source.Snapshot{}, &Error{Origin: origin, Op: "fetch", Subject: red.Redact(display), Cause: ErrTooLarge,
 			Detail: fmt.Sprintf("manifest %s of %d bytes is larger than the cap of %d: %v", res.Digest, size, r.Client.maxManifest(), ErrTooLarge)}
 	}
 	if r.Verify != nil {
@@ -294,7 +294,7 @@ func (r *Repository) Fetch(ctx context.Context, dir, last string) (source.Snapsh
 		if err != nil {
 			e := newError("verify", display, red, source.ErrVerification, "artifact %s: %v", res.Digest, err)
 			if ctx.Err() != nil {
-				e.cause = ctx.Err()
+				e.Cause = ctx.Err()
 			}
 			return source.Snapshot{}, e
 		}
