@@ -44,33 +44,12 @@ type Options = fluxadapter.ControllerOptions
 
 // SetupWithManager registers the reconciler with mgr.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
-	if r.Client == nil {
-		r.Client = mgr.GetClient()
-	}
-	if r.Recorder == nil {
-		r.Recorder = mgr.GetEventRecorder(fluxadapter.SourceControllerName)
-	}
-	return fluxadapter.SetupSource(mgr, "bucket", &sourcev1.Bucket{}, r, opts)
+	return fluxadapter.SetupSourceReconciler(mgr, "bucket", &sourcev1.Bucket{}, r, &r.Client, &r.Recorder, opts)
 }
 
 // Reconcile brings one Bucket's artifact up to date.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	l := &reconcile.Lifecycle[*sourcev1.Bucket]{
-		Client:    r.Client,
-		New:       func() *sourcev1.Bucket { return &sourcev1.Bucket{} },
-		Finalizer: sourcev1.SourceFinalizer,
-		Run: func(ctx context.Context, obj *sourcev1.Bucket, _ *reconcile.StatusPatcher) (ctrl.Result, error) {
-			return r.reconcile(ctx, obj)
-		},
-		Finalize: func(_ context.Context, obj *sourcev1.Bucket) error {
-			return fluxadapter.RemoveArtifacts(r.Store, objectKey(obj))
-		},
-		Suspended: func(obj *sourcev1.Bucket) bool { return obj.Spec.Suspend },
-		Observe: func(obj *sourcev1.Bucket) {
-			fluxadapter.Observed(obj, &obj.Status.ObservedGeneration, &obj.Status.ReconcileRequestStatus)
-		},
-	}
-	return l.Reconcile(ctx, req)
+	return fluxadapter.SourceLifecycle(r.Client, r.Store, objectKey, r.reconcile).Reconcile(ctx, req)
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.Bucket) (ctrl.Result, error) {

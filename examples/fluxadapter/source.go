@@ -228,3 +228,68 @@ func SetupSource(mgr ctrl.Manager, name string, obj client.Object, r ctrlreconci
 		}).
 		Complete(r)
 }
+
+// SourceKind is the set of Flux source kinds SourceLifecycle serves.
+type SourceKind interface {
+	sourcev1.GitRepository | sourcev1.OCIRepository | sourcev1.Bucket
+}
+
+// SourceLifecycle returns the reconcile.Lifecycle of a Flux source object
+// of kind O, the steps every source reconciler shares: the source
+// finalizer, whose work is RemoveArtifacts of key(obj) in store; no
+// reconciling while spec.suspend is set; status.observedGeneration and
+// status.lastHandledReconcileAt noted (Observed); and run for what the
+// kind adds. The object's status is patched through c.
+func SourceLifecycle[O SourceKind, T interface {
+	*O
+	client.Object
+}](c client.Client, store *artifact.Store, key func(T) artifact.ObjectKey, run func(context.Context, T) (ctrl.Result, error)) *reconcile.Lifecycle[T] {
+	return &reconcile.Lifecycle[T]{
+		Client:    c,
+		New:       func() T { return T(new(O)) },
+		Finalizer: sourcev1.SourceFinalizer,
+		Run: func(ctx context.Context, obj T, _ *reconcile.StatusPatcher) (ctrl.Result, error) {
+			return run(ctx, obj)
+		},
+		Finalize: func(_ context.Context, obj T) error {
+			return RemoveArtifacts(store, key(obj))
+		},
+		Suspended: func(obj T) bool {
+			suspended, _, _ := sourceFields(obj)
+			return suspended
+		},
+		Observe: func(obj T) {
+			_, generation, request := sourceFields(obj)
+			Observed(obj, generation, request)
+		},
+	}
+}
+
+// sourceFields returns the spec.suspend of obj, one of the SourceKind
+// objects, and the addresses of its status.observedGeneration and
+// reconcile request status.
+func sourceFields(obj client.Object) (suspended bool, observedGeneration *int64, request *meta.ReconcileRequestStatus) {
+	switch o := obj.(type) {
+	case *sourcev1.GitRepository:
+		return o.Spec.Suspend, &o.Status.ObservedGeneration, &o.Status.ReconcileRequestStatus
+	case *sourcev1.OCIRepository:
+		return o.Spec.Suspend, &o.Status.ObservedGeneration, &o.Status.ReconcileRequestStatus
+	case *sourcev1.Bucket:
+		return o.Spec.Suspend, &o.Status.ObservedGeneration, &o.Status.ReconcileRequestStatus
+	}
+	panic(fmt.Sprintf("fluxadapter: %T is not a source kind", obj))
+}
+
+// SetupSourceReconciler registers r as the controller name of the source
+// kind obj with mgr (see SetupSource), first setting *c to mgr's client
+// and *recorder to mgr's Event recorder for SourceControllerName where
+// they are nil: the SetupWithManager of every source reconciler.
+func SetupSourceReconciler(mgr ctrl.Manager, name string, obj client.Object, r ctrlreconcile.Reconciler, c *client.Client, recorder *reconcile.EventRecorder, opts ControllerOptions) error {
+	if *c == nil {
+		*c = mgr.GetClient()
+	}
+	if *recorder == nil {
+		*recorder = mgr.GetEventRecorder(SourceControllerName)
+	}
+	return SetupSource(mgr, name, obj, r, opts)
+}

@@ -66,20 +66,7 @@ type Reconciler struct {
 
 // Reconcile brings one GitRepository's artifact up to date.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	l := &reconcile.Lifecycle[*sourcev1.GitRepository]{
-		Client:    r.Client,
-		New:       func() *sourcev1.GitRepository { return &sourcev1.GitRepository{} },
-		Finalizer: sourcev1.SourceFinalizer,
-		Run: func(ctx context.Context, obj *sourcev1.GitRepository, _ *reconcile.StatusPatcher) (ctrl.Result, error) {
-			return r.reconcile(ctx, obj)
-		},
-		Finalize:  r.finalize,
-		Suspended: func(obj *sourcev1.GitRepository) bool { return obj.Spec.Suspend },
-		Observe: func(obj *sourcev1.GitRepository) {
-			fluxadapter.Observed(obj, &obj.Status.ObservedGeneration, &obj.Status.ReconcileRequestStatus)
-		},
-	}
-	return l.Reconcile(ctx, req)
+	return fluxadapter.SourceLifecycle(r.Client, r.Store, objectKey, r.reconcile).Reconcile(ctx, req)
 }
 
 func (r *Reconciler) events() reconcile.Events {

@@ -12,11 +12,5 @@ type Options = fluxadapter.ControllerOptions
 
 // SetupWithManager registers the reconciler with mgr.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
-	if r.Client == nil {
-		r.Client = mgr.GetClient()
-	}
-	if r.Recorder == nil {
-		r.Recorder = mgr.GetEventRecorder(ControllerName)
-	}
-	return fluxadapter.SetupSource(mgr, "gitrepository", &sourcev1.GitRepository{}, r, opts)
+	return fluxadapter.SetupSourceReconciler(mgr, "gitrepository", &sourcev1.GitRepository{}, r, &r.Client, &r.Recorder, opts)
 }
