@@ -2,23 +2,13 @@ package ocirepository_test
 
 import (
 	"context"
-	"net"
 	"testing"
-	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
-	"github.com/fluxcd/pkg/apis/meta"
-	corev1 "k8s.io/api/core/v1"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gitopskit/gitopskit/artifact"
-	"github.com/gitopskit/gitopskit/examples/fluxscheme"
-	"github.com/gitopskit/gitopskit/examples/gitrepository"
-	"github.com/gitopskit/gitopskit/examples/kustomization"
+	"github.com/gitopskit/gitopskit/examples/internal/sourcetest"
 	"github.com/gitopskit/gitopskit/examples/ocirepository"
 	"github.com/gitopskit/gitopskit/internal/testenv"
 )
@@ -26,11 +16,7 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
-	scheme, err := fluxscheme.New()
-	if err != nil {
-		panic(err)
-	}
-	testenv.Main(m, testenv.Options{FluxCRDs: true, Scheme: scheme, NoNodes: true}, &env)
+	sourcetest.Main(m, testenv.Options{NoNodes: true}, &env)
 }
 
 // startControllers runs the OCIRepository and Kustomization controllers
@@ -38,82 +24,25 @@ func TestMain(m *testing.M) {
 // returns the store.
 func startControllers(t *testing.T) *artifact.Store {
 	t.Helper()
-	scheme, err := fluxscheme.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := artifact.NewStore(t.TempDir(), "http://"+ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mgr.Add(&gitrepository.StorageServer{Store: store, Listener: ln}); err != nil {
-		t.Fatal(err)
-	}
-	r := &ocirepository.Reconciler{Store: store, TempDir: t.TempDir()}
-	if err := r.SetupWithManager(mgr, ocirepository.Options{MaxConcurrentReconciles: 2, SkipNameValidation: true}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	kr := &kustomization.Reconciler{TempDir: t.TempDir()}
-	if err := kr.SetupWithManager(ctx, mgr, kustomization.Options{MaxConcurrentReconciles: 2, SkipNameValidation: true}); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
-	return store
+	return sourcetest.Start(t, env, func(_ context.Context, mgr ctrl.Manager, store *artifact.Store) error {
+		r := &ocirepository.Reconciler{Store: store, TempDir: t.TempDir()}
+		return r.SetupWithManager(mgr, ocirepository.Options{MaxConcurrentReconciles: 2, SkipNameValidation: true})
+	}, sourcetest.Kustomization(t))
 }
 
-func poll(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, cond); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
+var (
+	poll  = sourcetest.Poll
+	ready = sourcetest.Ready
+)
 
 func namespace(t *testing.T, name string) {
 	t.Helper()
-	if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-		t.Fatal(err)
-	}
+	sourcetest.Namespace(t, env, name)
 }
 
 // kustomizationFor creates a Kustomization applying the root of the
 // source kind/name into its namespace.
 func kustomizationFor(t *testing.T, ns, kind, name string) *kustomizev1.Kustomization {
 	t.Helper()
-	k := &kustomizev1.Kustomization{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: kustomizev1.KustomizationSpec{
-			Interval:        metav1.Duration{Duration: time.Hour},
-			Path:            "./",
-			Prune:           true,
-			TargetNamespace: ns,
-			SourceRef:       kustomizev1.CrossNamespaceSourceReference{Kind: kind, Name: name},
-		},
-	}
-	if err := env.Client.Create(context.Background(), k); err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func ready(conds []metav1.Condition) bool {
-	return apimeta.IsStatusConditionTrue(conds, meta.ReadyCondition)
+	return sourcetest.KustomizationFor(t, env, ns, kind, name)
 }
