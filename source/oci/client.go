@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gitopskit/gitopskit/source"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -22,6 +23,18 @@ import (
 // DefaultMaxManifestSize caps the size of a manifest (or index) read from a
 // registry when Client.MaxManifestSize is zero.
 const DefaultMaxManifestSize int64 = 4 << 20
+
+// DefaultMaxTags caps the number of tags read from a repository's tag list
+// (by ListTags and a semver reference) when Client.MaxTags is zero.
+const DefaultMaxTags = 100_000
+
+// DefaultMaxTagListSize caps the bytes of the tag-list responses read for
+// one listing when Client.MaxTagListSize is zero. It holds DefaultMaxTags
+// tags of the longest length a tag may have (128 characters).
+const DefaultMaxTagListSize int64 = 16 << 20
+
+// tagListPageSize is the page size asked of the registry when listing tags.
+const tagListPageSize = 1000
 
 // UserAgent is sent with every request unless Client.UserAgent is set.
 const UserAgent = "gitopskit"
@@ -44,16 +57,25 @@ type Client struct {
 	// refused, including for loopback and private addresses, which
 	// go-containerregistry would otherwise let fall back to it.
 	Insecure bool
-	// Proxy is an http://, https:// or socks5:// proxy URL, possibly with
-	// userinfo; empty means a direct connection (the environment's proxy
-	// variables are not read).
+	// Proxy is an HTTP or HTTPS proxy URL (http://, https://; HTTPS
+	// requests go through it with CONNECT) or a SOCKS5 one (socks5://,
+	// socks5h://), possibly with userinfo, sent as basic
+	// Proxy-Authorization to an HTTP(S) proxy and as the SOCKS5
+	// user name and password; empty means a direct connection (the
+	// environment's proxy variables are not read).
 	Proxy string
 	// Transport replaces the HTTP transport; TLS and Proxy are then not
-	// applied (the refusal of plain HTTP and the manifest cap still are).
+	// applied (the refusal of plain HTTP and the size caps still are).
 	Transport http.RoundTripper
 	// MaxManifestSize caps manifests and indexes, in bytes; 0 means
 	// DefaultMaxManifestSize.
 	MaxManifestSize int64
+	// MaxTags caps the number of tags a listing (ListTags, a semver
+	// reference) reads; 0 means DefaultMaxTags.
+	MaxTags int
+	// MaxTagListSize caps the bytes of the tag-list responses one listing
+	// reads, over all its pages; 0 means DefaultMaxTagListSize.
+	MaxTagListSize int64
 	// UserAgent is sent with every request; empty means UserAgent.
 	UserAgent string
 }
@@ -147,8 +169,52 @@ func (c *Client) maxManifest() int64 {
 	return DefaultMaxManifestSize
 }
 
+func (c *Client) maxTags() int {
+	if c.MaxTags > 0 {
+		return c.MaxTags
+	}
+	return DefaultMaxTags
+}
+
+func (c *Client) maxTagList() int64 {
+	if c.MaxTagListSize > 0 {
+		return c.MaxTagListSize
+	}
+	return DefaultMaxTagListSize
+}
+
+// listTags reads the tags of repo page by page, failing with ErrTooLarge
+// past the Client's tag count cap (the byte cap is the transport's).
+func (c *Client) listTags(ctx context.Context, repo name.Repository, opts []remote.Option) ([]string, error) {
+	limit := c.maxTags()
+	pageSize := tagListPageSize
+	if limit < pageSize {
+		pageSize = limit + 1
+	}
+	p, err := remote.NewPuller(append(opts[:len(opts):len(opts)], remote.WithPageSize(pageSize))...)
+	if err != nil {
+		return nil, err
+	}
+	l, err := p.Lister(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	var tags []string
+	for l.HasNext() {
+		page, err := l.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		tags = append(tags, page.Tags...)
+		if len(tags) > limit {
+			return nil, fmt.Errorf("repository %s has more than %d tags, the cap: %w", repo.Name(), limit, ErrTooLarge)
+		}
+	}
+	return tags, nil
+}
+
 // transport builds the HTTP transport: TLS, proxy, the refusal of plain
-// HTTP and the manifest size cap.
+// HTTP and the manifest and tag-list size caps.
 func (c *Client) transport() (http.RoundTripper, error) {
 	base := c.Transport
 	if base == nil {
@@ -173,7 +239,9 @@ func (c *Client) transport() (http.RoundTripper, error) {
 		t.TLSClientConfig = cfg
 		base = t
 	}
-	return &guardTransport{base: base, insecure: c.Insecure, maxManifest: c.maxManifest()}, nil
+	g := &guardTransport{base: base, insecure: c.Insecure, maxManifest: c.maxManifest()}
+	g.tagListLeft.Store(c.maxTagList())
+	return g, nil
 }
 
 func (c *Client) tlsConfig() (*tls.Config, error) {
@@ -207,12 +275,13 @@ func (c *Client) tlsConfig() (*tls.Config, error) {
 // errPlainHTTP is returned for a plain HTTP request without Insecure.
 var errPlainHTTP = errors.New("plain HTTP refused (set Insecure to allow it)")
 
-// guardTransport refuses plain HTTP unless allowed and caps manifest
-// bodies.
+// guardTransport refuses plain HTTP unless allowed, caps manifest bodies
+// and caps the tag-list bodies of one operation, over all their pages.
 type guardTransport struct {
 	base        http.RoundTripper
 	insecure    bool
 	maxManifest int64
+	tagListLeft atomic.Int64
 }
 
 func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -220,34 +289,47 @@ func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errPlainHTTP
 	}
 	resp, err := g.base.RoundTrip(req)
-	if err != nil || req.Method != http.MethodGet || !strings.Contains(req.URL.Path, "/manifests/") {
+	if err != nil || req.Method != http.MethodGet {
 		return resp, err
 	}
-	if resp.ContentLength > g.maxManifest {
-		resp.Body.Close()
-		return nil, fmt.Errorf("manifest of %d bytes is larger than the cap of %d: %w", resp.ContentLength, g.maxManifest, ErrTooLarge)
+	switch {
+	case strings.Contains(req.URL.Path, "/manifests/"):
+		if resp.ContentLength > g.maxManifest {
+			resp.Body.Close()
+			return nil, fmt.Errorf("manifest of %d bytes is larger than the cap of %d: %w", resp.ContentLength, g.maxManifest, ErrTooLarge)
+		}
+		left := &atomic.Int64{}
+		left.Store(g.maxManifest)
+		resp.Body = &cappedBody{rc: resp.Body, left: left, what: "manifest"}
+	case strings.HasSuffix(req.URL.Path, "/tags/list"):
+		if left := g.tagListLeft.Load(); resp.ContentLength > left {
+			resp.Body.Close()
+			return nil, fmt.Errorf("tag list is larger than the cap of %d bytes: %w", left, ErrTooLarge)
+		}
+		resp.Body = &cappedBody{rc: resp.Body, left: &g.tagListLeft, what: "tag list"}
 	}
-	resp.Body = &cappedBody{rc: resp.Body, left: g.maxManifest}
 	return resp, nil
 }
 
-// cappedBody fails a read past its cap.
+// cappedBody fails a read past its cap: it draws from left, which may be
+// shared by several bodies.
 type cappedBody struct {
 	rc   io.ReadCloser
-	left int64
+	left *atomic.Int64
+	what string
 }
 
 func (c *cappedBody) Read(p []byte) (int, error) {
-	if c.left < 0 {
-		return 0, fmt.Errorf("manifest is larger than the cap: %w", ErrTooLarge)
+	left := c.left.Load()
+	if left < 0 {
+		return 0, fmt.Errorf("%s is larger than the cap: %w", c.what, ErrTooLarge)
 	}
-	if int64(len(p)) > c.left+1 {
-		p = p[:c.left+1]
+	if int64(len(p)) > left+1 {
+		p = p[:left+1]
 	}
 	n, err := c.rc.Read(p)
-	c.left -= int64(n)
-	if c.left < 0 {
-		return 0, fmt.Errorf("manifest is larger than the cap: %w", ErrTooLarge)
+	if c.left.Add(-int64(n)) < 0 {
+		return 0, fmt.Errorf("%s is larger than the cap: %w", c.what, ErrTooLarge)
 	}
 	return n, err
 }

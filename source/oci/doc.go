@@ -16,8 +16,10 @@
 // A Client holds how to reach a registry: static credentials (basic, an
 // identity token or a registry bearer token), a Keychain (a Docker config,
 // as in a dockerconfigjson Secret, through KeychainFromDockerConfig, or a
-// cloud login), TLS (a CA, a client certificate), a proxy, and Insecure
-// for plain HTTP, which is refused otherwise. Client.Push packs a
+// cloud login), TLS (a CA, a client certificate), a proxy (HTTP or HTTPS,
+// with CONNECT for HTTPS registries, or SOCKS5; credentials in its URL),
+// and Insecure for plain HTTP, which is refused otherwise. Tag lists are
+// capped in count and bytes, as manifests are in size. Client.Push packs a
 // directory (artifact.Pack) and pushes it with Flux's config and content
 // media types and the OCI source, revision and created annotations, which
 // Flux's tools read; Tag, ListTags and Resolve complete it.

@@ -221,7 +221,7 @@ func (r *Repository) resolve(ctx context.Context, repo name.Repository, opts []r
 	}
 	tag := r.Ref.Tag
 	if r.Ref.SemVer != "" {
-		tags, err := remote.List(repo, opts...)
+		tags, err := r.Client.listTags(ctx, repo, opts)
 		if err != nil {
 			return Resolved{}, 0, classify(ctx, "list tags", r.displayRef(""), err, red)
 		}

@@ -200,7 +200,8 @@ func (c *Client) Tag(ctx context.Context, url, digest, tag string) error {
 }
 
 // ListTags returns the tags of the repository at url, in the registry's
-// order.
+// order. More than Client.MaxTags tags, or tag-list responses larger than
+// Client.MaxTagListSize, fail with an error that wraps ErrTooLarge.
 func (c *Client) ListTags(ctx context.Context, url string) ([]string, error) {
 	red := c.redactor()
 	display := trimURL(url)
@@ -212,7 +213,7 @@ func (c *Client) ListTags(ctx context.Context, url string) ([]string, error) {
 	if err != nil {
 		return nil, classify(ctx, "list tags", display, err, red)
 	}
-	tags, err := remote.List(repo, ropts...)
+	tags, err := c.listTags(ctx, repo, ropts)
 	if err != nil {
 		return nil, classify(ctx, "list tags", display, err, red)
 	}
