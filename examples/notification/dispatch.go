@@ -150,6 +150,15 @@ func (d *Dispatcher) config(ctx context.Context, p *notifyv1beta3.Provider) (pro
 			return cfg, fmt.Errorf("invalid Secret %q of Provider %q: %w", ref.Name, p.Name, err)
 		}
 	}
+	if ref := p.Spec.CertSecretRef; ref != nil {
+		data, err := d.secret(ctx, p.Namespace, ref.Name)
+		if err != nil {
+			return cfg, err
+		}
+		if cfg.TLSConfig, err = CertSecretTLS(data); err != nil {
+			return cfg, fmt.Errorf("invalid certSecretRef Secret %q of Provider %q: %w", ref.Name, p.Name, err)
+		}
+	}
 	if ref := p.Spec.ProxySecretRef; ref != nil {
 		data, err := d.secret(ctx, p.Namespace, ref.Name)
 		if err != nil {

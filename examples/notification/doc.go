@@ -11,7 +11,8 @@
 //     the cluster's Alerts (notify.Matcher, labels read from the involved
 //     object), passed through its Provider's gate (notify.Admit), composed
 //     (notify.Rule.Notification) and sent (provider.New), with the address,
-//     token, credentials, headers and proxy of the Provider's Secrets;
+//     token, credentials, headers, proxy and TLS certificates (certSecretRef)
+//     of the Provider's Secrets;
 //   - the Receiver controller, which reads the token from the Receiver's
 //     secretRef, checks the spec and sets .status.webhookPath and Ready
 //     ("Receiver initialized for path: ...") or Ready=False with Flux's

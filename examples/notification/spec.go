@@ -1,12 +1,16 @@
 package notification
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 
 	notifyv1 "github.com/fluxcd/notification-controller/api/v1"
 	notifyv1beta3 "github.com/fluxcd/notification-controller/api/v1beta3"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gitopskit/gitopskit/examples/fluxadapter"
 	"github.com/gitopskit/gitopskit/notify"
 	"github.com/gitopskit/gitopskit/notify/provider"
 	"github.com/gitopskit/gitopskit/notify/receiver"
@@ -61,6 +65,37 @@ func SecretConfig(cfg *provider.Config, data map[string][]byte) error {
 	}
 	cfg.SecretData = data // the keys some types read themselves (nats: creds, nkey)
 	return nil
+}
+
+// CertSecretTLS builds the TLS configuration of a Provider's certSecretRef
+// Secret, as Flux reads it: "ca.crt" (PEM certificates trusted besides the
+// system roots) and "tls.crt" with "tls.key" (a client certificate), or
+// the legacy "caFile", "certFile" and "keyFile"; the standard keys win.
+// Errors name the keys, never their values.
+func CertSecretTLS(data map[string][]byte) (*tls.Config, error) {
+	t, err := fluxadapter.TLSFromSecretData(data)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.CA != nil {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(t.CA) {
+			return nil, errors.New("'ca.crt' holds no PEM certificate")
+		}
+		cfg.RootCAs = pool
+	}
+	if t.Cert != nil {
+		cert, err := tls.X509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, errors.New("'tls.crt' and 'tls.key' are not a PEM certificate and its key")
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
 }
 
 // Receiver converts a Flux Receiver and its token to a receiver.Receiver.
