@@ -16,7 +16,8 @@
 //   - the Receiver controller, which reads the token from the Receiver's
 //     secretRef, checks the spec and sets .status.webhookPath and Ready
 //     ("Receiver initialized for path: ...") or Ready=False with Flux's
-//     reasons TokenNotFound and ValidationFailed;
+//     reasons TokenNotFound and ValidationFailed; a change of that Secret
+//     (a rotated token) reconciles the Receiver again, as in Flux;
 //   - the webhook server (receiver.NewHandler), which annotates the objects
 //     a verified request matches with reconcile.fluxcd.io/requestedAt, so
 //     a GitRepository, for one, reconciles at once.

@@ -178,3 +178,28 @@ func webhookPathOf(o client.Object) []string {
 	}
 	return nil
 }
+
+// SecretRefIndex is the field index of Receivers by the name of the Secret
+// in their spec.secretRef.
+const SecretRefIndex = ".spec.secretRef.name"
+
+func secretRefOf(o client.Object) []string {
+	if ref := o.(*notifyv1.Receiver).Spec.SecretRef; ref != nil {
+		return []string{ref.Name}
+	}
+	return nil
+}
+
+// forSecret enqueues the Receivers that read their token from s.
+func (r *ReceiverReconciler) forSecret(ctx context.Context, s client.Object) []ctrl.Request {
+	var list notifyv1.ReceiverList
+	if err := r.Client.List(ctx, &list, client.InNamespace(s.GetNamespace()), client.MatchingFields{SecretRefIndex: s.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing the Receivers of a Secret", "secret", s.GetName(), "namespace", s.GetNamespace())
+		return nil
+	}
+	out := make([]ctrl.Request, 0, len(list.Items))
+	for _, rcv := range list.Items {
+		out = append(out, ctrl.Request{NamespacedName: types.NamespacedName{Namespace: rcv.Namespace, Name: rcv.Name}})
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package notification_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,13 +55,78 @@ func TestReceiverTokenNotFound(t *testing.T) {
 	if err := env.Client.Patch(ctx, &rcv, patch); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 60*time.Second, "Receiver Ready", func(ctx context.Context) (bool, error) {
+	// The new Secret alone reconciles the Receiver; the request may be
+	// handled before or after.
+	poll(t, 60*time.Second, "Receiver Ready with the request handled", func(ctx context.Context) (bool, error) {
 		if err := env.Client.Get(ctx, key, &rcv); err != nil {
 			return false, err
 		}
-		return apimeta.IsStatusConditionTrue(rcv.Status.Conditions, meta.ReadyCondition), nil
+		return apimeta.IsStatusConditionTrue(rcv.Status.Conditions, meta.ReadyCondition) && rcv.Status.LastHandledReconcileAt == "now", nil
 	})
-	if rcv.Status.WebhookPath != path || rcv.Status.LastHandledReconcileAt != "now" {
-		t.Errorf("webhookPath = %q, lastHandledReconcileAt = %q; want %q, now", rcv.Status.WebhookPath, rcv.Status.LastHandledReconcileAt, path)
+	if rcv.Status.WebhookPath != path {
+		t.Errorf("webhookPath = %q, want %q", rcv.Status.WebhookPath, path)
+	}
+}
+
+// Rotating a Receiver's token, with no change to the Receiver, publishes
+// the new path: it is served and the old one answers 404.
+func TestReceiverTokenRotation(t *testing.T) {
+	ctx := context.Background()
+	const ns = "receiver-rotation"
+	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token", Namespace: ns}, StringData: map[string]string{"token": "first"}}
+	create(t, secret)
+	create(t, &notifyv1.Receiver{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns},
+		Spec: notifyv1.ReceiverSpec{Type: "generic", SecretRef: &meta.LocalObjectReference{Name: "token"},
+			Resources: []notifyv1.ReceiverResource{{CrossNamespaceObjectReference: notifyv1.CrossNamespaceObjectReference{
+				Kind: "GitRepository", Name: "absent"}}}}})
+	key := client.ObjectKey{Namespace: ns, Name: "hook"}
+	ready := func(path string) {
+		t.Helper()
+		poll(t, 60*time.Second, "Receiver Ready at "+path, func(ctx context.Context) (bool, error) {
+			var rcv notifyv1.Receiver
+			if err := env.Client.Get(ctx, key, &rcv); err != nil {
+				return false, err
+			}
+			c := apimeta.FindStatusCondition(rcv.Status.Conditions, meta.ReadyCondition)
+			return rcv.Status.WebhookPath == path && c != nil && c.Status == metav1.ConditionTrue &&
+				c.Message == "Receiver initialized for path: "+path, nil
+		})
+	}
+	status := func(path string) int {
+		t.Helper()
+		resp, err := http.Post(servers.ReceiverURL+path, "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	oldPath, newPath := receiver.WebhookPath("first", "hook", ns), receiver.WebhookPath("second", "hook", ns)
+	ready(oldPath)
+	var rcv notifyv1.Receiver
+	if err := env.Client.Get(ctx, key, &rcv); err != nil {
+		t.Fatal(err)
+	}
+	generation := rcv.Generation
+
+	secret.StringData = map[string]string{"token": "second"}
+	if err := env.Client.Update(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	ready(newPath)
+	// The webhook server reads the published path from its cache: wait
+	// until it serves the new one.
+	poll(t, 60*time.Second, "new path served", func(context.Context) (bool, error) {
+		return status(newPath) != http.StatusNotFound, nil
+	})
+	if code := status(oldPath); code != http.StatusNotFound {
+		t.Errorf("old path after rotation: status %d, want 404", code)
+	}
+	if err := env.Client.Get(ctx, key, &rcv); err != nil {
+		t.Fatal(err)
+	}
+	if rcv.Generation != generation {
+		t.Errorf("generation %d -> %d: the Receiver's spec changed", generation, rcv.Generation)
 	}
 }

@@ -10,11 +10,13 @@ import (
 
 	notifyv1 "github.com/fluxcd/notification-controller/api/v1"
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -64,10 +66,15 @@ func Setup(mgr ctrl.Manager, opts Options) (*Servers, error) {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &notifyv1.Receiver{}, WebhookPathIndex, webhookPathOf); err != nil {
 		return nil, err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &notifyv1.Receiver{}, SecretRefIndex, secretRefOf); err != nil {
+		return nil, err
+	}
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("receiver").
 		For(&notifyv1.Receiver{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// A new token changes the webhook path: no spec change needed.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(rr.forSecret)).
 		WithOptions(controller.Options{SkipNameValidation: &opts.SkipNameValidation}).
 		Complete(rr)
 	if err != nil {
