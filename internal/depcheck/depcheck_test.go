@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,9 +25,18 @@ var heavy = []string{
 	"k8s.io/client-go",
 }
 
-// TestLightPackages fails when a package that builds or fetches desired
-// state gains a heavy dependency: a program that only builds
-// Kustomizations, or only fetches Git, must stay small.
+const module = "github.com/gitopskit/gitopskit/"
+
+// notifyVendors are the SDKs that only notify's provider sub-packages may
+// link: the NATS client (natsprovider), the OpenTelemetry SDK and exporter
+// (otelprovider) and gRPC; Google Pub/Sub is served over its REST API.
+var notifyVendors = []string{"github.com/nats-io", "go.opentelemetry.io", "google.golang.org/grpc"}
+
+// TestLightPackages fails when a package gains a dependency its users must
+// not pay for: a program that only builds Kustomizations, or only fetches
+// Git, must stay small; notify and its HTTP provider clients link no vendor
+// SDK; source/oci links signature verification only through cosignverify,
+// which a program opts into.
 func TestLightPackages(t *testing.T) {
 	goCmd, err := exec.LookPath("go") // go test puts its own GOROOT/bin first on PATH
 	if err != nil {
@@ -34,80 +44,33 @@ func TestLightPackages(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	const module = "github.com/gitopskit/gitopskit/"
-	for _, pkg := range []string{"kustomize", "artifact", "source", "source/git", "source/oci", "source/bucket"} {
-		t.Run(pkg, func(t *testing.T) {
-			g, err := depcheck.Load(ctx, goCmd, ".", module+pkg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, ok := g[module+pkg]; !ok {
-				t.Fatalf("go list did not report %s", pkg)
-			}
-			for _, v := range depcheck.Forbidden(g, module+pkg, heavy) {
-				t.Errorf("%s links %s", pkg, v)
-			}
-			t.Logf("%s links %d packages", pkg, len(g))
-		})
-	}
-}
-
-// TestNotifyPlainHTTP fails when notify or its HTTP provider clients gain a
-// heavy dependency or a vendor SDK: the NATS client belongs to
-// notify/provider/natsprovider and the OpenTelemetry SDK and exporter to
-// notify/provider/otelprovider only, linked by programs that ask for them;
-// Google Pub/Sub is served over its REST API, without a Google SDK or gRPC.
-func TestNotifyPlainHTTP(t *testing.T) {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	const module = "github.com/gitopskit/gitopskit/"
-	forbidden := append([]string{"github.com/nats-io", "go.opentelemetry.io", "google.golang.org/grpc"}, heavy...)
-	for _, pkg := range []string{"notify", "notify/provider"} {
-		t.Run(pkg, func(t *testing.T) {
-			g, err := depcheck.Load(ctx, goCmd, ".", module+pkg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, ok := g[module+pkg]; !ok {
-				t.Fatalf("go list did not report %s", pkg)
-			}
-			for _, v := range depcheck.Forbidden(g, module+pkg, forbidden) {
-				t.Errorf("%s links %s", pkg, v)
-			}
-			t.Logf("%s links %d packages", pkg, len(g))
-		})
-	}
-}
-
-// TestVerificationOptional fails when source/oci links signature
-// verification: only a program that sets oci.Repository.Verify to a
-// cosignverify.Verifier pays for it.
-func TestVerificationOptional(t *testing.T) {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	const module = "github.com/gitopskit/gitopskit/"
-	for pkg, forbidden := range map[string][]string{
-		"source/oci":              {module + "source/oci/cosignverify", "github.com/sigstore"},
-		"source/oci/cosignverify": heavy,
+	for _, tc := range []struct {
+		pkg       string
+		forbidden []string
+	}{
+		{"kustomize", heavy},
+		{"artifact", heavy},
+		{"source", heavy},
+		{"source/git", heavy},
+		{"source/oci", slices.Concat([]string{module + "source/oci/cosignverify"}, heavy)},
+		{"source/oci/cosignverify", heavy},
+		{"source/bucket", heavy},
+		{"notify", slices.Concat(notifyVendors, heavy)},
+		{"notify/provider", slices.Concat(notifyVendors, heavy)},
 	} {
-		g, err := depcheck.Load(ctx, goCmd, ".", module+pkg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := g[module+pkg]; !ok {
-			t.Fatalf("go list did not report %s", pkg)
-		}
-		for _, v := range depcheck.Forbidden(g, module+pkg, forbidden) {
-			t.Errorf("%s links %s", pkg, v)
-		}
+		t.Run(tc.pkg, func(t *testing.T) {
+			g, err := depcheck.Load(ctx, goCmd, ".", module+tc.pkg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := g[module+tc.pkg]; !ok {
+				t.Fatalf("go list did not report %s", tc.pkg)
+			}
+			for _, v := range depcheck.Forbidden(g, module+tc.pkg, tc.forbidden) {
+				t.Errorf("%s links %s", tc.pkg, v)
+			}
+			t.Logf("%s links %d packages", tc.pkg, len(g))
+		})
 	}
 }
 
