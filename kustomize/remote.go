@@ -76,8 +76,18 @@ func findRemote(data []byte, everyDoc bool) (remoteRef, bool) {
 		if !everyDoc && !isBuiltinConfig(&doc) {
 			continue
 		}
-		if r, ok := walkRemote(&doc, "", 0); ok {
-			return r, true
+		var found remoteRef
+		_, stop, _ := walkValues(&doc, "", "", 0, func(n *yaml.Node, field, _ string) (bool, bool, error) {
+			v := n.Value
+			_, p, hasKey := strings.Cut(v, "=") // files and envs entries may be key=path
+			if isRemote(v) || hasKey && isRemote(p) {
+				found = remoteRef{field: field, value: v}
+				return false, true, nil
+			}
+			return false, false, nil
+		})
+		if stop {
+			return found, true
 		}
 	}
 }
@@ -104,12 +114,27 @@ func isBuiltinConfig(doc *yaml.Node) bool {
 // maxInlineDepth bounds how deeply inline YAML strings are re-parsed.
 const maxInlineDepth = 4
 
-func walkRemote(n *yaml.Node, field string, inline int) (remoteRef, bool) {
+// visitFunc sees one scalar value kustomize may load, with its field path
+// and the top-level (or file-typed, see remoteFileFields) key it sits under.
+// It may change n.Value and then reports changed; stop ends the walk.
+type visitFunc func(n *yaml.Node, field, top string) (changed, stop bool, err error)
+
+// walkValues calls visit for every scalar value below n, except those under
+// valueOnlyKeys. A multi-line scalar holding YAML (an inline plugin
+// configuration: generators: - |\n ...) is walked too, and re-encoded when
+// visit changed something inside it.
+func walkValues(n *yaml.Node, field, top string, inline int, visit visitFunc) (changed, stop bool, err error) {
+	each := func(c *yaml.Node, field, top string) bool {
+		ch, st, e := walkValues(c, field, top, inline, visit)
+		changed = changed || ch
+		stop, err = st, e
+		return st || e != nil
+	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			if r, ok := walkRemote(c, field, inline); ok {
-				return r, true
+			if each(c, field, top) {
+				return
 			}
 		}
 	case yaml.MappingNode:
@@ -118,35 +143,39 @@ func walkRemote(n *yaml.Node, field string, inline int) (remoteRef, bool) {
 			if valueOnlyKeys[k] {
 				continue
 			}
-			if r, ok := walkRemote(n.Content[i+1], joinField(field, k), inline); ok {
-				return r, true
+			t := top
+			if t == "" || remoteFileFields[k] {
+				t = k
+			}
+			if each(n.Content[i+1], joinField(field, k), t) {
+				return
 			}
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			if r, ok := walkRemote(c, field+"["+strconv.Itoa(i)+"]", inline); ok {
-				return r, true
+			if each(c, field+"["+strconv.Itoa(i)+"]", top) {
+				return
 			}
 		}
 	case yaml.ScalarNode:
-		v := n.Value
-		if strings.Contains(v, "\n") && inline < maxInlineDepth {
-			// An inline plugin configuration (generators: - |\n ...).
+		if strings.Contains(n.Value, "\n") && inline < maxInlineDepth {
 			var sub yaml.Node
-			if yaml.Unmarshal([]byte(v), &sub) == nil && len(sub.Content) == 1 &&
+			if yaml.Unmarshal([]byte(n.Value), &sub) == nil && len(sub.Content) == 1 &&
 				(sub.Content[0].Kind == yaml.MappingNode || sub.Content[0].Kind == yaml.SequenceNode) {
-				return walkRemote(&sub, field, inline+1)
+				ch, st, e := walkValues(&sub, field, top, inline+1, visit)
+				if ch && e == nil {
+					b, merr := yaml.Marshal(&sub)
+					if merr != nil {
+						return false, true, merr
+					}
+					n.Value, n.Style = string(b), yaml.LiteralStyle
+				}
+				return ch, st, e
 			}
 		}
-		if isRemote(v) {
-			return remoteRef{field: field, value: v}, true
-		}
-		// files and envs entries may be key=path.
-		if _, p, ok := strings.Cut(v, "="); ok && isRemote(p) {
-			return remoteRef{field: field, value: v}, true
-		}
+		return visit(n, field, top)
 	}
-	return remoteRef{}, false
+	return
 }
 
 func joinField(parent, key string) string {

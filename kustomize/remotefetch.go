@@ -83,7 +83,7 @@ func (r *remoteFiles) rewrite(abs string, data []byte) ([]byte, error) {
 			return data, nil // kustomize reports the syntax error itself
 		}
 		if kust || isBuiltinConfig(&doc) {
-			c, err := r.walk(&doc, "", "")
+			c, _, err := walkValues(&doc, "", "", 0, r.visit)
 			if err != nil {
 				return nil, &PathError{Path: r.fsys.rel(abs), Err: err}
 			}
@@ -107,63 +107,30 @@ func (r *remoteFiles) rewrite(abs string, data []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// walk replaces remote file references below n; top is the top-level
-// field the node sits under.
-func (r *remoteFiles) walk(n *yaml.Node, field, top string) (bool, error) {
-	changed := false
-	switch n.Kind {
-	case yaml.DocumentNode, yaml.SequenceNode:
-		for i, c := range n.Content {
-			f := field
-			if n.Kind == yaml.SequenceNode {
-				f = fmt.Sprintf("%s[%d]", field, i)
-			}
-			ch, err := r.walk(c, f, top)
-			if err != nil {
-				return false, err
-			}
-			changed = changed || ch
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i].Value
-			if valueOnlyKeys[k] {
-				continue
-			}
-			t := top
-			if t == "" || remoteFileFields[k] {
-				t = k
-			}
-			ch, err := r.walk(n.Content[i+1], joinField(field, k), t)
-			if err != nil {
-				return false, err
-			}
-			changed = changed || ch
-		}
-	case yaml.ScalarNode:
-		key, ref, hasKey := strings.Cut(n.Value, "=")
-		if !hasKey {
-			key, ref = "", n.Value
-		}
-		u, err := url.Parse(ref)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return false, nil
-		}
-		ext := strings.ToLower(path.Ext(u.Path))
-		if !remoteFileFields[top] && ext != ".yaml" && ext != ".yml" && ext != ".json" {
-			return false, nil // possibly a git base: kustomize clones those
-		}
-		local, err := r.fetch(ref, field)
-		if err != nil {
-			return false, err
-		}
-		if hasKey {
-			local = key + "=" + local
-		}
-		n.Value, n.Style, n.Tag = local, 0, "!!str"
-		return true, nil
+// visit replaces a remote file reference by its downloaded copy; top is
+// the top-level field the value sits under.
+func (r *remoteFiles) visit(n *yaml.Node, field, top string) (changed, stop bool, err error) {
+	key, ref, hasKey := strings.Cut(n.Value, "=")
+	if !hasKey {
+		key, ref = "", n.Value
 	}
-	return changed, nil
+	u, err := url.Parse(ref)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return false, false, nil
+	}
+	ext := strings.ToLower(path.Ext(u.Path))
+	if !remoteFileFields[top] && ext != ".yaml" && ext != ".yml" && ext != ".json" {
+		return false, false, nil // possibly a git base: kustomize clones those
+	}
+	local, err := r.fetch(ref, field)
+	if err != nil {
+		return false, true, err
+	}
+	if hasKey {
+		local = key + "=" + local
+	}
+	n.Value, n.Style, n.Tag = local, 0, "!!str"
+	return true, false, nil
 }
 
 // fetch downloads ref once per build into the overlay, under its own base

@@ -360,6 +360,25 @@ func TestRemoteFilesAllowed(t *testing.T) {
 		t.Error("downloads were written into the source tree")
 	}
 
+	// An inline plugin configuration's remote file is downloaded the same way.
+	before := hits.Load()
+	inline := writeTree(t, map[string]string{"app/kustomization.yaml": "generators:\n- |\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n  metadata:\n    name: inline\n  files: [" + u + "/app.conf]\n"})
+	res, err = kustomize.Build(context.Background(), inline, "app", kustomize.Options{AllowRemoteBases: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := hits.Load() - before; n != 1 {
+		t.Errorf("the inline configuration's build made %d requests, want 1", n)
+	}
+	if len(res.Objects) != 1 || !strings.Contains(string(res.YAML()), "level=debug") {
+		t.Errorf("inline generator output:\n%s", res.YAML())
+	}
+	inlineBig := writeTree(t, map[string]string{"app/kustomization.yaml": "generators:\n- |\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n  metadata:\n    name: inline\n  files: [" + u + "/big.yaml]\n"})
+	_, err = kustomize.Build(context.Background(), inlineBig, "app", kustomize.Options{AllowRemoteBases: true, MaxRemoteFileSize: 50_000})
+	if !errors.Is(err, kustomize.ErrBuildTooLarge) {
+		t.Fatalf("inline configuration over the cap: got %v, want ErrBuildTooLarge", err)
+	}
+
 	big := writeTree(t, map[string]string{"app/kustomization.yaml": "resources: [" + u + "/big.yaml]\n"})
 	_, err = kustomize.Build(context.Background(), big, "app", kustomize.Options{AllowRemoteBases: true, MaxRemoteFileSize: 50_000})
 	if !errors.Is(err, kustomize.ErrBuildTooLarge) || !strings.Contains(err.Error(), "resources[0]") {
