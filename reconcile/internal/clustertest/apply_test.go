@@ -122,6 +122,25 @@ func completeJob(t *testing.T, ns string, failed bool) {
 	}
 }
 
+// waitObserved waits until the deployment controller has seen the
+// Deployment ns/name at its current generation and annotated its revision.
+func waitObserved(t *testing.T, ns, name string) {
+	t.Helper()
+	ref := reconcile.ObjectRef{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: ns, Name: name}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		d, _ := get(t, ref)
+		og, _, _ := unstructured.NestedInt64(d.Object, "status", "observedGeneration")
+		if _, ok := d.GetAnnotations()["deployment.kubernetes.io/revision"]; ok && og == d.GetGeneration() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the deployment controller did not observe %s/%s", ns, name)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func setWidgetStatus(t *testing.T, ns string, st map[string]any) {
 	t.Helper()
 	w := &unstructured.Unstructured{}
@@ -172,6 +191,10 @@ func TestApplyReapplyDriftHealth(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"kustomize.toolkit.fluxcd.io/name": "app", "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}, settings.GetLabels()); diff != "" {
 		t.Errorf("owner labels (-want +got):\n%s", diff)
 	}
+
+	// The Deployment has replicas: let its controller finish writing its own
+	// fields (the revision annotation) first, or the re-apply races it.
+	waitObserved(t, ns, "web")
 
 	// Re-apply: everything unchanged and not a single write.
 	before := writes.writes.Load()
