@@ -433,6 +433,7 @@ spec:
 		t.Fatal(err)
 	}
 	// HPA-like replica changes are excluded from drift by an ignore rule.
+	waitObserved(t, ns, "web") // the deployment controller's own write first
 	depRef := reconcile.ObjectRef{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: ns, Name: "web"}
 	// kube-controller-manager writes the Deployment too: retry on conflicts.
 	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
