@@ -77,6 +77,21 @@ $(BIN)/nats-server: | tools/nats/go.mod
 	@echo ">> building nats-server"
 	cd tools/nats && go build -trimpath -o $(CURDIR)/$@ github.com/nats-io/nats-server/v2
 
+# azurite is the Azure Storage emulator the source/bucket/azureblob tests
+# start. npm installs the version pinned in tools/azurite/package-lock.json
+# under bin/azurite.d (outside the source tree), and bin/azurite is a small
+# wrapper that runs its blob service on node.
+$(BIN)/azurite: tools/azurite/package.json tools/azurite/package-lock.json
+	@mkdir -p $(BIN)/azurite.d
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "node and npm are needed to install azurite"; exit 1; }
+	@echo ">> installing azurite with npm ci"
+	cp tools/azurite/package.json tools/azurite/package-lock.json $(BIN)/azurite.d/
+	cd $(BIN)/azurite.d && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	printf '%s\n' '#!/bin/sh' \
+	  'exec node "$$(dirname "$$0")/azurite.d/node_modules/azurite/dist/src/blob/main.js" "$$@"' > $@
+	chmod +x $@
+TOOLS += $(BIN)/azurite
+
 # flux is the reference CLI the source/oci tests push and pull artifacts with.
 # Its main package embeds the install manifests that its own release process
 # generates (cmd/flux/manifests/*.yaml, absent from the module), so it is built
@@ -98,6 +113,14 @@ $(BIN)/crane: | tools/crane/go.mod
 	@mkdir -p $(BIN)
 	@echo ">> building crane"
 	cd tools/crane && go build -trimpath -o $(CURDIR)/$@ github.com/google/go-containerregistry/cmd/crane
+
+# helm is the reference CLI the source/helm tests package, pull and build
+# chart dependencies with, to compare the SDK's charts with its own.
+$(BIN)/helm: | tools/helm/go.mod
+	@mkdir -p $(BIN)
+	@echo ">> building helm"
+	cd tools/helm && go build -trimpath -o $(CURDIR)/$@ helm.sh/helm/v4/cmd/helm
+TOOLS += $(BIN)/helm
 
 $(BIN)/kustomize:
 	@mkdir -p $(BIN)
