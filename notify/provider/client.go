@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -71,7 +72,25 @@ type client struct {
 	headers map[string]string
 	retry   Retry
 	timeout time.Duration
-	red     *source.Redactor
+
+	// redMu guards red: credentials minted while posting (installation
+	// tokens, access tokens, signed assertions) are added concurrently.
+	redMu sync.RWMutex
+	red   *source.Redactor
+}
+
+// redact masks every secret known to the client in s.
+func (c *client) redact(s string) string {
+	c.redMu.RLock()
+	defer c.redMu.RUnlock()
+	return c.red.Redact(s)
+}
+
+// addSecret adds credentials obtained after construction to the mask.
+func (c *client) addSecret(values ...string) {
+	c.redMu.Lock()
+	defer c.redMu.Unlock()
+	c.red.AddSecret(values...)
 }
 
 func newClient(cfg *Config) (*client, error) {
@@ -226,7 +245,7 @@ func (c *client) once(ctx context.Context, r request) (code int, retryAfter time
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s: building request: %s", c.typ, c.red.Redact(stripURL(err).Error()))
+		return 0, 0, fmt.Errorf("%s: building request: %s", c.typ, c.redact(stripURL(err).Error()))
 	}
 	req.Header.Set("User-Agent", userAgent)
 	for k, v := range c.headers {
@@ -243,7 +262,7 @@ func (c *client) once(ctx context.Context, r request) (code int, retryAfter time
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, 0, &transportError{err: fmt.Errorf("%s: %s request failed: %s", c.typ, r.method, c.red.Redact(stripURL(err).Error()))}
+		return 0, 0, &transportError{err: fmt.Errorf("%s: %s request failed: %s", c.typ, r.method, c.redact(stripURL(err).Error()))}
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
@@ -257,17 +276,17 @@ func (c *client) once(ctx context.Context, r request) (code int, retryAfter time
 		if len(b) > maxErrorBody {
 			b = b[:maxErrorBody]
 		}
-		se := &StatusError{Type: c.typ, Method: r.method, StatusCode: resp.StatusCode, Body: c.red.Redact(string(bytes.TrimSpace(b)))}
+		se := &StatusError{Type: c.typ, Method: r.method, StatusCode: resp.StatusCode, Body: c.redact(string(bytes.TrimSpace(b)))}
 		return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After")), se
 	}
 	if r.check != nil {
 		if err := r.check(data); err != nil {
-			return resp.StatusCode, 0, fmt.Errorf("%s: %s", c.typ, c.red.Redact(err.Error()))
+			return resp.StatusCode, 0, fmt.Errorf("%s: %s", c.typ, c.redact(err.Error()))
 		}
 	}
 	if r.out != nil && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, r.out); err != nil {
-			return resp.StatusCode, 0, fmt.Errorf("%s: decoding response: %s", c.typ, c.red.Redact(err.Error()))
+			return resp.StatusCode, 0, fmt.Errorf("%s: decoding response: %s", c.typ, c.redact(err.Error()))
 		}
 	}
 	return resp.StatusCode, 0, nil

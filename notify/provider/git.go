@@ -100,6 +100,16 @@ func githubHeaders(token string) map[string]string {
 	}
 }
 
+// bearerHeaders are the headers of a GitHub REST call authenticated by
+// auth.
+func bearerHeaders(ctx context.Context, auth bearerSource) (map[string]string, error) {
+	tok, err := auth.bearer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return githubHeaders(tok), nil
+}
+
 // gitToken is the token of Git providers: Token, else Password (Flux's
 // fallback).
 func gitToken(cfg *Config) string {
@@ -114,7 +124,7 @@ type githubDispatch struct {
 	c           *client
 	api         string
 	owner, repo string
-	token       string
+	auth        bearerSource
 }
 
 func newGitHubDispatch(c *client, cfg *Config) (Sender, error) {
@@ -126,11 +136,12 @@ func newGitHubDispatch(c *client, cfg *Config) (Sender, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok := gitToken(cfg)
-	if tok == "" {
-		return nil, configError("Token", "is required (a GitHub token)")
+	api := githubAPI(repo.host)
+	auth, _, err := githubAuth(c, cfg, api)
+	if err != nil {
+		return nil, err
 	}
-	return &githubDispatch{c: c, api: githubAPI(repo.host), owner: owner, repo: name, token: tok}, nil
+	return &githubDispatch{c: c, api: api, owner: owner, repo: name, auth: auth}, nil
 }
 
 func (g *githubDispatch) Post(ctx context.Context, e notify.Event) error {
@@ -140,7 +151,11 @@ func (g *githubDispatch) Post(ctx context.Context, e notify.Event) error {
 		"client_payload": e,
 	}
 	u := fmt.Sprintf("%s/repos/%s/%s/dispatches", g.api, url.PathEscape(g.owner), url.PathEscape(g.repo))
-	_, err := g.c.jsonRequest(ctx, http.MethodPost, u, payload, githubHeaders(g.token), nil)
+	h, err := bearerHeaders(ctx, g.auth)
+	if err != nil {
+		return err
+	}
+	_, err = g.c.jsonRequest(ctx, http.MethodPost, u, payload, h, nil)
 	return err
 }
 
@@ -301,10 +316,12 @@ func newCommitStatus(c *client, cfg *Config) (Sender, error) {
 		if err != nil {
 			return nil, err
 		}
-		if tok == "" {
-			return nil, configError("Token", "is required (a GitHub token)")
+		api := githubAPI(repo.host)
+		auth, _, err := githubAuth(c, cfg, api)
+		if err != nil {
+			return nil, err
 		}
-		s.host = &githubStatus{c: c, api: githubAPI(repo.host), owner: owner, repo: name, token: tok}
+		s.host = &githubStatus{c: c, api: api, owner: owner, repo: name, auth: auth}
 	case TypeGitLab:
 		if tok == "" {
 			return nil, configError("Token", "is required (a GitLab token)")
@@ -385,17 +402,21 @@ type githubStatus struct {
 	c           *client
 	api         string
 	owner, repo string
-	token       string
+	auth        bearerSource
 }
 
 func (g *githubStatus) post(ctx context.Context, st commitStatus) error {
 	base := fmt.Sprintf("%s/repos/%s/%s", g.api, url.PathEscape(g.owner), url.PathEscape(g.repo))
+	h, err := bearerHeaders(ctx, g.auth)
+	if err != nil {
+		return err
+	}
 	var existing []struct {
 		State       string `json:"state"`
 		Context     string `json:"context"`
 		Description string `json:"description"`
 	}
-	if _, err := g.c.jsonRequest(ctx, http.MethodGet, base+"/commits/"+st.sha+"/statuses?per_page=50", nil, githubHeaders(g.token), &existing); err != nil {
+	if _, err := g.c.jsonRequest(ctx, http.MethodGet, base+"/commits/"+st.sha+"/statuses?per_page=50", nil, h, &existing); err != nil {
 		return fmt.Errorf("listing commit statuses: %w", err)
 	}
 	// The newest status of a context comes first: skip if it says the same.
@@ -408,7 +429,7 @@ func (g *githubStatus) post(ctx context.Context, st commitStatus) error {
 		}
 	}
 	p := map[string]string{"state": st.state, "context": st.key, "description": st.desc}
-	if _, err := g.c.jsonRequest(ctx, http.MethodPost, base+"/statuses/"+st.sha, p, githubHeaders(g.token), nil); err != nil {
+	if _, err := g.c.jsonRequest(ctx, http.MethodPost, base+"/statuses/"+st.sha, p, h, nil); err != nil {
 		return fmt.Errorf("creating commit status: %w", err)
 	}
 	return nil
@@ -674,7 +695,7 @@ func newChangeRequestComment(c *client, cfg *Config) (Sender, error) {
 		return nil, err
 	}
 	tok := gitToken(cfg)
-	if tok == "" {
+	if tok == "" && cfg.Type != TypeGitHubPullRequestComment {
 		return nil, configError("Token", "is required")
 	}
 	s := &changeRequestComment{typ: cfg.Type, uid: cfg.ProviderUID, prefix: "flux-pr-comment-key"}
@@ -684,7 +705,12 @@ func newChangeRequestComment(c *client, cfg *Config) (Sender, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.host = &githubComments{c: c, api: githubAPI(repo.host), owner: owner, repo: name, token: tok}
+		api := githubAPI(repo.host)
+		auth, app, err := githubAuth(c, cfg, api)
+		if err != nil {
+			return nil, err
+		}
+		s.host = &githubComments{c: c, api: api, owner: owner, repo: name, auth: auth, app: app}
 	case TypeGitLabMergeRequestComment:
 		s.prefix = "flux-mr-comment-key"
 		s.host = &gitlabComments{c: c, api: repo.host + "/api/v4", project: url.PathEscape(repo.id), token: tok}
@@ -760,7 +786,9 @@ type githubComments struct {
 	c           *client
 	api         string
 	owner, repo string
-	token       string
+	auth        bearerSource
+	// app, when set, is the GitHub App the comments are posted as.
+	app *githubApp
 }
 
 func (g *githubComments) base() string {
@@ -768,10 +796,18 @@ func (g *githubComments) base() string {
 }
 
 func (g *githubComments) user(ctx context.Context) (string, error) {
+	if g.app != nil {
+		// An App comments as "<slug>[bot]"; /user is not for Apps.
+		return g.app.botLogin(ctx)
+	}
+	h, err := bearerHeaders(ctx, g.auth)
+	if err != nil {
+		return "", err
+	}
 	var u struct {
 		Login string `json:"login"`
 	}
-	_, err := g.c.jsonRequest(ctx, http.MethodGet, g.api+"/user", nil, githubHeaders(g.token), &u)
+	_, err = g.c.jsonRequest(ctx, http.MethodGet, g.api+"/user", nil, h, &u)
 	return u.Login, err
 }
 
@@ -784,7 +820,11 @@ func (g *githubComments) list(ctx context.Context, n int64) ([]hostComment, erro
 		} `json:"user"`
 	}
 	u := fmt.Sprintf("%s/%d/comments?sort=created&direction=asc&per_page=100", g.base(), n)
-	if _, err := g.c.jsonRequest(ctx, http.MethodGet, u, nil, githubHeaders(g.token), &cs); err != nil {
+	h, err := bearerHeaders(ctx, g.auth)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := g.c.jsonRequest(ctx, http.MethodGet, u, nil, h, &cs); err != nil {
 		return nil, err
 	}
 	out := make([]hostComment, 0, len(cs))
@@ -795,12 +835,20 @@ func (g *githubComments) list(ctx context.Context, n int64) ([]hostComment, erro
 }
 
 func (g *githubComments) create(ctx context.Context, n int64, body string) error {
-	_, err := g.c.jsonRequest(ctx, http.MethodPost, fmt.Sprintf("%s/%d/comments", g.base(), n), map[string]string{"body": body}, githubHeaders(g.token), nil)
+	h, err := bearerHeaders(ctx, g.auth)
+	if err != nil {
+		return err
+	}
+	_, err = g.c.jsonRequest(ctx, http.MethodPost, fmt.Sprintf("%s/%d/comments", g.base(), n), map[string]string{"body": body}, h, nil)
 	return err
 }
 
 func (g *githubComments) update(ctx context.Context, _ int64, id int64, body string) error {
-	_, err := g.c.jsonRequest(ctx, http.MethodPatch, fmt.Sprintf("%s/comments/%d", g.base(), id), map[string]string{"body": body}, githubHeaders(g.token), nil)
+	h, err := bearerHeaders(ctx, g.auth)
+	if err != nil {
+		return err
+	}
+	_, err = g.c.jsonRequest(ctx, http.MethodPatch, fmt.Sprintf("%s/comments/%d", g.base(), id), map[string]string{"body": body}, h, nil)
 	return err
 }
 

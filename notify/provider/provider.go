@@ -50,6 +50,10 @@ const (
 	// TypeGooglePubSub publishes on a Google Pub/Sub topic through its
 	// REST API (Address is the project ID, Channel the topic ID).
 	TypeGooglePubSub = "googlepubsub"
+	// TypeAzureEventHub sends to an Azure Event Hub through its REST API
+	// (Address is a connection string, or the hub's name with the
+	// namespace in Channel and an Azure AD token in Token).
+	TypeAzureEventHub = "azureeventhub"
 	// TypeOTel exports spans to an OpenTelemetry collector; it is served
 	// by the otelprovider package (see WithConstructor), not by New alone.
 	TypeOTel = "otel"
@@ -82,8 +86,8 @@ var ErrInvalidConfig = errors.New("invalid provider configuration")
 
 // ErrUnsupportedType is wrapped by New's error for a Type this package does
 // not implement (unknown, or one delivered through a vendor SDK: nats,
-// azureeventhub, otel). The natsprovider and otelprovider packages serve
-// nats and otel through WithConstructor.
+// otel). The natsprovider and otelprovider packages serve nats and otel
+// through WithConstructor.
 var ErrUnsupportedType = errors.New("unsupported provider type")
 
 // ErrNoRevision is wrapped by the error a commit-status provider returns for
@@ -143,7 +147,9 @@ type Config struct {
 	Token string
 	// SecretData holds the other keys of the provider's Secret, for types
 	// that read more than the fields above (nats: "creds", a user
-	// credentials file, and "nkey", an NKey seed). Its values are secrets.
+	// credentials file, and "nkey", an NKey seed; github, githubdispatch
+	// and githubpullrequestcomment: the GitHub App keys, see
+	// SecretKeyGitHubAppID). Its values are secrets.
 	SecretData map[string][]byte
 	// Headers are added to every request; the provider's own
 	// authentication headers take precedence.
@@ -177,6 +183,13 @@ type Config struct {
 	// AlertObject is the alert object as the CEL variable "alert" sees it;
 	// nil is an empty map.
 	AlertObject map[string]any
+
+	// TokenCache shares the access tokens that Senders mint from
+	// long-lived credentials (GitHub App keys, Google service-account
+	// keys) among all Senders given the same cache, until shortly before
+	// the tokens expire. nil gives each Sender a cache of its own: a
+	// program that builds a Sender per event should pass one cache.
+	TokenCache *TokenCache
 }
 
 // IsCommitStatus reports whether typ sets commit statuses (github, gitlab,
@@ -199,7 +212,7 @@ func Types() []string {
 		TypeDataDog, TypeSentry, TypeOpsgenie, TypePagerDuty, TypeAlertmanager, TypeIncidentio,
 		TypeGrafana, TypeGitHubDispatch, TypeGitHub, TypeGitLab, TypeGitea, TypeBitbucket,
 		TypeBitbucketServer, TypeAzureDevOps, TypeGitHubPullRequestComment,
-		TypeGitLabMergeRequestComment, TypeGiteaPullRequestComment, TypeGooglePubSub}
+		TypeGitLabMergeRequestComment, TypeGiteaPullRequestComment, TypeGooglePubSub, TypeAzureEventHub}
 	slices.Sort(t)
 	return t
 }
@@ -292,6 +305,8 @@ func New(cfg Config, opts ...Option) (Sender, error) {
 		s, err = newGitHubDispatch(c, &cfg)
 	case TypeGooglePubSub:
 		s, err = newGooglePubSub(c, &cfg)
+	case TypeAzureEventHub:
+		s, err = newAzureEventHub(c, &cfg)
 	case TypeGitHub, TypeGitLab, TypeGitea, TypeBitbucket, TypeBitbucketServer, TypeAzureDevOps:
 		s, err = newCommitStatus(c, &cfg)
 	case TypeGitHubPullRequestComment, TypeGitLabMergeRequestComment, TypeGiteaPullRequestComment:

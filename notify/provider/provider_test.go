@@ -274,6 +274,13 @@ func TestWireFormat(t *testing.T) {
 			json:   map[string]string{"messages.0.attributes.team": "ops"},
 			check:  checkPubSubData}},
 	}, {
+		name:    "azureeventhub token",
+		cfg:     Config{Type: TypeAzureEventHub, Address: "flux-events", Channel: "contoso", Token: "aad-access-token", Headers: map[string]string{"Team": "ops"}},
+		respond: func(recorded) (int, string) { return http.StatusCreated, "" },
+		want: []want{{method: "POST", host: "contoso.servicebus.windows.net", path: "/flux-events/messages", query: "timeout=60&api-version=2014-01",
+			header: map[string]string{"Authorization": "Bearer aad-access-token", "Content-Type": "application/atom+xml;type=entry;charset=utf-8", "Team": "ops"},
+			json:   map[string]string{"involvedObject.kind": "Kustomization", "reason": "ReconciliationSucceeded", "metadata.revision": "main@sha1:" + testSHA}}},
+	}, {
 		name: "datadog",
 		cfg:  Config{Type: TypeDataDog, Address: "https://api.datadoghq.eu", Token: "dd-secret"},
 		want: []want{{method: "POST", host: "api.datadoghq.eu", path: "/api/v1/events", header: map[string]string{"DD-API-KEY": "dd-secret"},
@@ -717,7 +724,7 @@ func TestInvalidConfig(t *testing.T) {
 			t.Errorf("New(%+v) = %v, want an invalid-config error naming %s", tt.cfg, err, tt.field)
 		}
 	}
-	for _, typ := range []string{"nats", "azureeventhub", "otel", "nope"} {
+	for _, typ := range []string{"nats", "otel", "nope"} {
 		if _, err := New(Config{Type: typ, Address: "https://x/y"}); !errors.Is(err, ErrUnsupportedType) {
 			t.Errorf("type %s: err = %v, want ErrUnsupportedType", typ, err)
 		}

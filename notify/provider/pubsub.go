@@ -23,7 +23,7 @@ const PubSubEndpoint = "https://pubsub.googleapis.com"
 type pubsub struct {
 	c          *client
 	url        string
-	token      string
+	auth       bearerSource // nil: no Authorization header
 	attributes map[string]string
 }
 
@@ -36,14 +36,19 @@ func newGooglePubSub(c *client, cfg *Config) (Sender, error) {
 	if err := pubSubName(cfg.Channel); err != nil {
 		return nil, configError("Channel", "is not a Pub/Sub topic ID (%s)", err)
 	}
-	if strings.HasPrefix(strings.TrimSpace(cfg.Token), "{") {
-		return nil, configError("Token", "holds JSON credentials, which are not exchanged for an access token here: "+
-			"give an OAuth 2.0 access token, or a Transport that authenticates its requests")
-	}
 	p := &pubsub{
-		c:     c,
-		url:   PubSubEndpoint + "/v1/projects/" + url.PathEscape(cfg.Address) + "/topics/" + url.PathEscape(cfg.Channel) + ":publish",
-		token: strings.TrimSpace(cfg.Token),
+		c:   c,
+		url: PubSubEndpoint + "/v1/projects/" + url.PathEscape(cfg.Address) + "/topics/" + url.PathEscape(cfg.Channel) + ":publish",
+	}
+	switch tok := strings.TrimSpace(cfg.Token); {
+	case strings.HasPrefix(tok, "{"):
+		sa, err := newGoogleServiceAccount(c, []byte(tok), cfg.TokenCache, PubSubScope)
+		if err != nil {
+			return nil, err
+		}
+		p.auth = sa
+	case tok != "":
+		p.auth = staticBearer(tok)
 	}
 	if len(cfg.Headers) > 0 {
 		p.attributes = make(map[string]string, len(cfg.Headers))
@@ -80,8 +85,12 @@ func (p *pubsub) Post(ctx context.Context, e notify.Event) error {
 	}
 	body := map[string][]pubSubMessage{"messages": {{Data: data, Attributes: p.attributes}}}
 	var headers map[string]string
-	if p.token != "" {
-		headers = map[string]string{"Authorization": "Bearer " + p.token}
+	if p.auth != nil {
+		tok, err := p.auth.bearer(ctx)
+		if err != nil {
+			return err
+		}
+		headers = map[string]string{"Authorization": "Bearer " + tok}
 	}
 	var out struct {
 		MessageIDs []string `json:"messageIds"`
