@@ -710,6 +710,9 @@ func newChangeRequestComment(c *client, cfg *Config) (Sender, error) {
 		if err != nil {
 			return nil, err
 		}
+		if app != nil {
+			app.withSlug = true
+		}
 		s.host = &githubComments{c: c, api: api, owner: owner, repo: name, auth: auth, app: app}
 	case TypeGitLabMergeRequestComment:
 		s.prefix = "flux-mr-comment-key"

@@ -51,6 +51,9 @@ type githubApp struct {
 	cache          *TokenCache
 	keyDigest      string
 	now            func() time.Time
+	// withSlug makes each mint also fetch the App's slug (for the login
+	// its comments appear under).
+	withSlug bool
 }
 
 // githubAuth returns the credentials of a GitHub provider: Token (or
@@ -132,22 +135,22 @@ func (a *githubApp) jwt() (string, error) {
 }
 
 func (a *githubApp) bearer(ctx context.Context) (string, error) {
-	t, err := a.token(ctx, false)
+	t, err := a.token(ctx)
 	return t.value, err
 }
 
 // botLogin is the login the App comments as: "<slug>[bot]".
 func (a *githubApp) botLogin(ctx context.Context) (string, error) {
-	t, err := a.token(ctx, true)
+	t, err := a.token(ctx)
 	if err != nil {
 		return "", err
 	}
 	return t.extra + "[bot]", nil
 }
 
-// token returns a cached installation token, minting one when needed;
-// withSlug also fetches the App's slug.
-func (a *githubApp) token(ctx context.Context, withSlug bool) (mintedToken, error) {
+// token returns a cached installation token, minting one when needed.
+func (a *githubApp) token(ctx context.Context) (mintedToken, error) {
+	withSlug := a.withSlug
 	key := cacheKey("github-app", a.api, a.appID, a.installationID, a.owner, a.keyDigest, strconv.FormatBool(withSlug))
 	return a.cache.get(ctx, key, a.now, func(ctx context.Context) (mintedToken, error) {
 		jwt, err := a.jwt()
