@@ -467,7 +467,9 @@ func stripQueries(s string) string {
 			b.WriteString(s)
 			return b.String()
 		}
-		end := i + strings.IndexFunc(s[i:], func(r rune) bool { return r == ' ' || r == '"' || r == '\'' || r == '\n' || r == '\t' || r == '>' || r == '<' })
+		end := i + strings.IndexFunc(s[i:], func(r rune) bool {
+			return r == ' ' || r == '"' || r == '\'' || r == '\n' || r == '\t' || r == '>' || r == '<'
+		})
 		if end < i {
 			end = len(s)
 		}
