@@ -90,3 +90,14 @@ func ExampleNew_googlePubSub() {
 	// true <nil>
 	// true
 }
+
+// ExampleSignEventHubSAS signs the SAS token an azureeventhub provider sends
+// for a connection string's shared access key (the signature agrees with
+// `openssl dgst -sha256 -hmac <key>` over "<sr>\n<se>").
+func ExampleSignEventHubSAS() {
+	expiry := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	sas := provider.SignEventHubSAS("https://contoso.servicebus.windows.net/flux-events", "send", "c2FzLWtleQ==", expiry)
+	fmt.Println(sas)
+	// Output:
+	// SharedAccessSignature sr=https%3A%2F%2Fcontoso.servicebus.windows.net%2Fflux-events&sig=D0gJ9ziW2tUul9pYAU5FhgrD7%2BCWjVC1ivtMrKRKBhg%3D&se=1767225600&skn=send
+}
