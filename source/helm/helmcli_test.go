@@ -1,0 +1,202 @@
+package helm_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/gitopskit/gitopskit/internal/testbin"
+	"github.com/gitopskit/gitopskit/source/helm"
+	"github.com/gitopskit/gitopskit/source/helm/helmtest"
+)
+
+// helmCLI runs bin/helm with its homes in a temporary directory.
+func helmCLI(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	bin := testbin.Tool(t, "helm")
+	home := t.TempDir()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(home, "cache"), "HELM_CONFIG_HOME="+filepath.Join(home, "config"), "HELM_DATA_HOME="+filepath.Join(home, "data"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helm %v: %v\n%s", args, err, out)
+	}
+}
+
+// copyTree copies a directory.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// appChart is a chart directory with a file:// dependency, a dependency
+// from an HTTP repository, a vendored subchart archive, a .helmignore and
+// a hidden template, next to the chart it depends on.
+func appChart(repoURL string) map[string]string {
+	return map[string]string{
+		"app/Chart.yaml": "apiVersion: v2\nname: app\nversion: 1.0.0\ndescription: the app\nappVersion: \"4.2\"\nkeywords: [a, b]\n" +
+			"dependencies:\n- name: lib\n  version: \"~0.1\"\n  repository: file://../lib\n- name: remote\n  version: \">=2.0.0\"\n  repository: " + repoURL + "\n  alias: far\n",
+		"app/values.yaml":            "# defaults\nreplicas: 1\nimage:\n  tag: v1\n",
+		"app/values.schema.json":     "{\"type\": \"object\"}\n",
+		"app/templates/cm.yaml":      "kind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n",
+		"app/templates/_helpers.tpl": "{{- define \"x\" -}}x{{- end -}}\n",
+		"app/templates/.hidden":      "hidden\n",
+		"app/templates/NOTES.txt":    "notes\n",
+		"app/crds/crd.yaml":          "kind: CustomResourceDefinition\n",
+		"app/README.md":              "# app\n",
+		"app/.helmignore":            "*.bak\nsecret/\n",
+		"app/old.bak":                "ignored\n",
+		"app/secret/key":             "ignored\n",
+		"app/files/conf.ini":         "[a]\nb=c\n",
+		"lib/Chart.yaml":             "apiVersion: v2\nname: lib\nversion: 0.1.2\ntype: library\n",
+		"lib/values.yaml":            "lib: true\n",
+		"lib/templates/_lib.tpl":     "{{- define \"lib\" -}}lib{{- end -}}\n",
+	}
+}
+
+// remoteRepo serves the chart the app depends on.
+func remoteRepo(t *testing.T) *helmtest.Server {
+	t.Helper()
+	srv := helmtest.New(t)
+	for _, v := range []string{"1.0.0", "2.1.0", "2.2.0", "3.0.0-rc.1"} {
+		if _, err := srv.AddChart(map[string]string{
+			"Chart.yaml":            "apiVersion: v2\nname: remote\nversion: " + v + "\n",
+			"values.yaml":           "remote: " + v + "\n",
+			"templates/svc.yaml":    "kind: Service\n",
+			"charts/sub/Chart.yaml": "apiVersion: v2\nname: sub\nversion: 0.0.1\n",
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return srv
+}
+
+// helm dependency build && helm package give the chart Build gives.
+func TestHelmCLIDependencyBuildAndPackage(t *testing.T) {
+	srv := remoteRepo(t)
+	src := t.TempDir()
+	writeTree(t, src, appChart(srv.URL))
+
+	// helm's side, in a copy: dependency build writes charts/*.tgz and
+	// Chart.lock, then package.
+	hdir := t.TempDir()
+	copyTree(t, src, hdir)
+	helmCLI(t, hdir, "dependency", "build", "app")
+	helmCLI(t, hdir, "package", "app", "-d", "out")
+
+	// Ours, over the source tree with the same Chart.lock (Build, like
+	// Flux, keeps a lock it finds and writes none).
+	lock, err := os.ReadFile(filepath.Join(hdir, "app", "Chart.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTree(t, src, map[string]string{"app/Chart.lock": string(lock)})
+	b := &helm.Build{Root: src, Path: "app"}
+	out := filepath.Join(t.TempDir(), "out")
+	res, err := b.Run(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Name != "app" || res.Version != "1.0.0" || res.File != "app-1.0.0.tgz" || res.Dependencies != 2 || !res.Packaged {
+		t.Fatalf("result %+v", res)
+	}
+	htop, hfiles := readChart(t, filepath.Join(hdir, "out", "app-1.0.0.tgz"))
+	otop, ofiles := readChart(t, filepath.Join(out, res.File))
+	if htop != otop {
+		t.Errorf("top directory: helm %q, ours %q", htop, otop)
+	}
+	sameChart(t, hfiles, ofiles)
+	for _, want := range []string{"charts/lib/Chart.yaml", "charts/remote/Chart.yaml", "charts/remote/charts/sub/Chart.yaml", ".helmignore"} {
+		if _, ok := ofiles[want]; !ok {
+			t.Errorf("ours lacks %s", want)
+		}
+	}
+	for _, unwanted := range []string{"old.bak", "secret/key", "templates/.hidden"} {
+		if _, ok := ofiles[unwanted]; ok {
+			t.Errorf("ours holds %s", unwanted)
+		}
+	}
+}
+
+// helm package of a directory without dependencies gives the chart Build
+// gives; Build's archive is the same bytes every time.
+func TestHelmCLIPackage(t *testing.T) {
+	src := t.TempDir()
+	files := appChart("")
+	delete(files, "app/Chart.yaml")
+	files["app/Chart.yaml"] = "apiVersion: v2\nname: app\nversion: 1.0.0-rc.1+build.7\nkubeVersion: \">=1.30.0\"\nmaintainers:\n- name: me\n  email: me@example.com\nannotations:\n  a: b\n"
+	writeTree(t, src, files)
+	helmCLI(t, src, "package", "app", "-d", "out")
+	b := &helm.Build{Root: src, Path: "app"}
+	var digests []string
+	for i := 0; i < 2; i++ {
+		out := filepath.Join(t.TempDir(), "out")
+		res, err := b.Run(context.Background(), out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Version != "1.0.0-rc.1+build.7" {
+			t.Fatalf("version %q", res.Version)
+		}
+		_, hfiles := readChart(t, filepath.Join(src, "out", "app-1.0.0-rc.1+build.7.tgz"))
+		_, ofiles := readChart(t, filepath.Join(out, res.File))
+		sameChart(t, hfiles, ofiles)
+		digests = append(digests, res.Digest)
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("two builds differ: %v", digests)
+	}
+}
+
+// helm pull of a version range gives the chart Chart.Pull gives, and the
+// same version.
+func TestHelmCLIPull(t *testing.T) {
+	srv := remoteRepo(t)
+	for _, rng := range []string{"", "2.1.x", "<2.2.0", ">=3.0.0-0"} {
+		t.Run(rng, func(t *testing.T) {
+			hdir := t.TempDir()
+			args := []string{"pull", "remote", "--repo", srv.URL, "-d", hdir}
+			if rng != "" {
+				args = append(args, "--version", rng)
+			}
+			helmCLI(t, hdir, args...)
+			entries, err := os.ReadDir(hdir)
+			if err != nil || len(entries) != 1 {
+				t.Fatalf("helm pull wrote %v (%v)", entries, err)
+			}
+			c := &helm.Chart{Repository: srv.Repository(), Name: "remote", Version: rng}
+			out := t.TempDir()
+			res, err := c.Pull(context.Background(), out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.File != entries[0].Name() {
+				t.Fatalf("ours %s, helm %s", res.File, entries[0].Name())
+			}
+			hdata, _ := os.ReadFile(filepath.Join(hdir, res.File))
+			odata, _ := os.ReadFile(filepath.Join(out, res.File))
+			if string(hdata) != string(odata) || res.Packaged {
+				t.Errorf("pulled archives differ (packaged=%v)", res.Packaged)
+			}
+		})
+	}
+}
