@@ -11,6 +11,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -54,14 +55,20 @@ func (r Request) IsManifest() bool { return strings.Contains(r.Path, "/manifests
 type Option func(*config)
 
 type config struct {
-	tls        bool
-	user, pass string
-	middleware []func(http.Handler) http.Handler
+	tls         bool
+	noReferrers bool
+	user, pass  string
+	middleware  []func(http.Handler) http.Handler
 }
 
 // WithTLS serves HTTPS with a self-signed certificate for 127.0.0.1; CA
 // returns it and Client trusts it.
 func WithTLS() Option { return func(c *config) { c.tls = true } }
+
+// WithoutReferrersAPI serves no OCI 1.1 referrers API, as older
+// registries: clients then list a manifest's referrers through the
+// "sha256-<hex>" referrers tag, which PushReferrer keeps up to date.
+func WithoutReferrersAPI() Option { return func(c *config) { c.noReferrers = true } }
 
 // WithBasicAuth requires HTTP basic credentials on every request.
 func WithBasicAuth(user, password string) Option {
@@ -94,7 +101,7 @@ func Start(opts ...Option) *Registry {
 		o(&r.cfg)
 	}
 	var h http.Handler = registry.New(
-		registry.WithReferrersSupport(true),
+		registry.WithReferrersSupport(!r.cfg.noReferrers),
 		registry.WithBlobHandler(r.blobs),
 		registry.Logger(discardLogger()),
 	)
@@ -275,6 +282,65 @@ func (r *Registry) PushLayers(ctx context.Context, repo, tag string, annotations
 	}
 	return d.String(), nil
 }
+
+// PushReferrer pushes an OCI 1.1 referrer of the manifest subject
+// ("sha256:<hex>") of repo, as cosign v3 attaches a signature bundle: a
+// manifest with the given artifactType, the empty config
+// (application/vnd.oci.empty.v1+json), the layers, the annotations and a
+// subject descriptor; it returns the referrer's digest. go-containerregistry
+// also records it in the "sha256-<hex>" referrers tag index, so it is
+// found with or without the referrers API (see WithoutReferrersAPI).
+func (r *Registry) PushReferrer(ctx context.Context, repo, subject, artifactType string, annotations map[string]string, layers ...Layer) (string, error) {
+	ref, err := r.tagRef(repo, "referrer")
+	if err != nil {
+		return "", err
+	}
+	opts := r.remoteOptions(ctx)
+	desc, err := remote.Head(ref.Context().Digest(subject), opts...)
+	if err != nil {
+		return "", err
+	}
+	config := static.NewLayer([]byte("{}"), "application/vnd.oci.empty.v1+json")
+	m := v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, ArtifactType: artifactType,
+		Subject: &v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}, Annotations: annotations}
+	for i, l := range append([]Layer{{MediaType: "application/vnd.oci.empty.v1+json", Data: []byte("{}")}}, layers...) {
+		sl := static.NewLayer(l.Data, types.MediaType(l.MediaType))
+		if i == 0 {
+			sl = config
+		}
+		if err := remote.WriteLayer(ref.Context(), sl, opts...); err != nil {
+			return "", err
+		}
+		d, _ := sl.Digest()
+		ld := v1.Descriptor{MediaType: types.MediaType(l.MediaType), Digest: d, Size: int64(len(l.Data)), Annotations: l.Annotations}
+		if i == 0 {
+			m.Config = ld
+		} else {
+			m.Layers = append(m.Layers, ld)
+		}
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	d, _, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return "", err
+	}
+	if err := remote.Put(ref.Context().Digest(d.String()), rawManifest{raw: raw, mt: types.OCIManifestSchema1}, opts...); err != nil {
+		return "", err
+	}
+	return d.String(), nil
+}
+
+// rawManifest is a manifest to put as it is.
+type rawManifest struct {
+	raw []byte
+	mt  types.MediaType
+}
+
+func (m rawManifest) RawManifest() ([]byte, error)        { return m.raw, nil }
+func (m rawManifest) MediaType() (types.MediaType, error) { return m.mt, nil }
 
 // Tag tags an existing manifest digest of repo with tag.
 func (r *Registry) Tag(ctx context.Context, repo, digest, tag string) error {
