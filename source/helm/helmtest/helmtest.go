@@ -7,6 +7,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -46,6 +48,7 @@ type config struct {
 	tls        bool
 	user, pass string
 	absolute   bool
+	clientCA   []byte
 }
 
 // WithTLS serves HTTPS with a certificate for 127.0.0.1 (see CA).
@@ -54,6 +57,12 @@ func WithTLS() Option { return func(c *config) { c.tls = true } }
 // WithBasicAuth requires HTTP basic authentication on every request.
 func WithBasicAuth(user, password string) Option {
 	return func(c *config) { c.user, c.pass = user, password }
+}
+
+// WithClientCA serves HTTPS (as WithTLS) and requires a client
+// certificate issued by the CA in caPEM.
+func WithClientCA(caPEM []byte) Option {
+	return func(c *config) { c.tls, c.clientCA = true, caPEM }
 }
 
 // WithAbsoluteURLs writes absolute chart URLs into the index instead of
@@ -84,6 +93,11 @@ func Start(opts ...Option) *Server {
 	}
 	s.server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.server.Config.ErrorLog = log.New(io.Discard, "", 0)
+	if len(s.cfg.clientCA) > 0 {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(s.cfg.clientCA)
+		s.server.TLS = &tls.Config{ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
+	}
 	if s.cfg.tls {
 		s.server.StartTLS()
 	} else {
