@@ -121,7 +121,7 @@ func serviceAccountConfig(data []byte, red *redactor) (*jwt.Config, error) {
 		switch {
 		case errors.As(err, &syn):
 			return nil, fmt.Errorf("the service-account key is not JSON (syntax error at byte %d)", syn.Offset)
-		case errors.As(err, &typ):
+		case errors.As(err, &typ) && typ.Field != "":
 			return nil, fmt.Errorf("the service-account key's field %q is not a %s", typ.Field, typ.Type)
 		}
 		return nil, errors.New("the service-account key is not a JSON object")
@@ -177,11 +177,18 @@ type maskedSource struct {
 func (m *maskedSource) Token() (*oauth2.Token, error) {
 	t, err := m.src.Token()
 	if err != nil {
-		return nil, err
+		return nil, &tokenError{err: err}
 	}
 	m.red.addToken(t.AccessToken)
 	return t, nil
 }
+
+// tokenError marks a failure to obtain a token, so that it is not taken
+// for a failure to reach the endpoint.
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return "obtaining an access token: " + e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
 
 // maxTokens is how many recent access tokens a redactor masks by value
 // (besides every token-shaped string).

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"cloud.google.com/go/storage"
 	"golang.org/x/oauth2"
@@ -21,6 +23,7 @@ func (p *Provider) classify(ctx context.Context, op, key string, err error) erro
 	var (
 		gerr   *googleapi.Error
 		rerr   *oauth2.RetrieveError
+		terr   *tokenError
 		netErr net.Error
 	)
 	switch {
@@ -32,8 +35,20 @@ func (p *Provider) classify(ctx context.Context, op, key string, err error) erro
 		e.Kind = source.ErrNotFound
 	case errors.Is(err, storage.ErrObjectNotExist):
 		e.Kind = bucket.ErrObjectNotFound
+	case errors.As(err, &terr):
+		// No token: the token endpoint refused the grant (or failed, or
+		// could not be reached), or the caller's source failed.
+		e.Kind = source.ErrAuth
+		switch {
+		case errors.As(terr, &rerr):
+			if rerr.Response != nil && rerr.Response.StatusCode >= 500 {
+				e.Kind = source.ErrNetwork
+			}
+		case errors.As(terr, &netErr):
+			e.Kind = source.ErrNetwork
+		}
 	case errors.As(err, &rerr):
-		// The token endpoint refused the grant, or failed.
+		// A caller's client failed to obtain a token.
 		e.Kind = source.ErrAuth
 		if rerr.Response != nil && rerr.Response.StatusCode >= 500 {
 			e.Kind = source.ErrNetwork
@@ -52,6 +67,13 @@ func (p *Provider) classify(ctx context.Context, op, key string, err error) erro
 	case errors.As(err, &netErr):
 		e.Kind = source.ErrNetwork
 	}
-	e.Detail = p.red.redact(err.Error())
+	msg := err.Error()
+	var uerr *url.Error
+	if errors.As(err, &uerr) && uerr.Err != nil && strings.Contains(msg, uerr.Error()) {
+		// The request URL repeats the endpoint, bucket and key the error
+		// names already, with every query parameter: say what happened.
+		msg = strings.Replace(msg, uerr.Error(), uerr.Err.Error(), 1)
+	}
+	e.Detail = p.red.redact(msg)
 	return e
 }

@@ -337,7 +337,7 @@ func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 func parseEndpoint(endpoint string, insecure bool) (base, where string, err error) {
 	if endpoint == "" {
 		if insecure {
-			return "", "", errors.New("Insecure needs an http:// endpoint: the default endpoint is https only")
+			return "", "", errors.New("the default endpoint is https only: Insecure needs an http:// endpoint")
 		}
 		return DefaultEndpoint, "https://storage.googleapis.com", nil
 	}
