@@ -215,7 +215,7 @@ func readArchive(r io.Reader, l Limits) (map[string][]byte, error) {
 		if err != nil {
 			return nil, errorf(ErrInvalidChart, "chart archive: %v", err)
 		}
-		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
+		if h.Typeflag != tar.TypeReg {
 			continue
 		}
 		name := strings.ReplaceAll(h.Name, "\\", "/")
