@@ -6,6 +6,7 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,6 +37,13 @@ type Reconciler struct {
 	// TempDir holds fetched trees while they are packed; "" means
 	// os.TempDir().
 	TempDir string
+	// TrustedRoot is the Sigstore trust root keyless verification
+	// (spec.verify without secretRef) uses when the object names no
+	// spec.verify.trustedRootSecretRef: parse a trusted_root.json with
+	// sigstoreverify.ParseTrustedRoot. Flux fetches the public-good
+	// instance's root online; nil here means keyless verification fails
+	// unless the object names its own.
+	TrustedRoot root.TrustedMaterial
 }
 
 // Options tunes SetupWithManager. The zero value runs one reconcile at a time.

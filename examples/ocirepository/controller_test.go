@@ -189,14 +189,25 @@ func TestOCIRepository(t *testing.T) {
 			apimeta.IsStatusConditionFalse(o.Status.Conditions, meta.ReadyCondition) && o.Status.Artifact == nil
 	})
 
-	// Keyless verification is not implemented: Stalled, saying so.
+	// Keyless verification without an identity to match fails, saying so.
 	unverified := createRepo(t, ns, "verify", reg.URL("app"), &sourcev1.OCIRepositoryRef{Tag: "v1.0.0"},
 		func(o *sourcev1.OCIRepository) {
 			o.Spec.Verify = &sourcev1.OCIRepositoryVerification{Provider: "cosign"}
 		})
-	waitFor(t, unverified, "verify stalls", func(o *sourcev1.OCIRepository) bool {
+	waitFor(t, unverified, "keyless without identities fails", func(o *sourcev1.OCIRepository) bool {
+		c := apimeta.FindStatusCondition(o.Status.Conditions, sourcev1.SourceVerifiedCondition)
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == sourcev1.VerificationError &&
+			strings.Contains(c.Message, "keyless verification needs spec.verify.matchOIDCIdentity") && o.Status.Artifact == nil
+	})
+
+	// The notation provider is not implemented: Stalled, saying so.
+	notation := createRepo(t, ns, "notation", reg.URL("app"), &sourcev1.OCIRepositoryRef{Tag: "v1.0.0"},
+		func(o *sourcev1.OCIRepository) {
+			o.Spec.Verify = &sourcev1.OCIRepositoryVerification{Provider: "notation", SecretRef: &meta.LocalObjectReference{Name: "notation"}}
+		})
+	waitFor(t, notation, "notation stalls", func(o *sourcev1.OCIRepository) bool {
 		c := apimeta.FindStatusCondition(o.Status.Conditions, meta.StalledCondition)
-		return c != nil && c.Status == metav1.ConditionTrue && strings.Contains(c.Message, "keyless verification is not supported yet") &&
+		return c != nil && c.Status == metav1.ConditionTrue && strings.Contains(c.Message, "provider 'notation' is not supported yet") &&
 			o.Status.ObservedGeneration == o.Generation
 	})
 

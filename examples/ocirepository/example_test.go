@@ -15,12 +15,12 @@ func ExampleRepository() {
 	spec := sourcev1.OCIRepositorySpec{
 		URL:       "oci://ghcr.io/stefanprodan/manifests/podinfo",
 		Reference: &sourcev1.OCIRepositoryRef{SemVer: ">=6.0.0", Tag: "latest"},
-		Verify:    &sourcev1.OCIRepositoryVerification{Provider: "cosign"},
+		Verify:    &sourcev1.OCIRepositoryVerification{Provider: "notation"},
 	}
 	repo := ocirepository.Repository(spec)
 	fmt.Println(repo.URL, repo.Ref.SemVer)
 	fmt.Println(ocirepository.Unsupported(spec))
 	// Output:
 	// oci://ghcr.io/stefanprodan/manifests/podinfo >=6.0.0
-	// keyless verification is not supported yet: set spec.verify.secretRef to a Secret of cosign public keys ('*.pub')
+	// spec.verify provider 'notation' is not supported yet: use 'cosign'
 }

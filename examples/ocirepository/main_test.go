@@ -21,11 +21,14 @@ func TestMain(m *testing.M) {
 
 // startControllers runs the OCIRepository and Kustomization controllers
 // with the storage server in a fresh manager until the test ends, and
-// returns the store.
-func startControllers(t *testing.T) *artifact.Store {
+// returns the store. configure, if any, adjusts the Reconciler.
+func startControllers(t *testing.T, configure ...func(*ocirepository.Reconciler)) *artifact.Store {
 	t.Helper()
 	return sourcetest.Start(t, env, func(_ context.Context, mgr ctrl.Manager, store *artifact.Store) error {
 		r := &ocirepository.Reconciler{Store: store, TempDir: t.TempDir()}
+		for _, c := range configure {
+			c(r)
+		}
 		return r.SetupWithManager(mgr, ocirepository.Options{MaxConcurrentReconciles: 2, SkipNameValidation: true})
 	}, sourcetest.Kustomization(t))
 }

@@ -31,17 +31,13 @@ func Repository(spec sourcev1.OCIRepositorySpec) *oci.Repository {
 
 // Unsupported returns an error wrapping ErrNotSupported when spec asks for
 // something this controller does not do: signature verification other
-// than cosign with public keys (spec.verify with another provider, or
-// keyless, without secretRef), a cloud provider login (spec.provider other than
+// than cosign (spec.verify with the notation provider), a cloud provider login (spec.provider other than
 // "generic") or the image pull secrets of a service account
 // (spec.serviceAccountName). Silently skipping any of them would fetch an
 // artifact the user did not ask for, or fetch it unverified.
 func Unsupported(spec sourcev1.OCIRepositorySpec) error {
 	if v := spec.Verify; v != nil && v.Provider != "cosign" {
 		return fmt.Errorf("spec.verify provider '%s' is %w: use 'cosign'", v.Provider, ErrNotSupported)
-	}
-	if v := spec.Verify; v != nil && v.SecretRef == nil {
-		return fmt.Errorf("keyless verification is %w: set spec.verify.secretRef to a Secret of cosign public keys ('*.pub')", ErrNotSupported)
 	}
 	if p := spec.Provider; p != "" && p != sourcev1.GenericOCIProvider {
 		return fmt.Errorf("spec.provider '%s' is %w: use 'generic' with spec.secretRef", p, ErrNotSupported)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -15,11 +16,14 @@ import (
 	"github.com/gitopskit/gitopskit/source"
 	"github.com/gitopskit/gitopskit/source/oci"
 	"github.com/gitopskit/gitopskit/source/oci/cosignverify"
+	"github.com/gitopskit/gitopskit/source/oci/sigstoreverify"
 )
 
 // CosignVerifier returns the verifier of spec.verify from its secretRef
 // Secret's data: every "*.pub" entry is a cosign public key, and a
-// signature made with any of them is accepted, as in Flux.
+// signature made with any of them is accepted, as in Flux: a Sigstore
+// bundle attached as an OCI 1.1 referrer (cosign v3) or, when there is
+// none, a legacy "sha256-<hex>.sig" signature.
 func CosignVerifier(data map[string][]byte) (oci.Verifier, error) {
 	var names []string
 	for k := range data {
@@ -38,24 +42,64 @@ func CosignVerifier(data map[string][]byte) (oci.Verifier, error) {
 		}
 		keys = append(keys, data[n])
 	}
-	return cosignverify.New(keys...)
+	return sigstoreverify.New(sigstoreverify.Options{PublicKeys: keys})
+}
+
+// KeylessVerifier returns the verifier of a spec.verify without secretRef:
+// Sigstore bundles whose Fulcio certificate matches any of the
+// matchOIDCIdentity entries (subject and issuer regular expressions),
+// verified against trustedRoot with cosign's defaults (an embedded SCT, a
+// Rekor entry).
+func KeylessVerifier(trustedRoot root.TrustedMaterial, matches []sourcev1.OIDCIdentityMatch) (oci.Verifier, error) {
+	if len(matches) == 0 {
+		return nil, errors.New("keyless verification needs spec.verify.matchOIDCIdentity")
+	}
+	if trustedRoot == nil {
+		return nil, errors.New("keyless verification needs a Sigstore trusted root: set spec.verify.trustedRootSecretRef")
+	}
+	ids := make([]sigstoreverify.Identity, 0, len(matches))
+	for _, m := range matches {
+		ids = append(ids, sigstoreverify.Identity{Subject: m.Subject, Issuer: m.Issuer})
+	}
+	return sigstoreverify.New(sigstoreverify.Options{TrustedRoot: trustedRoot, Identities: ids})
 }
 
 // verifier sets repo.Verify from obj's spec.verify (Unsupported has
-// checked its provider and secretRef); nil spec.verify removes the
-// SourceVerified condition.
+// checked its provider): the secretRef's public keys, or keyless against
+// the trustedRootSecretRef's trusted_root.json, else the Reconciler's
+// TrustedRoot. A nil spec.verify removes the SourceVerified condition.
 func (r *Reconciler) verifier(ctx context.Context, obj *sourcev1.OCIRepository, repo *oci.Repository) error {
 	v := obj.Spec.Verify
 	if v == nil {
 		apimeta.RemoveStatusCondition(&obj.Status.Conditions, sourcev1.SourceVerifiedCondition)
 		return nil
 	}
-	data, err := fluxadapter.SecretData(ctx, r.Client, obj.Namespace, v.SecretRef.Name)
-	if err == nil {
-		repo.Verify, err = CosignVerifier(data)
+	if v.SecretRef != nil {
+		data, err := fluxadapter.SecretData(ctx, r.Client, obj.Namespace, v.SecretRef.Name)
+		if err == nil {
+			repo.Verify, err = CosignVerifier(data)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: invalid verification Secret %q: %w", source.ErrVerification, v.SecretRef.Name, err)
+		}
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("%w: invalid verification Secret %q: %w", source.ErrVerification, v.SecretRef.Name, err)
+	trusted := r.TrustedRoot
+	if ref := v.TrustedRootSecretRef; ref != nil {
+		data, err := fluxadapter.SecretData(ctx, r.Client, obj.Namespace, ref.Name)
+		if err == nil && data[sigstoreverify.TrustedRootKey] == nil {
+			err = fmt.Errorf("'%s' not found", sigstoreverify.TrustedRootKey)
+		}
+		if err == nil {
+			trusted, err = sigstoreverify.ParseTrustedRoot(data[sigstoreverify.TrustedRootKey])
+		}
+		if err != nil {
+			return fmt.Errorf("%w: failed to read trusted root from secret '%s/%s': %w", source.ErrVerification, obj.Namespace, ref.Name, err)
+		}
+	}
+	var err error
+	if repo.Verify, err = KeylessVerifier(trusted, v.MatchOIDCIdentity); err != nil {
+		return fmt.Errorf("%w: %w", source.ErrVerification, err)
 	}
 	return nil
 }
