@@ -71,6 +71,14 @@ $(BIN)/versitygw: | tools/versitygw/go.mod
 	@echo ">> building versitygw"
 	cd tools/versitygw && go build -trimpath -o $(CURDIR)/$@ github.com/versity/versitygw/cmd/versitygw
 
+# fake-gcs-server is the Google Cloud Storage emulator (JSON API, memory
+# backend) the source/bucket/gcs tests start.
+$(BIN)/fake-gcs-server: | tools/fakegcs/go.mod
+	@mkdir -p $(BIN)
+	@echo ">> building fake-gcs-server"
+	cd tools/fakegcs && go build -trimpath -o $(CURDIR)/$@ github.com/fsouza/fake-gcs-server
+TOOLS += $(BIN)/fake-gcs-server
+
 # nats-server is the NATS server the notify/provider/natsprovider tests start.
 $(BIN)/nats-server: | tools/nats/go.mod
 	@mkdir -p $(BIN)
