@@ -14,16 +14,23 @@
 // observedLayerSelector, observedGeneration and lastHandledReconcileAt.
 // The finalizer removes the object's artifacts.
 //
-// spec.verify with provider "cosign" and a secretRef verifies the
-// artifact's cosign signature before anything is downloaded, with any of
-// the Secret's "*.pub" public keys (source/oci/cosignverify, offline):
-// SourceVerified True (Succeeded, "verified signature of revision ..."),
-// or False with VerificationError, Ready False and no artifact stored.
+// spec.verify with provider "cosign" verifies the artifact's signature
+// before anything is downloaded (source/oci/sigstoreverify, offline): the
+// Sigstore bundles cosign v3 attaches as OCI 1.1 referrers (or under the
+// referrers tag), and, with public keys, the legacy "sha256-<hex>.sig"
+// signatures when there is no bundle. With a secretRef, any of the
+// Secret's "*.pub" public keys may have signed. Without one it is keyless:
+// the Fulcio certificate must match any of spec.verify.matchOIDCIdentity's
+// subject and issuer regular expressions, and chain, with its SCT and Rekor
+// entry, to the trusted root of spec.verify.trustedRootSecretRef
+// ("trusted_root.json") or else the Reconciler's TrustedRoot (Flux fetches
+// the public-good root online; this controller does not). SourceVerified
+// True (Succeeded, "verified signature of revision ..."), or False with
+// VerificationError, Ready False and no artifact stored.
 //
 // Not supported yet, and reported as Stalled with a message saying so
-// rather than ignored: keyless verification (spec.verify without
-// secretRef), the notation provider, a spec.provider other than "generic"
-// and spec.serviceAccountName.
+// rather than ignored: the notation provider, a spec.provider other than
+// "generic" and spec.serviceAccountName.
 //
 // The reconciler is as thin as examples/gitrepository's: reconcile.Lifecycle
 // does what every kind does, artifact.Store.Refresh what every source does,

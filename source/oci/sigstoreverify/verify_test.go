@@ -316,3 +316,32 @@ func pubPEMNew(t *testing.T) []byte {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	return pubPEM(t, k)
 }
+
+func TestCaps(t *testing.T) {
+	reg := ocitest.New(t)
+	s := newSigstore(t)
+	ids := []sigstoreverify.Identity{{Subject: signer, Issuer: issuer}}
+	digest := pushArtifact(t, reg, "app", "v1", "v1")
+	attach(t, reg, "app", digest, keyless(t, s, signer, issuer, digest))
+	for detail, opts := range map[string]sigstoreverify.Options{
+		"bundle of":   {MaxBundleSize: 100},
+		"manifest of": {MaxManifestSize: 100},
+	} {
+		opts.TrustedRoot, opts.Identities = s.TrustedRoot(), ids
+		wantRefused(t, fetch(t, reg, "app", "v1", newVerifier(t, opts)), digest, detail)
+	}
+
+	flood := pushArtifact(t, reg, "app", "flood", "flood")
+	for i := range 3 {
+		attach(t, reg, "app", flood, fmt.Appendf(nil, `{"n":%d}`, i))
+	}
+	v := newVerifier(t, sigstoreverify.Options{TrustedRoot: s.TrustedRoot(), Identities: ids, MaxReferrers: 2})
+	wantRefused(t, fetch(t, reg, "app", "flood", v), flood, "more than 2 referrers")
+
+	// Referrers that are not bundles are passed over.
+	other := pushArtifact(t, reg, "app", "sbom", "sbom")
+	if _, err := reg.PushReferrer(ctx(t), "app", other, "application/spdx+json", nil, ocitest.Layer{MediaType: "application/spdx+json", Data: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	wantRefused(t, fetch(t, reg, "app", "sbom", v), other, "no Sigstore bundle")
+}
