@@ -41,6 +41,10 @@
 // read). Deadlines and cancellation come from the context given to List
 // and Get; failed requests are retried by the SDK's policy (MaxRetries).
 //
+// Azurite, the storage emulator, serves this provider when started with
+// --skipApiVersionCheck (the SDK speaks a newer service version than
+// Azurite 3.35 declares); this package's tests run against it.
+//
 // Errors are *bucket.Error values (source.Error) that unwrap to
 // source.ErrAuth (a wrong key or signature, a token that cannot be
 // obtained, a missing permission), source.ErrNotFound (no such

@@ -57,9 +57,10 @@ func startAzuriteWith(tb testing.TB, secure bool) *azurite {
 	l.Close()
 	args := []string{"--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(addr.Port),
 		"--location", tb.TempDir(), "--disableTelemetry",
-		// The SDK speaks a newer service version than the emulator
-		// declares; the operations used here are older than both.
-		"--skipApiVersionCheck", "--loose"}
+		// The SDK sends service version 2026-12-06, Azurite 3.35
+		// declares 2025-11-05; the operations used here are older than
+		// both.
+		"--skipApiVersionCheck"}
 	scheme := "http"
 	var ca []byte
 	var tr http.RoundTripper = http.DefaultTransport
