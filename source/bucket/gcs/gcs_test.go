@@ -6,10 +6,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -342,5 +348,82 @@ func TestEnvironmentIgnored(t *testing.T) {
 		if r.Auth != "" {
 			t.Errorf("anonymous request %s %s carried credentials", r.Method, r.Path)
 		}
+	}
+}
+
+// TestGetObjectReplaced replaces an object between the reading of its
+// attributes and its download, through a front that enforces the
+// download's ifGenerationMatch condition as Google Cloud Storage does
+// (the emulator ignores it): Get reads the attributes again and returns
+// the new content with its own ETag.
+func TestGetObjectReplaced(t *testing.T) {
+	emu := startEmulator(t)
+	emu.MakeBucket(t, "racy", map[string]string{"app.yaml": "v: 1\n"})
+	target, _ := url.Parse(emu.URL)
+	fwd := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) }}
+	var (
+		mu        sync.Mutex
+		replaced  bool
+		refused   int
+		attrReads int
+	)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("alt") != "media" {
+			if strings.Contains(r.URL.EscapedPath(), "/o/") {
+				mu.Lock()
+				attrReads++
+				mu.Unlock()
+			}
+			fwd.ServeHTTP(w, r)
+			return
+		}
+		mu.Lock()
+		first := !replaced
+		replaced = true
+		mu.Unlock()
+		if first {
+			if err := emu.put("racy", map[string]string{"app.yaml": "v: 2\n"}); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		a, err := emu.admin.Bucket("racy").Object("app.yaml").Attrs(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if want := q.Get("ifGenerationMatch"); want != strconv.FormatInt(a.Generation, 10) {
+			mu.Lock()
+			refused++
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusPreconditionFailed)
+			io.WriteString(w, `{"error":{"code":412,"message":"At least one of the pre-conditions you specified did not hold.","errors":[{"reason":"conditionNotMet"}]}}`)
+			return
+		}
+		fwd.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+
+	p := newProvider(t, gcs.Options{Bucket: "racy", Endpoint: front.URL, Insecure: true})
+	before := emu.Index(t, "racy", "app.yaml")["app.yaml"]
+	rc, o, err := p.Get(context.Background(), "app.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := emu.Index(t, "racy", "app.yaml")["app.yaml"]
+	if string(data) != "v: 2\n" || o.ETag != after || after == before {
+		t.Errorf("got %q with ETag %q; want the new content with ETag %q (old ETag %q)", data, o.ETag, after, before)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if refused != 1 || attrReads != 2 {
+		t.Errorf("%d downloads refused, %d attribute reads; want 1 and 2", refused, attrReads)
 	}
 }

@@ -113,6 +113,12 @@ func (e *emulator) MakeBucket(tb testing.TB, name string, objects map[string]str
 // Put uploads objects, up to 8 at a time.
 func (e *emulator) Put(tb testing.TB, name string, objects map[string]string) {
 	tb.Helper()
+	if err := e.put(name, objects); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func (e *emulator) put(name string, objects map[string]string) error {
 	var (
 		wg    sync.WaitGroup
 		sem   = make(chan struct{}, 8)
@@ -138,9 +144,7 @@ func (e *emulator) Put(tb testing.TB, name string, objects map[string]string) {
 		}()
 	}
 	wg.Wait()
-	if first != nil {
-		tb.Fatal(first)
-	}
+	return first
 }
 
 // Delete removes an object.
