@@ -111,8 +111,13 @@ func TestFetch(t *testing.T) {
 	if got, want := snap.Revision, bucket.Revision(idx); got != want {
 		t.Errorf("revision %s, want %s (the listing's)", got, want)
 	}
-	// ETags are Flux's form: hex of the unquoted ETag, the same from the
-	// listing and from a download.
+	// ETags are in Flux's form, which its azure provider computes as
+	// fmt.Sprintf("%x", etag) over the SDK's listing: the revision is
+	// the one a source-controller reports for this container.
+	if diff := cmp.Diff(fluxIndex(t, az, "manifests"), idx); diff != "" {
+		t.Errorf("index (-Flux's +ours):\n%s", diff)
+	}
+	// A download reports the same ETag as the listing.
 	rc, obj, err := p.Get(ctx, "apps/svc.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +188,23 @@ func TestFetch(t *testing.T) {
 	if got := sortedKeys(index(t, p, "infra/")); !cmp.Equal(got, []string{"infra/a/b/cm.yaml"}) {
 		t.Errorf("listing under infra/ = %v", got)
 	}
+}
+
+// fluxIndex lists a container as Flux's azure provider does.
+func fluxIndex(t *testing.T, az *azurite, name string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	pager := az.admin(t, name).NewListBlobsFlatPager(nil)
+	for pager.More() {
+		page, err := pager.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range page.Segment.BlobItems {
+			out[*b.Name] = fmt.Sprintf("%x", *b.Properties.ETag)
+		}
+	}
+	return out
 }
 
 func hexDecode(s string) (string, error) {
