@@ -284,13 +284,20 @@ func (v *Verifier) verify(ctx context.Context, target oci.VerifyTarget) error {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	if v.legacy == nil {
+		if len(v.keys) > 0 {
+			return fmt.Errorf("no Sigstore bundle refers to the artifact, legacy signatures not looked up (%w)", ErrNoSignature)
+		}
+		if _, err := remote.Head(ref.Context().Tag(cosignverify.SignatureTag(target.Digest)), opts...); err == nil {
+			return errors.New("no Sigstore bundle refers to the artifact, and its legacy cosign signature tag is not read for keyless verification: sign with cosign v3 (bundles)")
+		}
 		return fmt.Errorf("no Sigstore bundle refers to the artifact (%w)", ErrNoSignature)
 	}
 	if err := v.legacy.Verify(ctx, target); err != nil {
 		if errors.Is(err, cosignverify.ErrNoSignature) {
 			return fmt.Errorf("no Sigstore bundle refers to the artifact and no cosign signature tag (%w)", ErrNoSignature)
 		}
-		return fmt.Errorf("no Sigstore bundle; legacy signature: %w", errors.Unwrap(errors.Unwrap(err)))
+		msg := strings.TrimPrefix(err.Error(), "cosign verification of "+target.Digest+" failed: ")
+		return fmt.Errorf("no Sigstore bundle refers to the artifact; legacy cosign signatures: %s", msg)
 	}
 	return nil
 }

@@ -286,8 +286,17 @@ func TestLegacyFallback(t *testing.T) {
 	if err := fetch(t, reg, "app", "v1", v); err != nil {
 		t.Fatalf("legacy signature: %v", err)
 	}
+	wrong := newVerifier(t, sigstoreverify.Options{PublicKeys: [][]byte{pubPEMNew(t)}})
+	wantRefused(t, fetch(t, reg, "app", "v1", wrong), digest, "legacy cosign signatures: signature sha256:")
+	s := newSigstore(t)
+	keylessOnly := newVerifier(t, sigstoreverify.Options{TrustedRoot: s.TrustedRoot(), Identities: []sigstoreverify.Identity{{Subject: signer, Issuer: issuer}}})
+	wantRefused(t, fetch(t, reg, "app", "v1", keylessOnly), digest, "legacy cosign signature tag is not read for keyless verification")
 	noLegacy := newVerifier(t, sigstoreverify.Options{PublicKeys: [][]byte{pubPEM(t, key)}, NoLegacySignatures: true})
-	wantRefused(t, fetch(t, reg, "app", "v1", noLegacy), digest, "no Sigstore bundle")
+	wantRefused(t, fetch(t, reg, "app", "v1", noLegacy), digest, "legacy signatures not looked up")
+	ref := strings.TrimPrefix(reg.URL("app"), oci.URLPrefix) + "@" + digest
+	if err := noLegacy.Verify(ctx(t), oci.VerifyTarget{Reference: ref, Digest: digest}); !errors.Is(err, sigstoreverify.ErrNoSignature) {
+		t.Fatalf("without legacy: err %v, want ErrNoSignature", err)
+	}
 }
 
 func TestOptions(t *testing.T) {
