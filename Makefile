@@ -98,6 +98,8 @@ $(BIN)/azurite: tools/azurite/package.json tools/azurite/package-lock.json
 	printf '%s\n' '#!/bin/sh' \
 	  'exec node "$$(dirname "$$0")/azurite.d/node_modules/azurite/dist/src/blob/main.js" "$$@"' > $@
 	chmod +x $@
+# (tools: $(TOOLS) above expanded TOOLS when it was read, hence the rule.)
+tools: $(BIN)/azurite
 TOOLS += $(BIN)/azurite
 
 # flux is the reference CLI the source/oci tests push and pull artifacts with.
