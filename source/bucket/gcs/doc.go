@@ -15,8 +15,11 @@
 // one Flux records), so a revision computed here equals the one a Flux
 // source-controller reports for the same bucket. List pages through the
 // whole listing (Options.PageSize objects per request); Get reads an
-// object's attributes, then its content at that generation, so that the
-// ETag it returns always describes the bytes it serves.
+// object's attributes, then its content on the condition that its
+// generation is unchanged (reading the attributes again if it changed),
+// so that the ETag it returns always describes the bytes it serves. All
+// requests, downloads included, go to the JSON API under Options.Endpoint,
+// so a private endpoint with a base path, or an emulator, serves them all.
 //
 // Credentials come only from the caller, never from the environment:
 // a service-account JSON key (bytes, not a file name) exchanged for

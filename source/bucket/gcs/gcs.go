@@ -162,11 +162,13 @@ func New(ctx context.Context, opts Options) (*Provider, error) {
 	}
 
 	hc := opts.HTTPClient
+	idle := func() {} // a caller's client is the caller's to manage
 	if hc == nil {
 		base, err := newTransport(opts, red)
 		if err != nil {
 			return nil, fail("%v", err)
 		}
+		idle = base.CloseIdleConnections
 		hc, err = authClient(ctx, opts, base, red)
 		if err != nil {
 			var already *bucket.Error
@@ -208,10 +210,7 @@ func New(ctx context.Context, opts Options) (*Provider, error) {
 		where:    where,
 		red:      red,
 		pageSize: pageSize,
-		idle:     hc.CloseIdleConnections,
-	}
-	if opts.HTTPClient != nil {
-		p.idle = func() {} // the caller's to manage
+		idle:     idle,
 	}
 	return p, nil
 }
