@@ -190,8 +190,8 @@ func AzureTLS(o *azureblob.Options, data map[string][]byte) error {
 }
 
 // AzureProxy sets the proxy of o from a proxySecretRef Secret's data. It
-// applies to the traffic with the storage account; the Entra ID
-// credentials reach their authority directly.
+// applies to the traffic with the storage account, not to the Entra ID
+// credentials' requests to their authority.
 func AzureProxy(o *azureblob.Options, data map[string][]byte) error {
 	p, err := fluxadapter.ProxyFromSecretData(data)
 	if err != nil {
