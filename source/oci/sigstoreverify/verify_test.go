@@ -159,6 +159,29 @@ func TestKeyless(t *testing.T) {
 			}
 			v = newVerifier(t, sigstoreverify.Options{TrustedRoot: mixed, Identities: []sigstoreverify.Identity{{Subject: signer, Issuer: issuer}}})
 			wantRefused(t, fetch(t, reg, "app", "v1", v), digest, "failed to verify leaf certificate")
+			// Only the CT log is another instance's: the SCT is required,
+			// unless IgnoreSCT.
+			noCT, err := root.NewTrustedRoot(root.TrustedRootMediaType01, tr.FulcioCertificateAuthorities(), other.TrustedRoot().CTLogs(), tr.TimestampingAuthorities(), tr.RekorLogs())
+			if err != nil {
+				t.Fatal(err)
+			}
+			v = newVerifier(t, sigstoreverify.Options{TrustedRoot: noCT, Identities: []sigstoreverify.Identity{{Subject: signer, Issuer: issuer}}})
+			wantRefused(t, fetch(t, reg, "app", "v1", v), digest, "SCT")
+			v = newVerifier(t, sigstoreverify.Options{TrustedRoot: noCT, IgnoreSCT: true, Identities: []sigstoreverify.Identity{{Subject: signer, Issuer: issuer}}})
+			if err := fetch(t, reg, "app", "v1", v); err != nil {
+				t.Fatalf("IgnoreSCT: %v", err)
+			}
+			// SignedTimestamps requires the timestamping authority.
+			v = newVerifier(t, sigstoreverify.Options{TrustedRoot: tr, SignedTimestamps: true, Identities: []sigstoreverify.Identity{{Subject: signer, Issuer: issuer}}})
+			if err := fetch(t, reg, "app", "v1", v); err != nil {
+				t.Fatalf("SignedTimestamps: %v", err)
+			}
+			noTSA, err := root.NewTrustedRoot(root.TrustedRootMediaType01, tr.FulcioCertificateAuthorities(), tr.CTLogs(), other.TrustedRoot().TimestampingAuthorities(), tr.RekorLogs())
+			if err != nil {
+				t.Fatal(err)
+			}
+			v = newVerifier(t, sigstoreverify.Options{TrustedRoot: noTSA, SignedTimestamps: true, Identities: []sigstoreverify.Identity{{Subject: signer, Issuer: issuer}}})
+			wantRefused(t, fetch(t, reg, "app", "v1", v), digest, "timestamp")
 		})
 	}
 }
