@@ -48,6 +48,11 @@ type Dispatcher struct {
 	NoCrossNamespaceRefs bool
 	// Logger reports deliveries and failures; the zero Logger discards.
 	Logger logr.Logger
+	// Tokens keeps the access tokens minted from Providers' GitHub App
+	// and Google service-account keys across notifications (a Sender is
+	// built per notification); nil mints one per notification. Setup
+	// gives it one.
+	Tokens *provider.TokenCache
 }
 
 // Record matches e and starts the deliveries; it does not wait for them.
@@ -137,6 +142,14 @@ func (d *Dispatcher) config(ctx context.Context, p *notifyv1beta3.Provider) (pro
 		ProviderUID:      string(p.UID),
 		CommitStatusExpr: p.Spec.CommitStatusExpr,
 		Timeout:          15 * time.Second,
+		TokenCache:       d.Tokens,
+	}
+	if p.Spec.ServiceAccountName != "" {
+		// Flux exchanges the ServiceAccount's token for a cloud token
+		// (object-level workload identity); no cloud token exchange is
+		// done here, so say so rather than post unauthenticated.
+		return cfg, fmt.Errorf("spec.serviceAccountName of Provider %q (object-level workload identity) is not supported by this controller: "+
+			"give the credentials in spec.secretRef", p.Name)
 	}
 	if p.Spec.Timeout != nil {
 		cfg.Timeout = p.Spec.Timeout.Duration
@@ -148,6 +161,14 @@ func (d *Dispatcher) config(ctx context.Context, p *notifyv1beta3.Provider) (pro
 		}
 		if err := SecretConfig(&cfg, data); err != nil {
 			return cfg, fmt.Errorf("invalid Secret %q of Provider %q: %w", ref.Name, p.Name, err)
+		}
+		// Flux's deprecated path: without a certSecretRef, a commit-status
+		// Provider takes its TLS configuration (ca.crt, tls.crt/tls.key)
+		// from its secretRef.
+		if p.Spec.CertSecretRef == nil && provider.IsCommitStatus(p.Spec.Type) && hasTLSKeys(data) {
+			if cfg.TLSConfig, err = CertSecretTLS(data); err != nil {
+				return cfg, fmt.Errorf("invalid TLS keys in Secret %q of Provider %q: %w", ref.Name, p.Name, err)
+			}
 		}
 	}
 	if ref := p.Spec.CertSecretRef; ref != nil {
@@ -169,6 +190,17 @@ func (d *Dispatcher) config(ctx context.Context, p *notifyv1beta3.Provider) (pro
 		}
 	}
 	return cfg, nil
+}
+
+// hasTLSKeys reports whether a Secret holds any of the keys of a TLS
+// configuration, standard or legacy.
+func hasTLSKeys(data map[string][]byte) bool {
+	for _, k := range []string{"ca.crt", "tls.crt", "tls.key", "caFile", "certFile", "keyFile"} {
+		if len(data[k]) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *Dispatcher) secret(ctx context.Context, ns, name string) (map[string][]byte, error) {

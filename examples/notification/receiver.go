@@ -66,7 +66,8 @@ func (r *ReceiverReconciler) reconcile(ctx context.Context, obj *notifyv1.Receiv
 	cond.Delete(meta.StalledCondition)
 	obj.Status.WebhookPath = rcv.WebhookPath()
 	cond.Ready(meta.SucceededReason, "Receiver initialized for path: %s", obj.Status.WebhookPath)
-	return ctrl.Result{}, nil
+	// As in Flux, spec.interval (10m by default) re-reads the Secret.
+	return ctrl.Result{RequeueAfter: obj.GetInterval()}, nil
 }
 
 // receiver reads obj's Secret and converts obj.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/notify"
+	"github.com/gitopskit/gitopskit/notify/provider"
 	"github.com/gitopskit/gitopskit/notify/receiver"
 )
 
@@ -85,6 +86,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Servers, error) {
 		Recorder:             mgr.GetEventRecorder(ControllerName),
 		NoCrossNamespaceRefs: opts.NoCrossNamespaceRefs,
 		Logger:               opts.Logger,
+		Tokens:               &provider.TokenCache{},
 	}
 	events := notify.NewHandler(d, notify.WithDeduplicator(notify.NewDeduplicator(opts.DedupWindow, nil)))
 	hooks, err := receiver.NewHandler(receiver.HandlerOptions{
