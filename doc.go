@@ -13,8 +13,10 @@
 //   - source/oci: fetch a Flux OCI artifact by tag, semver range or digest
 //     (layer extracted or copied, digests verified, a HEAD-only "nothing
 //     changed" check) and push a directory as one; source/oci/cosignverify
-//     verifies cosign signatures with public keys, offline, before the
-//     download; source/oci/ocitest runs an in-process registry for tests.
+//     verifies cosign's legacy signatures with public keys and
+//     source/oci/sigstoreverify Sigstore bundles (keyless or with keys),
+//     offline, before the download; source/oci/ocitest runs an in-process
+//     registry for tests, sigstoreverify/sigstoretest a private Sigstore.
 //   - source/bucket: fetch the objects of an S3-compatible bucket (under a
 //     prefix, ignore rules applied to keys, parallel downloads) with Flux's
 //     key→ETag revision and a listing-only "nothing changed" check;

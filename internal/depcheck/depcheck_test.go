@@ -35,8 +35,9 @@ var notifyVendors = []string{"github.com/nats-io", "go.opentelemetry.io", "googl
 // TestLightPackages fails when a package gains a dependency its users must
 // not pay for: a program that only builds Kustomizations, or only fetches
 // Git, must stay small; notify and its HTTP provider clients link no vendor
-// SDK; source/oci links signature verification only through cosignverify,
-// which a program opts into.
+// SDK; source/oci links signature verification only through cosignverify
+// or sigstoreverify, which a program opts into; sigstoreverify links
+// Sigstore but no cloud SDK, SOPS, Helm or client-go.
 func TestLightPackages(t *testing.T) {
 	goCmd, err := exec.LookPath("go") // go test puts its own GOROOT/bin first on PATH
 	if err != nil {
@@ -52,7 +53,8 @@ func TestLightPackages(t *testing.T) {
 		{"artifact", heavy},
 		{"source", heavy},
 		{"source/git", heavy},
-		{"source/oci", slices.Concat([]string{module + "source/oci/cosignverify"}, heavy)},
+		{"source/oci", slices.Concat([]string{module + "source/oci/cosignverify", module + "source/oci/sigstoreverify"}, heavy)},
+		{"source/oci/sigstoreverify", slices.DeleteFunc(slices.Clone(heavy), func(p string) bool { return p == "github.com/sigstore" })},
 		{"source/oci/cosignverify", heavy},
 		{"source/bucket", heavy},
 		{"notify", slices.Concat(notifyVendors, heavy)},

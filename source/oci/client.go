@@ -293,7 +293,7 @@ func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	switch {
-	case strings.Contains(req.URL.Path, "/manifests/"):
+	case strings.Contains(req.URL.Path, "/manifests/") || strings.Contains(req.URL.Path, "/referrers/"):
 		if resp.ContentLength > g.maxManifest {
 			resp.Body.Close()
 			return nil, fmt.Errorf("manifest of %d bytes is larger than the cap of %d: %w", resp.ContentLength, g.maxManifest, ErrTooLarge)

@@ -29,8 +29,11 @@
 //
 // Signature verification is a hook: a Verifier set on the Repository is
 // called with the resolved digest before anything is downloaded. The
-// cosignverify package provides one for cosign signatures with public
-// keys; this package does not link it.
+// cosignverify package provides one for cosign's legacy signatures with
+// public keys, on the standard library; the sigstoreverify package one for
+// the Sigstore bundles cosign v3 attaches through the OCI 1.1 referrers API,
+// keyless (certificate identity against a trusted root) or with public
+// keys. This package links neither.
 //
 // The ocitest package runs an in-process registry for tests.
 package oci

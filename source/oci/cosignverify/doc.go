@@ -22,10 +22,9 @@
 // (PKCS#1 v1.5 or PSS over SHA-256), Ed25519. Encrypted cosign private
 // keys and KMS references are not read.
 //
-// Not supported: keyless verification (Fulcio certificates, identity and
-// issuer matching, Rekor inclusion proofs), Sigstore bundles attached
-// through the OCI 1.1 referrers API (what cosign v3 writes by default;
-// sign with --new-bundle-format=false or push the legacy .sig tag) and
-// attestations. Failures wrap source.ErrVerification and name the digest;
+// Keyless verification (certificate identity and issuer, transparency log)
+// and the Sigstore bundles cosign v3 attaches through the OCI 1.1
+// referrers API are verified by source/oci/sigstoreverify, which falls
+// back to this package for legacy signatures. Failures wrap source.ErrVerification and name the digest;
 // an artifact without any signature also wraps ErrNoSignature.
 package cosignverify
