@@ -74,8 +74,9 @@ func newTransport(opts Options, red *redactor) (*http.Transport, error) {
 func authClient(ctx context.Context, opts Options, base *http.Transport, red *redactor) (*http.Client, error) {
 	// Token requests go over the same transport (CA, proxy), bounded in
 	// time; the context only carries that client.
+	tt := &tokenTransport{base: base}
 	tokenCtx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient,
-		&http.Client{Transport: base, Timeout: tokenTimeout})
+		&http.Client{Transport: tt, Timeout: tokenTimeout})
 	var ts oauth2.TokenSource
 	switch {
 	case len(opts.ServiceAccountKey) > 0:
@@ -96,7 +97,10 @@ func authClient(ctx context.Context, opts Options, base *http.Transport, red *re
 	default:
 		return &http.Client{Transport: base}, nil
 	}
-	return &http.Client{Transport: &oauth2.Transport{Base: base, Source: &maskedSource{src: ts, red: red}}}, nil
+	if opts.TokenSource != nil {
+		tt = nil // the caller's source has its own transport
+	}
+	return &http.Client{Transport: &oauth2.Transport{Base: base, Source: &maskedSource{src: ts, red: red, tt: tt}}}, nil
 }
 
 // serviceAccountKey holds the fields of a service account's JSON key that
@@ -168,24 +172,65 @@ func serviceAccountConfig(data []byte, red *redactor) (*jwt.Config, error) {
 	}, nil
 }
 
-// maskedSource passes tokens through and has the redactor mask them.
+// maskedSource passes tokens through and has the redactor mask them. It
+// tells a token endpoint that could not be reached from one that refused.
 type maskedSource struct {
+	mu  sync.Mutex // one token request at a time, so tt's error is ours
 	src oauth2.TokenSource
 	red *redactor
+	tt  *tokenTransport // nil for a caller's token source
 }
 
 func (m *maskedSource) Token() (*oauth2.Token, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tt.take()
 	t, err := m.src.Token()
 	if err != nil {
-		return nil, &tokenError{err: err}
+		return nil, &tokenError{err: err, unreachable: m.tt.take()}
 	}
 	m.red.addToken(t.AccessToken)
 	return t, nil
 }
 
+// tokenTransport carries token requests and remembers the last one that
+// failed to get a response: the token libraries flatten such errors into
+// text, losing their type.
+type tokenTransport struct {
+	base   http.RoundTripper
+	mu     sync.Mutex
+	failed error
+}
+
+func (t *tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	if err != nil {
+		t.mu.Lock()
+		t.failed = err
+		t.mu.Unlock()
+	}
+	return resp, err
+}
+
+// take returns the last failure and forgets it; nil on a nil t.
+func (t *tokenTransport) take() error {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	err := t.failed
+	t.failed = nil
+	return err
+}
+
 // tokenError marks a failure to obtain a token, so that it is not taken
-// for a failure to reach the endpoint.
-type tokenError struct{ err error }
+// for a failure of the storage request itself. unreachable is set when
+// the token endpoint gave no response (network, TLS, proxy).
+type tokenError struct {
+	err         error
+	unreachable error
+}
 
 func (e *tokenError) Error() string { return "obtaining an access token: " + e.err.Error() }
 func (e *tokenError) Unwrap() error { return e.err }

@@ -3,16 +3,22 @@ package gcs_test
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -43,8 +49,9 @@ const (
 // front that lets a request through to the emulator only when it carries
 // a token it granted. Both are served over TLS with a certificate of CA.
 type authFront struct {
-	URL string
-	CA  []byte
+	URL  string
+	CA   []byte
+	Name string // the host name clients use instead of 127.0.0.1, if set
 
 	pub      *rsa.PublicKey
 	mu       sync.Mutex
@@ -63,8 +70,15 @@ func newAuthFront(t *testing.T, emu *emulator, registered *rsa.PublicKey) *authF
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newAuthFrontWith(t, emu, registered, certs.CA, pair)
+}
+
+// newAuthFrontWith is newAuthFront serving the certificate pair, issued
+// by ca.
+func newAuthFrontWith(t *testing.T, emu *emulator, registered *rsa.PublicKey, ca []byte, pair tls.Certificate) *authFront {
+	t.Helper()
 	target, _ := url.Parse(emu.URL)
-	f := &authFront{CA: certs.CA, pub: registered, granted: map[string]bool{}}
+	f := &authFront{CA: ca, pub: registered, granted: map[string]bool{}}
 	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) }}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/token" {
@@ -155,7 +169,7 @@ func (f *authFront) token(w http.ResponseWriter, r *http.Request) {
 		refuse(fmt.Sprintf("header %+v", header), assertion)
 	case claims.Iss != saEmail:
 		refuse("issuer "+claims.Iss, assertion)
-	case claims.Aud != f.URL+"/token":
+	case claims.Aud != f.tokenURL():
 		refuse("audience "+claims.Aud, assertion)
 	case claims.Scope != gcs.ReadOnlyScope:
 		refuse("scope "+claims.Scope, assertion)
@@ -170,6 +184,16 @@ func (f *authFront) token(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 3600})
 	}
+}
+
+// tokenURL is the token endpoint's URL, under the name the front is
+// reached by.
+func (f *authFront) tokenURL() string {
+	if f.Name != "" {
+		_, port, _ := net.SplitHostPort(strings.TrimPrefix(f.URL, "https://"))
+		return "https://" + net.JoinHostPort(f.Name, port) + "/token"
+	}
+	return f.URL + "/token"
 }
 
 // counts returns the grants, the requests let through and those denied.
@@ -334,4 +358,134 @@ type failingSource struct{}
 
 func (failingSource) Token() (*oauth2.Token, error) {
 	return nil, errors.New("no identity bound to this workload")
+}
+
+// issueCert issues a CA and a certificate for the DNS name, and returns
+// the CA's PEM and the certificate pair.
+func issueCert(t *testing.T, name string) ([]byte, tls.Certificate) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gcs test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{name},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// connectProxy is an HTTP CONNECT proxy that requires basic credentials
+// and resolves one host name, which resolves nowhere else, to 127.0.0.1.
+type connectProxy struct {
+	*httptest.Server
+	mu      sync.Mutex
+	tunnels []string // CONNECT targets let through
+	refused int
+}
+
+func newConnectProxy(t *testing.T, name, user, password string) *connectProxy {
+	p := &connectProxy{}
+	want := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, port, err := net.SplitHostPort(r.Host)
+		if r.Method != http.MethodConnect || err != nil || host != name || r.Header.Get("Proxy-Authorization") != want {
+			p.mu.Lock()
+			p.refused++
+			p.mu.Unlock()
+			http.Error(w, "proxy authentication required", http.StatusProxyAuthRequired)
+			return
+		}
+		up, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", port))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		p.mu.Lock()
+		p.tunnels = append(p.tunnels, r.Host)
+		p.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+		down, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		go func() {
+			io.Copy(up, buf)
+			up.Close()
+		}()
+		io.Copy(down, up)
+		down.Close()
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+// TestProxyCarriesTokenRequests reaches the front and its token endpoint
+// by a name only the proxy resolves: both the token exchange and the
+// storage requests must go through the proxy, with its credentials.
+func TestProxyCarriesTokenRequests(t *testing.T) {
+	const name = "gcs.gitopskit.test"
+	emu := startEmulator(t)
+	emu.MakeBucket(t, "proxied", map[string]string{"a.yaml": "a\n"})
+	ca, pair := issueCert(t, name)
+	tmpKey, keyPEM, pub := serviceAccountKey(t, "https://placeholder.invalid/token")
+	front := newAuthFrontWith(t, emu, pub, ca, pair)
+	front.Name = name
+	key := []byte(strings.Replace(string(tmpKey), "https://placeholder.invalid/token", front.tokenURL(), 1))
+	proxy := newConnectProxy(t, name, "gate", "proxy-secret-Q7")
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(front.URL, "https://"))
+
+	p := newProvider(t, gcs.Options{Bucket: "proxied", Endpoint: "https://" + net.JoinHostPort(name, port), CA: ca,
+		ServiceAccountKey: key, Proxy: &bucket.Proxy{URL: proxy.URL, Username: "gate", Password: "proxy-secret-Q7"}})
+	if got := listAll(t, p, ""); len(got) != 1 {
+		t.Fatalf("listed %v", got)
+	}
+	grants, passed, _ := front.counts()
+	proxy.mu.Lock()
+	tunnels, refused := len(proxy.tunnels), proxy.refused
+	proxy.mu.Unlock()
+	if grants != 1 || passed != 1 || tunnels == 0 || refused != 0 {
+		t.Errorf("%d grants, %d requests let through, %d tunnels, %d refused; want 1, 1, some, 0", grants, passed, tunnels, refused)
+	}
+
+	// Wrong proxy credentials: refused by the proxy, and masked.
+	p = newProvider(t, gcs.Options{Bucket: "proxied", Endpoint: "https://" + net.JoinHostPort(name, port), CA: ca,
+		ServiceAccountKey: key, MaxRetries: -1,
+		Proxy: &bucket.Proxy{URL: proxy.URL, Username: "gate", Password: "wrong-secret-Z9"}})
+	err := p.List(context.Background(), "", func(bucket.Object) error { return nil })
+	if !errors.Is(err, source.ErrNetwork) || !strings.Contains(err.Error(), "Proxy Authentication Required") {
+		t.Fatalf("wrong proxy credentials: %v, want ErrNetwork saying so", err)
+	}
+	t.Logf("wrong proxy credentials: %v", err)
+	assertNoSecret(t, err.Error(), keyPEM, "wrong-secret-Z9")
+}
+
+// A token endpoint nobody answers at is a network failure, not a refusal.
+func TestTokenEndpointUnreachable(t *testing.T) {
+	emu := startEmulator(t)
+	emu.MakeBucket(t, "lonely", map[string]string{"a": "b"})
+	key, keyPEM, _ := serviceAccountKey(t, "https://"+freeAddr(t)+"/token")
+	p := newProvider(t, gcs.Options{Bucket: "lonely", Endpoint: emu.URL, Insecure: true, ServiceAccountKey: key, MaxRetries: -1})
+	err := p.List(context.Background(), "", func(bucket.Object) error { return nil })
+	if !errors.Is(err, source.ErrNetwork) || errors.Is(err, source.ErrAuth) {
+		t.Fatalf("unreachable token endpoint: %v, want ErrNetwork", err)
+	}
+	assertNoSecret(t, err.Error(), keyPEM)
 }

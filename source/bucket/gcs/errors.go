@@ -40,6 +40,8 @@ func (p *Provider) classify(ctx context.Context, op, key string, err error) erro
 		// could not be reached), or the caller's source failed.
 		e.Kind = source.ErrAuth
 		switch {
+		case terr.unreachable != nil:
+			e.Kind = source.ErrNetwork
 		case errors.As(terr, &rerr):
 			if rerr.Response != nil && rerr.Response.StatusCode >= 500 {
 				e.Kind = source.ErrNetwork
