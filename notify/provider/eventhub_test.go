@@ -193,3 +193,17 @@ func TestAzureEventHubConfig(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAzureEventHubAddress feeds New arbitrary addresses: it must not
+// panic, and its errors must not echo a shared access key.
+func FuzzAzureEventHubAddress(f *testing.F) {
+	f.Add("Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=fuzzsecret;EntityPath=h", "")
+	f.Add("hub", "ns")
+	f.Add("Endpoint=;SharedAccessKey=fuzzsecret;;=;EntityPath=a/b", "x")
+	f.Fuzz(func(t *testing.T, address, channel string) {
+		_, err := New(Config{Type: TypeAzureEventHub, Address: address, Channel: channel, Token: "tok"})
+		if err != nil && strings.Contains(address, "SharedAccessKey=fuzzsecret") && strings.Contains(err.Error(), "fuzzsecret") {
+			t.Errorf("error echoes the key: %v", err)
+		}
+	})
+}
