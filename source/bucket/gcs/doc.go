@@ -1,7 +1,9 @@
 // Package gcs is the Google Cloud Storage bucket.Provider, on Google's Go
 // SDK (cloud.google.com/go/storage), as a Flux Bucket with provider "gcp"
 // reads a bucket. It is a package of its own so that a program which only
-// fetches S3-compatible buckets does not link the Google SDK.
+// fetches S3-compatible buckets does not link the Google SDK, which brings
+// gRPC, protocol buffers and OpenTelemetry with it: several hundred
+// packages and tens of megabytes of binary.
 //
 //	p, err := gcs.New(ctx, gcs.Options{
 //		Bucket:            "manifests",
