@@ -63,7 +63,7 @@ func SecretConfig(cfg *provider.Config, data map[string][]byte) error {
 		}
 		cfg.Headers = h
 	}
-	cfg.SecretData = data // the keys some types read themselves (nats: creds, nkey)
+	cfg.SecretData = data // the keys some types read themselves (nats: creds, nkey; GitHub App keys)
 	return nil
 }
 
