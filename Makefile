@@ -42,8 +42,6 @@ test: $(CONTROL_PLANE_DEPS) tools vet fmt staticcheck unit
 
 controlplane: $(CONTROL_PLANE)
 
-tools: $(TOOLS)
-
 # One go build for the four commands: they share most packages, and the
 # links run in parallel.
 $(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kubectl &: | tools/controlplane/go.mod
@@ -98,8 +96,6 @@ $(BIN)/azurite: tools/azurite/package.json tools/azurite/package-lock.json
 	printf '%s\n' '#!/bin/sh' \
 	  'exec node "$$(dirname "$$0")/azurite.d/node_modules/azurite/dist/src/blob/main.js" "$$@"' > $@
 	chmod +x $@
-# (tools: $(TOOLS) above expanded TOOLS when it was read, hence the rule.)
-tools: $(BIN)/azurite
 TOOLS += $(BIN)/azurite
 
 # flux is the reference CLI the source/oci tests push and pull artifacts with.
@@ -188,3 +184,7 @@ demo: $(CONTROL_PLANE_DEPS)
 
 clean:
 	rm -rf $(BIN)
+
+# Last, after every TOOLS += above: make expands a rule's prerequisites
+# when it reads the rule.
+tools: $(TOOLS)
