@@ -167,8 +167,9 @@ func parseRange(s string) (c *semver.Constraints, err error) {
 
 // ResolveURL resolves a chart URL from an index against the repository
 // URL, as Helm does: an absolute URL stays as it is; a relative one is
-// resolved against the repository URL taken as a directory, and keeps the
-// repository URL's query (a signed query, for example).
+// resolved against the repository URL taken as a directory, and takes the
+// repository URL's query in place of its own (a signed query, for
+// example), as Helm and Flux resolve it.
 func ResolveURL(repoURL, chartURL string) (string, error) {
 	ref, err := url.Parse(chartURL)
 	if err != nil {
@@ -186,9 +187,7 @@ func ResolveURL(repoURL, chartURL string) (string, error) {
 		base.RawPath = strings.TrimSuffix(base.RawPath, "/") + "/"
 	}
 	out := base.ResolveReference(ref)
-	if out.RawQuery == "" {
-		out.RawQuery = base.RawQuery
-	}
+	out.RawQuery = base.RawQuery
 	return out.String(), nil
 }
 

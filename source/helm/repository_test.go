@@ -190,6 +190,8 @@ func TestResolveURL(t *testing.T) {
 		{"https://h/charts", "https://cdn/app.tgz", "https://cdn/app.tgz"},
 		{"https://h/charts?sig=abc", "app.tgz", "https://h/charts/app.tgz?sig=abc"},
 		{"https://h", "app.tgz", "https://h/app.tgz"},
+		{"https://h/charts?sig=abc", "app.tgz?v=1", "https://h/charts/app.tgz?sig=abc"},
+		{"https://h/charts", "app.tgz?v=1", "https://h/charts/app.tgz"},
 	}
 	for _, tc := range tests {
 		got, err := helm.ResolveURL(tc.base, tc.ref)
