@@ -10,6 +10,7 @@ import (
 	"github.com/gitopskit/gitopskit/internal/testbin"
 	"github.com/gitopskit/gitopskit/source/helm"
 	"github.com/gitopskit/gitopskit/source/helm/helmtest"
+	"github.com/gitopskit/gitopskit/source/oci/ocitest"
 )
 
 // helmCLI runs bin/helm with its homes in a temporary directory.
@@ -198,5 +199,72 @@ func TestHelmCLIPull(t *testing.T) {
 				t.Errorf("pulled archives differ (packaged=%v)", res.Packaged)
 			}
 		})
+	}
+}
+
+// A chart helm push wrote to a registry is the chart OCIChart pulls and
+// helm pull pulls, and OCIChart resolves the version helm resolves.
+func TestHelmCLIOCI(t *testing.T) {
+	reg := ocitest.New(t)
+	work := t.TempDir()
+	for _, v := range []string{"1.0.0", "1.2.0+meta.1", "2.0.0-rc.1"} {
+		data, err := helmtest.Package(map[string]string{
+			"Chart.yaml":  "apiVersion: v2\nname: app\nversion: " + v + "\nappVersion: \"9\"\n",
+			"values.yaml": "v: " + v + "\n",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(work, helm.ChartFileName("app", v))
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		helmCLI(t, work, "push", file, reg.URL("charts"), "--plain-http")
+	}
+	for _, rng := range []string{"", "~1.0", ">=2.0.0-0"} {
+		t.Run(rng, func(t *testing.T) {
+			hdir := t.TempDir()
+			args := []string{"pull", reg.URL("charts/app"), "--plain-http", "-d", hdir}
+			if rng != "" {
+				args = append(args, "--version", rng)
+			}
+			helmCLI(t, hdir, args...)
+			entries, err := os.ReadDir(hdir)
+			if err != nil || len(entries) != 1 {
+				t.Fatalf("helm pull wrote %v (%v)", entries, err)
+			}
+			c := &helm.OCIChart{URL: reg.URL("charts"), Name: "app", Version: rng, Client: reg.Client()}
+			out := t.TempDir()
+			res, err := c.Pull(context.Background(), out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.File != entries[0].Name() {
+				t.Fatalf("ours %s, helm %s", res.File, entries[0].Name())
+			}
+			hdata, _ := os.ReadFile(filepath.Join(hdir, res.File))
+			odata, _ := os.ReadFile(filepath.Join(out, res.File))
+			if string(hdata) != string(odata) || res.Packaged {
+				t.Errorf("pulled archives differ (packaged=%v)", res.Packaged)
+			}
+		})
+	}
+}
+
+// helm pull reads the charts helmtest.PushOCI writes.
+func TestHelmCLIPullsHelmtestPush(t *testing.T) {
+	reg := ocitest.New(t)
+	data, err := helmtest.Package(map[string]string{"Chart.yaml": "apiVersion: v2\nname: app\nversion: 0.3.0+b.1\n", "values.yaml": "a: 1\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := helmtest.PushOCI(context.Background(), reg, "charts/app", data); err != nil {
+		t.Fatal(err)
+	}
+	hdir := t.TempDir()
+	helmCLI(t, hdir, "pull", reg.URL("charts/app"), "--plain-http", "--version", "0.3.0+b.1", "-d", hdir)
+	got, err := os.ReadFile(filepath.Join(hdir, "app-0.3.0+b.1.tgz"))
+	if err != nil || string(got) != string(data) {
+		t.Fatalf("helm pulled %d bytes (%v), pushed %d", len(got), err, len(data))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -23,6 +24,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	gcrname "github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/gitopskit/gitopskit/source/helm"
@@ -353,19 +360,77 @@ func archiveMetadata(data []byte) (map[string]any, error) {
 	}
 }
 
+// HelmConfigMediaType is the config media type of a chart Helm pushes to
+// a registry; the config holds the chart's metadata as JSON.
+const HelmConfigMediaType = "application/vnd.cncf.helm.config.v1+json"
+
 // PushOCI pushes a packaged chart to repo of reg (the chart is then at
-// reg.URL(repo)), tagged with its version ("+" written "_", as Helm does),
-// its layer of Helm's chart media type; it returns the manifest digest.
-// The manifest's config is Flux's artifact config, not Helm's: the chart
-// layer is what Helm and this SDK read.
+// reg.URL(repo)) as helm push does: an OCI image manifest whose config,
+// of HelmConfigMediaType, is the chart's metadata and whose one layer,
+// of oci.HelmChartLayerMediaType, is the chart; tagged with the chart's
+// version ("+" written "_"). It returns the manifest digest. The helm CLI
+// pulls what it pushes.
 func PushOCI(ctx context.Context, reg *ocitest.Registry, repo string, chart []byte) (string, error) {
 	meta, err := archiveMetadata(chart)
 	if err != nil {
 		return "", err
 	}
 	version, _ := meta["version"].(string)
-	if version == "" {
-		return "", errors.New("helmtest: Chart.yaml has no version")
+	name, _ := meta["name"].(string)
+	if version == "" || name == "" {
+		return "", errors.New("helmtest: Chart.yaml has no name or version")
 	}
-	return reg.PushLayers(ctx, repo, strings.ReplaceAll(version, "+", "_"), nil, ocitest.Layer{MediaType: oci.HelmChartLayerMediaType, Data: chart})
+	cfg, err := json.Marshal(meta)
+	if err != nil {
+		return "", err
+	}
+	client := reg.Client()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if client.TLS != nil {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(client.TLS.CA)
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	defer tr.CloseIdleConnections()
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(tr)}
+	if client.Auth != nil {
+		opts = append(opts, remote.WithAuth(&authn.Basic{Username: client.Auth.Username, Password: client.Auth.Password}))
+	}
+	var nameOpts []gcrname.Option
+	if client.Insecure {
+		nameOpts = append(nameOpts, gcrname.Insecure)
+	}
+	ref, err := gcrname.NewRepository(reg.Host+"/"+repo, nameOpts...)
+	if err != nil {
+		return "", err
+	}
+	var descs []v1.Descriptor
+	for _, blob := range []struct {
+		data []byte
+		mt   types.MediaType
+	}{{cfg, HelmConfigMediaType}, {chart, oci.HelmChartLayerMediaType}} {
+		l := static.NewLayer(blob.data, blob.mt)
+		if err := remote.WriteLayer(ref, l, opts...); err != nil {
+			return "", err
+		}
+		d, _ := l.Digest()
+		descs = append(descs, v1.Descriptor{MediaType: blob.mt, Size: int64(len(blob.data)), Digest: d})
+	}
+	m := v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, Config: descs[0], Layers: descs[1:],
+		Annotations: map[string]string{"org.opencontainers.image.title": name, "org.opencontainers.image.version": version}}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	if err := remote.Put(ref.Tag(strings.ReplaceAll(version, "+", "_")), rawManifest(raw), opts...); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(raw)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
+
+// rawManifest is an OCI image manifest as bytes.
+type rawManifest []byte
+
+func (m rawManifest) RawManifest() ([]byte, error)        { return m, nil }
+func (m rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
