@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"strings"
 
+	"github.com/Masterminds/semver/v3"
+
 	"github.com/gitopskit/gitopskit/source"
 )
 
@@ -80,9 +82,10 @@ var _ source.Fetcher = (*Chart)(nil)
 // "<name>-<version>.tgz". The revision is the chart's version (with
 // Options.VersionMetadata), as Flux's HelmChart reports it; when it
 // equals last, Fetch returns source.ErrUnchanged without downloading the
-// chart. The Snapshot's Metadata holds "name", "version", "file",
-// "digest" and, when values files were merged, "valuesFiles" (comma
-// separated).
+// chart. The downloaded chart must match the index's digest (when it
+// lists one), name and version. The Snapshot's Metadata holds "name",
+// "version", "file", "digest" and, when values files were merged,
+// "valuesFiles" (comma separated).
 func (c *Chart) Fetch(ctx context.Context, dir, last string) (source.Snapshot, error) {
 	res, err := c.pull(ctx, dir, last)
 	if err != nil {
@@ -122,7 +125,7 @@ func (c *Chart) pull(ctx context.Context, dir, last string) (Result, error) {
 	if err != nil {
 		return Result{}, classify(ctx, "download", subject+" "+cv.Version, err, red)
 	}
-	res, err := finishChart(data, dir, c.Options)
+	res, err := finishChart(data, dir, cv.Name, cv.Version, c.Options)
 	if err != nil {
 		return Result{}, classify(ctx, "download", subject+" "+cv.Version, err, red)
 	}
@@ -155,9 +158,10 @@ func (r *Repository) downloadChart(ctx context.Context, cv *ChartVersion, l Limi
 	return buf.Bytes(), nil
 }
 
-// finishChart loads a downloaded archive (checking its caps and
-// metadata), applies the options and writes it into dir.
-func finishChart(data []byte, dir string, o ChartOptions) (Result, error) {
+// finishChart loads a downloaded archive (checking its caps and that it
+// is the chart wantName at wantVersion, as the index or the tag says),
+// applies the options and writes it into dir.
+func finishChart(data []byte, dir, wantName, wantVersion string, o ChartOptions) (Result, error) {
 	files, err := readArchive(bytes.NewReader(data), o.Limits)
 	if err != nil {
 		return Result{}, err
@@ -165,6 +169,9 @@ func finishChart(data []byte, dir string, o ChartOptions) (Result, error) {
 	ch, err := loadChart(files, o.Limits, 0)
 	if err != nil {
 		return Result{}, err
+	}
+	if ch.meta.Name != wantName || !sameVersion(ch.meta.Version, wantVersion) {
+		return Result{}, errorf(ErrInvalidChart, "the archive holds chart %s %s, not %s %s", ch.meta.Name, ch.meta.Version, wantName, wantVersion)
 	}
 	res := Result{Name: ch.meta.Name}
 	version, err := withMetadata(ch.meta.Version, o.VersionMetadata)
@@ -201,4 +208,15 @@ func finishChart(data []byte, dir string, o ChartOptions) (Result, error) {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// sameVersion reports whether two SemVer versions are the same, build
+// metadata included ("v1.0.0" is "1.0.0").
+func sameVersion(a, b string) bool {
+	if a == b {
+		return true
+	}
+	va, errA := semver.NewVersion(a)
+	vb, errB := semver.NewVersion(b)
+	return errA == nil && errB == nil && va.Equal(vb) && va.Metadata() == vb.Metadata()
 }

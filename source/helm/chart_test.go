@@ -146,6 +146,8 @@ func TestChartHostile(t *testing.T) {
 		{"no Chart.yaml", tgz(t, tarEntry{name: "app/values.yaml", data: "a: 1\n"}), helm.Limits{}, helm.ErrInvalidChart},
 		{"bad version", tgz(t, tarEntry{name: "app/Chart.yaml", data: "apiVersion: v2\nname: app\nversion: one\n"}), helm.Limits{}, helm.ErrInvalidChart},
 		{"not gzip", []byte("plain text"), helm.Limits{}, helm.ErrInvalidChart},
+		{"another version", tgz(t, tarEntry{name: "app/Chart.yaml", data: "apiVersion: v2\nname: app\nversion: 1.0.1\n"}), helm.Limits{}, helm.ErrInvalidChart},
+		{"another chart", tgz(t, tarEntry{name: "other/Chart.yaml", data: "apiVersion: v2\nname: other\nversion: 1.0.0\n"}), helm.Limits{}, helm.ErrInvalidChart},
 		{"top-level file", tgz(t, tarEntry{name: "Chart.yaml", data: "apiVersion: v2\nname: app\nversion: 1.0.0\n"}), helm.Limits{}, helm.ErrInvalidChart},
 	}
 	for _, tc := range tests {

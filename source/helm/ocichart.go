@@ -83,7 +83,8 @@ func (c *OCIChart) pull(ctx context.Context, dir, last string) (Result, string, 
 	if err != nil {
 		return Result{}, "", err
 	}
-	version, err := withMetadata(strings.ReplaceAll(resolved.Tag, "_", "+"), c.Options.VersionMetadata)
+	tagVersion := strings.ReplaceAll(resolved.Tag, "_", "+")
+	version, err := withMetadata(tagVersion, c.Options.VersionMetadata)
 	if err != nil {
 		return Result{}, "", classify(ctx, "get", subject, err, nil)
 	}
@@ -108,16 +109,10 @@ func (c *OCIChart) pull(ctx context.Context, dir, last string) (Result, string, 
 	if err != nil {
 		return Result{}, "", classify(ctx, "download", subject, err, nil)
 	}
-	res, err := finishChart(data, dir, c.Options)
+	res, err := finishChart(data, dir, c.Name, tagVersion, c.Options)
 	if err != nil {
 		return Result{}, "", classify(ctx, "download", subject, err, nil)
 	}
-	if res.Name != c.Name {
-		os.Remove(filepath.Join(dir, res.File))
-		return Result{}, "", newError("download", subject, nil, ErrInvalidChart, "the chart at this reference is named %q", res.Name)
-	}
-	// The tag carries the version (with "_" for "+"); metadata given by
-	// the options replaced the archive's own.
 	return res, resolved.Digest, nil
 }
 
