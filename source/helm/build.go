@@ -71,40 +71,40 @@ func (b *Build) Run(ctx context.Context, dir string) (Result, error) {
 
 func (b *Build) run(ctx context.Context, dir, last string) (Result, error) {
 	subject := b.Path
-	fail := func(err error) (Result, error) { return Result{}, classify(ctx, "build", subject, err, nil) }
+	fail := func(op string, err error) (Result, error) { return Result{}, classify(ctx, op, subject, err, nil) }
 	chartPath, err := confine(b.Root, b.Path)
 	if err != nil {
-		return fail(err)
+		return fail("load", err)
 	}
 	st, err := os.Stat(chartPath)
 	if err != nil {
-		return fail(errorf(source.ErrRefNotFound, "no chart at path %q", b.Path))
+		return fail("load", errorf(source.ErrRefNotFound, "no chart at path %q", b.Path))
 	}
 	var ch *chart
 	var original []byte
 	if st.IsDir() {
 		files, err := readDir(chartPath, b.Limits)
 		if err != nil {
-			return fail(err)
+			return fail("load", err)
 		}
 		if ch, err = loadChart(files, b.Limits, 0); err != nil {
-			return fail(err)
+			return fail("load", err)
 		}
 	} else {
 		if original, err = readFileCapped(chartPath, capOrMax(b.Limits.chart())); err != nil {
-			return fail(err)
+			return fail("load", err)
 		}
 		files, err := readArchive(bytes.NewReader(original), b.Limits)
 		if err != nil {
-			return fail(err)
+			return fail("load", err)
 		}
 		if ch, err = loadChart(files, b.Limits, 0); err != nil {
-			return fail(err)
+			return fail("load", err)
 		}
 	}
 	version, err := withMetadata(ch.meta.Version, b.VersionMetadata)
 	if err != nil {
-		return fail(err)
+		return fail("metadata", err)
 	}
 	res := Result{Name: ch.meta.Name, Version: version, File: ChartFileName(ch.meta.Name, version)}
 	if last != "" && last == version {
@@ -113,17 +113,17 @@ func (b *Build) run(ctx context.Context, dir, last string) (Result, error) {
 	if len(b.ValuesFiles) > 0 {
 		used, err := ch.mergeValuesFiles(b.ValuesFiles, b.IgnoreMissingValuesFiles, b.readValuesFile)
 		if err != nil {
-			return fail(err)
+			return fail("values", err)
 		}
 		res.ValuesFiles = used
 	}
 	if err := ch.setVersion(version); err != nil {
-		return fail(err)
+		return fail("metadata", err)
 	}
 	if st.IsDir() {
 		n, err := b.resolveDependencies(ctx, ch, chartPath)
 		if err != nil {
-			return fail(err)
+			return fail("dependency", err)
 		}
 		res.Dependencies = n
 	}
@@ -131,14 +131,14 @@ func (b *Build) run(ctx context.Context, dir, last string) (Result, error) {
 	if st.IsDir() || len(b.ValuesFiles) > 0 || b.VersionMetadata != "" {
 		var buf bytes.Buffer
 		if err := ch.writeArchive(&buf); err != nil {
-			return fail(err)
+			return fail("package", err)
 		}
 		data = buf.Bytes()
 		res.Packaged = true
 	}
 	res.Digest = digestOf(data)
 	if err := writeFileAtomic(dir, res.File, data); err != nil {
-		return fail(err)
+		return fail("package", err)
 	}
 	return res, nil
 }

@@ -116,7 +116,7 @@ func (c *Chart) pull(ctx context.Context, dir, last string) (Result, error) {
 	}
 	version, err := withMetadata(cv.Version, c.Options.VersionMetadata)
 	if err != nil {
-		return Result{}, classify(ctx, "get", subject, err, red)
+		return Result{}, classify(ctx, "metadata", subject, err, red)
 	}
 	if last != "" && last == version {
 		return Result{Name: cv.Name, Version: version, File: ChartFileName(cv.Name, version)}, source.ErrUnchanged
@@ -152,7 +152,7 @@ func (r *Repository) downloadChart(ctx context.Context, cv *ChartVersion, l Limi
 		got := hex.EncodeToString(sum[:])
 		want := strings.TrimPrefix(strings.ToLower(cv.Digest), "sha256:")
 		if got != want {
-			return nil, errorf(source.ErrVerification, "chart %s digest mismatch: got sha256:%s, the index says sha256:%s", cv, got, want)
+			return nil, staged("verify", errorf(source.ErrVerification, "chart %s digest mismatch: got sha256:%s, the index says sha256:%s", cv, got, want))
 		}
 	}
 	return buf.Bytes(), nil
@@ -176,7 +176,7 @@ func finishChart(data []byte, dir, wantName, wantVersion string, o ChartOptions)
 	res := Result{Name: ch.meta.Name}
 	version, err := withMetadata(ch.meta.Version, o.VersionMetadata)
 	if err != nil {
-		return Result{}, err
+		return Result{}, staged("metadata", err)
 	}
 	repack := version != ch.meta.Version
 	if len(o.ValuesFiles) > 0 {
@@ -185,19 +185,19 @@ func finishChart(data []byte, dir, wantName, wantVersion string, o ChartOptions)
 			return d, ok, nil
 		})
 		if err != nil {
-			return Result{}, err
+			return Result{}, staged("values", err)
 		}
 		res.ValuesFiles = used
 		repack = repack || len(used) > 0
 	}
 	if err := ch.setVersion(version); err != nil {
-		return Result{}, err
+		return Result{}, staged("metadata", err)
 	}
 	res.Version = version
 	if repack {
 		var buf bytes.Buffer
 		if err := ch.writeArchive(&buf); err != nil {
-			return Result{}, err
+			return Result{}, staged("package", err)
 		}
 		data = buf.Bytes()
 		res.Packaged = true
@@ -205,7 +205,7 @@ func finishChart(data []byte, dir, wantName, wantVersion string, o ChartOptions)
 	res.File = ChartFileName(res.Name, res.Version)
 	res.Digest = digestOf(data)
 	if err := writeFileAtomic(dir, res.File, data); err != nil {
-		return Result{}, err
+		return Result{}, staged("package", err)
 	}
 	return res, nil
 }

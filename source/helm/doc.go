@@ -75,7 +75,10 @@
 // > 0, generation) and the object's values files, calls Fetch with the
 // last revision, and stores the single file the Snapshot's Metadata names
 // ("file") as the artifact; Metadata["valuesFiles"] is
-// status.observedValuesFiles.
+// status.observedValuesFiles. FailureOf turns a failure into Flux's
+// reason (InvalidChartReference, ChartPullError, ValuesFilesError, ...),
+// its condition (BuildFailed or FetchFailed) and whether it is
+// persistent.
 //
 // Errors are *Error values (source.Error) that unwrap to the source
 // sentinels and to ErrTooLarge, ErrPathEscape and ErrInvalidChart; their

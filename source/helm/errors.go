@@ -13,7 +13,10 @@ import (
 
 // Error is the error the package's operations return, with Origin "helm",
 // the repository URL or chart reference as Subject (without credentials)
-// and an Op among "index", "get", "download", "build" and "fetch". It
+// and as Op the stage that failed: "index" (the repository index), "get"
+// (the chart or version in it), "download", "verify", "load" (the chart
+// of a Build), "values", "metadata", "dependency" or "package" (see
+// FailureOf); errors of source/oci (Origin "oci") pass through. It
 // unwraps to one of the source sentinels (source.ErrAuth, ErrNotFound,
 // ErrRefNotFound for a chart or version that is not in the index,
 // ErrVerification for a digest mismatch, ErrNetwork, ErrInvalid), to
@@ -65,6 +68,10 @@ func classify(ctx context.Context, op, subject string, err error, red *source.Re
 	if errors.As(err, &e) {
 		return err
 	}
+	var st *stageError
+	if errors.As(err, &st) {
+		op = st.op
+	}
 	out := source.NewError(origin, op, subject, red, nil, err.Error())
 	switch {
 	case ctx.Err() != nil:
@@ -93,4 +100,86 @@ func classify(ctx context.Context, op, subject string, err error, red *source.Re
 		}
 	}
 	return out
+}
+
+// stageError marks the stage of a chart pull or build an error happened
+// in; classify makes it the *Error's Op.
+type stageError struct {
+	op  string
+	err error
+}
+
+func (e *stageError) Error() string { return e.err.Error() }
+func (e *stageError) Unwrap() error { return e.err }
+
+// staged marks err as failing in stage op; nil stays nil.
+func staged(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stageError{op: op, err: err}
+}
+
+// Flux's reasons for a failed HelmChart build, as FailureOf reports them.
+const (
+	ReasonInvalidChartReference  = "InvalidChartReference"
+	ReasonChartPullError         = "ChartPullError"
+	ReasonMetadataPatchError     = "MetadataPatchError"
+	ReasonValuesFilesError       = "ValuesFilesError"
+	ReasonDependencyBuildError   = "DependencyBuildError"
+	ReasonChartPackageError      = "ChartPackageError"
+	ReasonChartVerificationError = "ChartVerificationError"
+	ReasonUnknown                = "Unknown"
+)
+
+// Failure says how Flux's HelmChart reconciler reports a failed pull or
+// build.
+type Failure struct {
+	// Reason is Flux's reason, one of the Reason constants.
+	Reason string
+	// Build is true when Flux reports the failure under the BuildFailed
+	// condition (values, metadata, dependencies, packaging, verification),
+	// false under FetchFailed.
+	Build bool
+	// Persistent is true when retrying cannot help until the object or
+	// its source changes (Flux stalls): an invalid reference, values files
+	// or version metadata.
+	Persistent bool
+}
+
+// FailureOf returns how Flux reports err, an error of Chart, OCIChart or
+// Build, by the stage (the *Error's Op) it failed in: "get" and "load"
+// (the chart or version is not there, or is not a chart) are
+// InvalidChartReference; "index", "download", and source/oci's "resolve"
+// and "fetch" are ChartPullError (a version that does not resolve is
+// InvalidChartReference); "verify" is ChartVerificationError; "values",
+// "metadata", "dependency" and "package" are ValuesFilesError,
+// MetadataPatchError, DependencyBuildError and ChartPackageError.
+func FailureOf(err error) Failure {
+	var e *Error
+	if !errors.As(err, &e) {
+		return Failure{Reason: ReasonUnknown}
+	}
+	switch e.Op {
+	case "get", "load":
+		return Failure{Reason: ReasonInvalidChartReference, Persistent: errors.Is(err, source.ErrInvalid) || errors.Is(err, ErrInvalidChart)}
+	case "resolve":
+		if errors.Is(err, source.ErrRefNotFound) || errors.Is(err, source.ErrInvalid) {
+			return Failure{Reason: ReasonInvalidChartReference, Persistent: errors.Is(err, source.ErrInvalid)}
+		}
+		return Failure{Reason: ReasonChartPullError}
+	case "index", "download", "fetch":
+		return Failure{Reason: ReasonChartPullError}
+	case "verify":
+		return Failure{Reason: ReasonChartVerificationError, Build: true}
+	case "values":
+		return Failure{Reason: ReasonValuesFilesError, Build: true, Persistent: true}
+	case "metadata":
+		return Failure{Reason: ReasonMetadataPatchError, Build: true, Persistent: true}
+	case "dependency":
+		return Failure{Reason: ReasonDependencyBuildError, Build: true}
+	case "package":
+		return Failure{Reason: ReasonChartPackageError, Build: true}
+	}
+	return Failure{Reason: ReasonUnknown}
 }

@@ -86,7 +86,7 @@ func (c *OCIChart) pull(ctx context.Context, dir, last string) (Result, string, 
 	tagVersion := strings.ReplaceAll(resolved.Tag, "_", "+")
 	version, err := withMetadata(tagVersion, c.Options.VersionMetadata)
 	if err != nil {
-		return Result{}, "", classify(ctx, "get", subject, err, nil)
+		return Result{}, "", classify(ctx, "metadata", subject, err, nil)
 	}
 	if last != "" && last == version {
 		return Result{Name: c.Name, Version: version, File: ChartFileName(c.Name, version)}, resolved.Digest, source.ErrUnchanged
