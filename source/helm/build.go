@@ -83,7 +83,7 @@ func (b *Build) run(ctx context.Context, dir, last string) (Result, error) {
 	var ch *chart
 	var original []byte
 	if st.IsDir() {
-		files, err := readDir(chartPath, b.Limits)
+		files, err := readDir(b.Root, chartPath, b.Limits)
 		if err != nil {
 			return fail("load", err)
 		}
@@ -194,8 +194,10 @@ func confine(root, rel string) (string, error) {
 }
 
 // readDir reads a chart directory as Helm's loader does: .helmignore's
-// patterns (and templates/.* ) are left out; symbolic links are skipped.
-func readDir(dir string, l Limits) (map[string][]byte, error) {
+// patterns (and templates/.*) are left out, and symbolic links are
+// followed when they resolve inside root; a link that leads outside root
+// fails with ErrPathEscape.
+func readDir(root, dir string, l Limits) (map[string][]byte, error) {
 	patterns := "templates/.?*\n"
 	if data, err := os.ReadFile(filepath.Join(dir, ".helmignore")); err == nil {
 		patterns += string(data)
@@ -204,51 +206,96 @@ func readDir(dir string, l Limits) (map[string][]byte, error) {
 	if err != nil {
 		return nil, errorf(ErrInvalidChart, ".helmignore: %v", err)
 	}
-	files := map[string][]byte{}
-	var total int64
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		if rel == "." {
-			return nil
-		}
-		rel = filepath.ToSlash(rel)
-		if ig.Match(rel, d.IsDir()) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() || !d.Type().IsRegular() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if l.file() >= 0 && info.Size() > l.file() {
-			return errorf(ErrTooLarge, "chart file %s of %d bytes is larger than the cap of %d", rel, info.Size(), l.file())
-		}
-		total += info.Size()
-		if l.total() >= 0 && total > l.total() {
-			return errorf(ErrTooLarge, "chart files are larger than the cap of %d bytes", l.total())
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		files[rel] = data
-		return nil
-	})
+	absRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
+		return nil, errorf(source.ErrInvalid, "root directory: %v", err)
+	}
+	r := &dirReader{root: absRoot, ig: ig, l: l, files: map[string][]byte{}}
+	if err := r.walk(dir, "", 0); err != nil {
 		return nil, err
 	}
-	return files, nil
+	return r.files, nil
+}
+
+// dirReader walks a chart directory.
+type dirReader struct {
+	root  string
+	ig    *artifact.Ignore
+	l     Limits
+	files map[string][]byte
+	total int64
+	nodes int
+}
+
+// maxLinkDepth bounds the directory links followed in a chart directory.
+const maxLinkDepth = 16
+
+func (r *dirReader) walk(dir, rel string, links int) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, d := range entries {
+		r.nodes++
+		if r.nodes > 1_000_000 {
+			return errorf(ErrTooLarge, "chart directory holds more than 1,000,000 entries")
+		}
+		name := d.Name()
+		p := filepath.Join(dir, name)
+		rp := path.Join(rel, name)
+		isDir := d.IsDir()
+		linked := false
+		if d.Type()&fs.ModeSymlink != 0 {
+			real, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				continue // a dangling link, as Helm skips it
+			}
+			if real != r.root && !strings.HasPrefix(real, r.root+string(filepath.Separator)) {
+				return errorf(ErrPathEscape, "chart file %s is a link that leads outside the root", rp)
+			}
+			st, err := os.Stat(real)
+			if err != nil {
+				return err
+			}
+			p, isDir, linked = real, st.IsDir(), true
+		}
+		if r.ig.Match(rp, isDir) {
+			continue
+		}
+		if isDir {
+			n := links
+			if linked {
+				n++
+				if n > maxLinkDepth {
+					return errorf(ErrInvalidChart, "chart directory %s: more than %d directory links deep", rp, maxLinkDepth)
+				}
+			}
+			if err := r.walk(p, rp, n); err != nil {
+				return err
+			}
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if !st.Mode().IsRegular() {
+			continue
+		}
+		if r.l.file() >= 0 && st.Size() > r.l.file() {
+			return errorf(ErrTooLarge, "chart file %s of %d bytes is larger than the cap of %d", rp, st.Size(), r.l.file())
+		}
+		r.total += st.Size()
+		if r.l.total() >= 0 && r.total > r.l.total() {
+			return errorf(ErrTooLarge, "chart files are larger than the cap of %d bytes", r.l.total())
+		}
+		data, err := readFileCapped(p, capOrMax(r.l.file()))
+		if err != nil {
+			return err
+		}
+		r.files[rp] = data
+	}
+	return nil
 }
 
 // resolveDependencies adds to ch the dependencies of its Chart.yaml that
@@ -324,7 +371,7 @@ func (b *Build) localDependency(chartPath string, dep dependency) (*chart, error
 	}
 	var files map[string][]byte
 	if st.IsDir() {
-		files, err = readDir(p, b.Limits)
+		files, err = readDir(b.Root, p, b.Limits)
 	} else {
 		var data []byte
 		if data, err = readFileCapped(p, capOrMax(b.Limits.chart())); err == nil {

@@ -95,6 +95,9 @@ func TestBuildConfinement(t *testing.T) {
 			setup: func(root string) {
 				_ = os.Symlink(filepath.Join(outside, "evil"), filepath.Join(root, "charts", "link"))
 			}, want: helm.ErrPathEscape},
+		{name: "chart file links outside", setup: func(root string) {
+			_ = os.Symlink(filepath.Join(outside, "values.yaml"), filepath.Join(root, "charts", "app", "templates.yaml"))
+		}, want: helm.ErrPathEscape},
 		{name: "values file escapes", vals: []string{"../" + filepath.Base(outside) + "/values.yaml"}, want: helm.ErrPathEscape},
 		{name: "absolute values file", vals: []string{filepath.Join(outside, "values.yaml")}, want: helm.ErrPathEscape},
 		{name: "chart path escapes", path: "../x", want: helm.ErrPathEscape},

@@ -145,7 +145,16 @@ func TestHelmCLIPackage(t *testing.T) {
 	files := appChart("")
 	delete(files, "app/Chart.yaml")
 	files["app/Chart.yaml"] = "apiVersion: v2\nname: app\nversion: 1.0.0-rc.1+build.7\nkubeVersion: \">=1.30.0\"\nmaintainers:\n- name: me\n  email: me@example.com\nannotations:\n  a: b\n"
+	files["shared/cm.yaml"] = "kind: ConfigMap\nmetadata:\n  name: shared\n"
+	files["shared/dir/a.txt"] = "a\n"
 	writeTree(t, src, files)
+	// Links that stay inside the root are followed, as helm follows them.
+	if err := os.Symlink("../../shared/cm.yaml", filepath.Join(src, "app", "templates", "linked.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../shared/dir", filepath.Join(src, "app", "linkdir")); err != nil {
+		t.Fatal(err)
+	}
 	helmCLI(t, src, "package", "app", "-d", "out")
 	b := &helm.Build{Root: src, Path: "app"}
 	var digests []string
@@ -161,6 +170,9 @@ func TestHelmCLIPackage(t *testing.T) {
 		_, hfiles := readChart(t, filepath.Join(src, "out", "app-1.0.0-rc.1+build.7.tgz"))
 		_, ofiles := readChart(t, filepath.Join(out, res.File))
 		sameChart(t, hfiles, ofiles)
+		if _, ok := ofiles["linkdir/a.txt"]; !ok || string(ofiles["templates/linked.yaml"]) != files["shared/cm.yaml"] {
+			t.Errorf("linked files missing: %v", keys(ofiles))
+		}
 		digests = append(digests, res.Digest)
 	}
 	if digests[0] != digests[1] {
