@@ -194,8 +194,12 @@ func (m metadata) validate() error {
 	return nil
 }
 
+// utf8BOM is the byte order mark Helm's loader strips from every file.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
 // readArchive reads a packaged chart: a gzip tar whose entries sit under
-// one top directory. It returns the regular files by their path below it.
+// one top directory. It returns the regular files by their path below it,
+// without a leading UTF-8 byte order mark, as Helm loads them.
 // Unsafe paths are refused; links and other entry types are skipped.
 func readArchive(r io.Reader, l Limits) (map[string][]byte, error) {
 	zr, err := gzip.NewReader(r)
@@ -244,7 +248,7 @@ func readArchive(r io.Reader, l Limits) (map[string][]byte, error) {
 		if err != nil {
 			return nil, errorf(ErrInvalidChart, "chart archive entry %s: %v", rel, err)
 		}
-		files[rel] = data
+		files[rel] = bytes.TrimPrefix(data, utf8BOM)
 	}
 	if len(files) == 0 {
 		return nil, errorf(ErrInvalidChart, "chart archive holds no files")

@@ -12,7 +12,6 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
-	"github.com/gitopskit/gitopskit/artifact"
 	"github.com/gitopskit/gitopskit/source"
 	"github.com/gitopskit/gitopskit/source/oci"
 )
@@ -198,13 +197,15 @@ func confine(root, rel string) (string, error) {
 // followed when they resolve inside root; a link that leads outside root
 // fails with ErrPathEscape.
 func readDir(root, dir string, l Limits) (map[string][]byte, error) {
-	patterns := "templates/.?*\n"
-	if data, err := os.ReadFile(filepath.Join(dir, ".helmignore")); err == nil {
-		patterns += string(data)
-	}
-	ig, err := artifact.ParseIgnore(patterns, "")
-	if err != nil {
+	var patterns string
+	if data, err := readFileCapped(filepath.Join(dir, ".helmignore"), 1<<20); err == nil {
+		patterns = string(data)
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, errorf(ErrInvalidChart, ".helmignore: %v", err)
+	}
+	ig, err := parseHelmIgnore(patterns)
+	if err != nil {
+		return nil, err
 	}
 	absRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
@@ -220,7 +221,7 @@ func readDir(root, dir string, l Limits) (map[string][]byte, error) {
 // dirReader walks a chart directory.
 type dirReader struct {
 	root  string
-	ig    *artifact.Ignore
+	ig    *helmIgnore
 	l     Limits
 	files map[string][]byte
 	total int64
@@ -259,7 +260,7 @@ func (r *dirReader) walk(dir, rel string, links int) error {
 			}
 			p, isDir, linked = real, st.IsDir(), true
 		}
-		if r.ig.Match(rp, isDir) {
+		if r.ig.ignored(rp, isDir) {
 			continue
 		}
 		if isDir {
@@ -280,7 +281,7 @@ func (r *dirReader) walk(dir, rel string, links int) error {
 			return err
 		}
 		if !st.Mode().IsRegular() {
-			continue
+			return errorf(ErrInvalidChart, "chart file %s is not a regular file", rp)
 		}
 		if r.l.file() >= 0 && st.Size() > r.l.file() {
 			return errorf(ErrTooLarge, "chart file %s of %d bytes is larger than the cap of %d", rp, st.Size(), r.l.file())
@@ -293,7 +294,7 @@ func (r *dirReader) walk(dir, rel string, links int) error {
 		if err != nil {
 			return err
 		}
-		r.files[rp] = data
+		r.files[rp] = bytes.TrimPrefix(data, utf8BOM)
 	}
 	return nil
 }

@@ -52,8 +52,10 @@
 //
 // A Build packages a chart from a directory, the unpacked artifact of a
 // GitRepository, Bucket or OCIRepository: it loads the chart directory as
-// Helm does (.helmignore, subcharts in charts/ as directories or
-// archives), resolves the dependencies of Chart.yaml that charts/ lacks
+// Helm does (.helmignore with Helm's own rules, which are not gitignore's;
+// symbolic links followed when they stay inside the root and refused
+// otherwise; byte order marks stripped; subcharts in charts/ as
+// directories or archives), resolves the dependencies of Chart.yaml that charts/ lacks
 // (file:// paths, which must stay inside the artifact's root and are
 // refused by name otherwise, HTTP(S) repositories through Repository, and
 // oci:// ones through OCIChart), merges values files in order into

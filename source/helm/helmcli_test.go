@@ -2,9 +2,11 @@ package helm_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gitopskit/gitopskit/internal/testbin"
@@ -24,6 +26,20 @@ func helmCLI(t *testing.T, dir string, args ...string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("helm %v: %v\n%s", args, err, out)
 	}
+}
+
+// helmCLIErr runs bin/helm and returns its failure, if any.
+func helmCLIErr(t *testing.T, dir string, args ...string) error {
+	t.Helper()
+	bin := testbin.Tool(t, "helm")
+	home := t.TempDir()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(home, "cache"), "HELM_CONFIG_HOME="+filepath.Join(home, "config"), "HELM_DATA_HOME="+filepath.Join(home, "data"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	return nil
 }
 
 // copyTree copies a directory.
@@ -145,6 +161,7 @@ func TestHelmCLIPackage(t *testing.T) {
 	files := appChart("")
 	delete(files, "app/Chart.yaml")
 	files["app/Chart.yaml"] = "apiVersion: v2\nname: app\nversion: 1.0.0-rc.1+build.7\nkubeVersion: \">=1.30.0\"\nmaintainers:\n- name: me\n  email: me@example.com\nannotations:\n  a: b\n"
+	files["app/files/bom.txt"] = "\ufeffwith a byte order mark\n"
 	files["shared/cm.yaml"] = "kind: ConfigMap\nmetadata:\n  name: shared\n"
 	files["shared/dir/a.txt"] = "a\n"
 	writeTree(t, src, files)
@@ -278,5 +295,62 @@ func TestHelmCLIPullsHelmtestPush(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(hdir, "app-0.3.0+b.1.tgz"))
 	if err != nil || string(got) != string(data) {
 		t.Fatalf("helm pulled %d bytes (%v), pushed %d", len(got), err, len(data))
+	}
+}
+
+// .helmignore rules select the files helm package selects, Helm's quirks
+// included (a lone "!p" rule leaves out everything else, Chart.yaml too).
+func TestHelmCLIHelmignore(t *testing.T) {
+	tree := map[string]string{
+		"app/Chart.yaml":          "apiVersion: v2\nname: app\nversion: 1.0.0\n",
+		"app/keep.bak":            "k\n",
+		"app/drop.bak":            "d\n",
+		"app/top.txt":             "t\n",
+		"app/files/top.txt":       "t\n",
+		"app/docs/a.md":           "a\n",
+		"app/docs/b.txt":          "b\n",
+		"app/docs/sub/c.md":       "c\n",
+		"app/files/deep/x.tmp":    "x\n",
+		"app/templates/.dot.yaml": "d\n",
+		"app/templates/a.yaml":    "a\n",
+		"app/.hidden":             "h\n",
+		"app/secret/key":          "s\n",
+	}
+	for _, rules := range []string{
+		"",
+		"# comment\n\n*.bak\n",
+		"/top.txt\n",
+		"top.txt\n",
+		"docs/*.md\n",
+		"docs/\n",
+		"docs\n",
+		"*.tmp\nsecret/\n",
+		".*\n",
+		"files/*/*.tmp\n",
+		"!keep.bak\n",
+		"*.bak\n!keep.bak\n",
+		"[a-c].md\n",
+		"te?plates/a.yaml\n",
+	} {
+		t.Run(strings.ReplaceAll(rules, "\n", ";"), func(t *testing.T) {
+			src := t.TempDir()
+			files := map[string]string{"app/.helmignore": rules}
+			for k, v := range tree {
+				files[k] = v
+			}
+			writeTree(t, src, files)
+			herr := helmCLIErr(t, src, "package", "app", "-d", "out")
+			out := filepath.Join(t.TempDir(), "out")
+			res, err := (&helm.Build{Root: src, Path: "app"}).Run(context.Background(), out)
+			if (herr != nil) != (err != nil) {
+				t.Fatalf("helm: %v; ours: %v", herr, err)
+			}
+			if err != nil {
+				return
+			}
+			_, hfiles := readChart(t, filepath.Join(src, "out", "app-1.0.0.tgz"))
+			_, ofiles := readChart(t, filepath.Join(out, res.File))
+			sameChart(t, hfiles, ofiles)
+		})
 	}
 }
