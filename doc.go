@@ -20,7 +20,9 @@
 //   - source/bucket: fetch the objects of an S3-compatible bucket (under a
 //     prefix, ignore rules applied to keys, parallel downloads) with Flux's
 //     key→ETag revision and a listing-only "nothing changed" check;
-//     source/bucket/buckettest is an in-memory provider for tests.
+//     source/bucket/azureblob and source/bucket/gcs serve Azure Blob Storage
+//     and Google Cloud Storage; source/bucket/buckettest is an in-memory
+//     provider for tests.
 //   - artifact: pack a fetched tree into a reproducible tar.gz with a sha256
 //     digest, honour ignore rules, store and serve artifacts, and fetch, verify
 //     and unpack them safely on the consuming side.

@@ -2,7 +2,6 @@ package bucket
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -63,35 +62,14 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.Bucket) (ctrl.
 		return st.Stall("", sourcev1.InvalidProviderConfigurationReason, err)
 	}
 
-	opts := S3Options(obj.Spec)
-	for _, s := range []struct {
-		ref   *meta.LocalObjectReference
-		what  string
-		apply func(*bucket.S3Options, map[string][]byte) error
-	}{
-		{obj.Spec.SecretRef, "", Credentials},
-		{obj.Spec.CertSecretRef, "TLS ", TLS},
-		{obj.Spec.ProxySecretRef, "proxy ", Proxy},
-	} {
-		if s.ref == nil {
-			continue
+	provider, release, serr := r.provider(ctx, obj)
+	if serr != nil {
+		if serr.stall {
+			return st.Stall(sourcev1.FetchFailedCondition, serr.reason, serr.err)
 		}
-		data, err := fluxadapter.SecretData(ctx, r.Client, obj.Namespace, s.ref.Name)
-		if err == nil {
-			if err = s.apply(&opts, data); err != nil {
-				err = fmt.Errorf("invalid %sSecret %q: %w", s.what, s.ref.Name, err)
-			}
-		}
-		if errors.Is(err, ErrNotSupported) {
-			return st.Stall(sourcev1.FetchFailedCondition, sourcev1.AuthenticationFailedReason, err)
-		} else if err != nil {
-			return st.Fail(sourcev1.FetchFailedCondition, sourcev1.AuthenticationFailedReason, err)
-		}
+		return st.Fail(sourcev1.FetchFailedCondition, serr.reason, serr.err)
 	}
-	provider, err := bucket.NewS3(opts)
-	if err != nil {
-		return st.Stall(sourcev1.FetchFailedCondition, sourcev1.BucketOperationFailedReason, err)
-	}
+	defer release()
 	src := &bucket.Bucket{Provider: provider, Prefix: obj.Spec.Prefix, Limits: r.Limits}
 	if obj.Spec.Ignore != nil {
 		src.Ignore = *obj.Spec.Ignore

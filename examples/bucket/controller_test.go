@@ -167,9 +167,11 @@ func TestBucket(t *testing.T) {
 		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == sourcev1.BucketOperationFailedReason &&
 			apimeta.IsStatusConditionFalse(o.Status.Conditions, meta.ReadyCondition)
 	})
-	// A provider this controller does not implement stalls, saying so.
-	gcp := createBucket(t, s3, ns, "gcp", func(b *sourcev1.Bucket) { b.Spec.Provider = sourcev1.BucketProviderGoogle })
-	waitFor(t, gcp, "gcp stalls", func(o *sourcev1.Bucket) bool {
+	// A field this controller does not implement stalls, saying so.
+	other := createBucket(t, s3, ns, "other", func(b *sourcev1.Bucket) {
+		b.Spec.Provider, b.Spec.SecretRef, b.Spec.ServiceAccountName = sourcev1.BucketProviderAmazon, nil, "reader"
+	})
+	waitFor(t, other, "serviceAccountName stalls", func(o *sourcev1.Bucket) bool {
 		c := apimeta.FindStatusCondition(o.Status.Conditions, meta.StalledCondition)
 		return c != nil && c.Status == metav1.ConditionTrue && strings.Contains(c.Message, "not supported yet")
 	})

@@ -9,7 +9,7 @@ import (
 )
 
 // The spec of a Bucket maps to source/bucket's S3 options; the access keys,
-// TLS and proxy come from its Secrets, and providers that are not
+// TLS and proxy come from its Secrets, and fields that are not
 // implemented are refused by name.
 func ExampleS3Options() {
 	spec := sourcev1.BucketSpec{
@@ -19,10 +19,10 @@ func ExampleS3Options() {
 	opts := bucket.S3Options(spec)
 	fmt.Println(opts.Bucket, opts.Endpoint, opts.Insecure)
 	fmt.Println(bucket.Unsupported(spec))
-	spec.Provider = sourcev1.BucketProviderAzure
+	spec.ServiceAccountName = "reader"
 	fmt.Println(bucket.Unsupported(spec))
 	// Output:
 	// manifests minio.example.com:9000 false
 	// <nil>
-	// spec.provider 'azure' is not supported yet: use 'generic' or 'aws'
+	// spec.serviceAccountName is not supported yet: use spec.secretRef
 }

@@ -16,14 +16,13 @@ import (
 var ErrNotSupported = errors.New("not supported yet")
 
 // Unsupported returns an error wrapping ErrNotSupported when spec asks for
-// something this controller does not do: a provider other than "generic"
-// and "aws" (Google Cloud Storage, Azure Blob Storage), spec.sts or
-// spec.serviceAccountName.
+// something this controller does not do: a provider other than "generic",
+// "aws", "azure" and "gcp", spec.sts or spec.serviceAccountName.
 func Unsupported(spec sourcev1.BucketSpec) error {
 	switch spec.Provider {
-	case "", sourcev1.BucketProviderGeneric, sourcev1.BucketProviderAmazon:
+	case "", sourcev1.BucketProviderGeneric, sourcev1.BucketProviderAmazon, sourcev1.BucketProviderAzure, sourcev1.BucketProviderGoogle:
 	default:
-		return fmt.Errorf("spec.provider '%s' is %w: use 'generic' or 'aws'", spec.Provider, ErrNotSupported)
+		return fmt.Errorf("spec.provider '%s' is %w: use 'generic', 'aws', 'azure' or 'gcp'", spec.Provider, ErrNotSupported)
 	}
 	if spec.STS != nil {
 		return fmt.Errorf("spec.sts is %w", ErrNotSupported)

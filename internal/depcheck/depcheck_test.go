@@ -57,6 +57,12 @@ func TestLightPackages(t *testing.T) {
 		{"source/oci/sigstoreverify", slices.DeleteFunc(slices.Clone(heavy), func(p string) bool { return p == "github.com/sigstore" })},
 		{"source/oci/cosignverify", heavy},
 		{"source/bucket", heavy},
+		// Each cloud provider links its own SDK and no other.
+		{"source/bucket/azureblob", []string{"github.com/Azure/azure-sdk-for-go/sdk/azidentity", "github.com/AzureAD",
+			"github.com/aws/aws-sdk-go", "cloud.google.com/go", "google.golang.org/api", "github.com/getsops/sops",
+			"helm.sh/helm", "github.com/sigstore", "k8s.io/client-go"}},
+		{"source/bucket/gcs", []string{"github.com/aws/aws-sdk-go", "github.com/Azure/azure-sdk-for-go",
+			"github.com/getsops/sops", "helm.sh/helm", "github.com/sigstore", "k8s.io/client-go"}},
 		{"notify", slices.Concat(notifyVendors, heavy)},
 		{"notify/provider", slices.Concat(notifyVendors, heavy)},
 	} {

@@ -40,8 +40,9 @@
 // (ErrUnsafeKey, ErrLimit, ErrObjectNotFound); their text never holds a
 // secret key, session token or proxy password.
 //
-// The Provider interface (List with ETags across pages, Get) is small so
-// that Azure Blob Storage and Google Cloud Storage providers can be added
-// beside S3 without touching Bucket; package buckettest offers an
+// The Provider interface (List with ETags across pages, Get) is small:
+// NewS3 serves S3-compatible storage, package azureblob Azure Blob Storage
+// and package gcs Google Cloud Storage (each its own package, so a program
+// links only the cloud SDK it uses), and package buckettest offers an
 // in-memory Provider for tests.
 package bucket
