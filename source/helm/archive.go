@@ -4,13 +4,16 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/Masterminds/semver/v3"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -56,34 +59,71 @@ func (l Limits) chart() int64 { return capOf(l.MaxChartSize, DefaultMaxChartSize
 func (l Limits) file() int64  { return capOf(l.MaxFileSize, DefaultMaxFileSize) }
 func (l Limits) total() int64 { return capOf(l.MaxTotalSize, DefaultMaxTotalSize) }
 
-// chart is a loaded chart: its own files (paths relative to the chart's
-// root, charts/ excluded) and its subcharts.
+// chart is a loaded chart, split as Helm's loader splits it: its
+// metadata, lock and schema, its other files (paths relative to the
+// chart's root, charts/ excluded) and its subcharts.
 type chart struct {
-	meta  metadata
-	files map[string][]byte
-	deps  []*chart
+	meta   metadata
+	lock   *lock // Chart.lock (v2 charts) or requirements.lock
+	schema []byte
+	files  map[string][]byte
+	deps   []*chart
 }
 
-// metadata is what the package reads from Chart.yaml.
+// metadata is Chart.yaml, with the fields Helm knows; Helm drops the
+// others when it packages a chart, and so does this package.
 type metadata struct {
-	APIVersion   string       `json:"apiVersion"`
-	Name         string       `json:"name"`
-	Version      string       `json:"version"`
-	Dependencies []dependency `json:"dependencies,omitempty"`
+	Name         string            `json:"name,omitempty"`
+	Home         string            `json:"home,omitempty"`
+	Sources      []string          `json:"sources,omitempty"`
+	Version      string            `json:"version,omitempty"`
+	Description  string            `json:"description,omitempty"`
+	Keywords     []string          `json:"keywords,omitempty"`
+	Maintainers  []*maintainer     `json:"maintainers,omitempty"`
+	Icon         string            `json:"icon,omitempty"`
+	APIVersion   string            `json:"apiVersion,omitempty"`
+	Condition    string            `json:"condition,omitempty"`
+	Tags         string            `json:"tags,omitempty"`
+	AppVersion   string            `json:"appVersion,omitempty"`
+	Deprecated   bool              `json:"deprecated,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	KubeVersion  string            `json:"kubeVersion,omitempty"`
+	Dependencies []*dependency     `json:"dependencies,omitempty"`
+	Type         string            `json:"type,omitempty"`
+}
+
+type maintainer struct {
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+	URL   string `json:"url,omitempty"`
 }
 
 // dependency is one entry of Chart.yaml's dependencies.
 type dependency struct {
-	Name       string `json:"name"`
-	Version    string `json:"version,omitempty"`
-	Repository string `json:"repository,omitempty"`
-	Alias      string `json:"alias,omitempty"`
+	Name         string   `json:"name"`
+	Version      string   `json:"version,omitempty"`
+	Repository   string   `json:"repository"`
+	Condition    string   `json:"condition,omitempty"`
+	Tags         []string `json:"tags,omitempty"`
+	Enabled      bool     `json:"enabled,omitempty"`
+	ImportValues []any    `json:"import-values,omitempty"`
+	Alias        string   `json:"alias,omitempty"`
+}
+
+// lock is Chart.lock.
+type lock struct {
+	Generated    time.Time     `json:"generated"`
+	Digest       string        `json:"digest"`
+	Dependencies []*dependency `json:"dependencies"`
 }
 
 const (
-	chartFile        = "Chart.yaml"
-	valuesFile       = "values.yaml"
-	requirementsFile = "requirements.yaml"
+	chartFile            = "Chart.yaml"
+	valuesFile           = "values.yaml"
+	schemaFile           = "values.schema.json"
+	lockFile             = "Chart.lock"
+	requirementsFile     = "requirements.yaml"
+	requirementsLockFile = "requirements.lock"
 )
 
 // parseYAML decodes untrusted YAML into v after the alias guard, through
@@ -102,29 +142,14 @@ func parseYAML(data []byte, v any) (err error) {
 
 // loadChart builds a chart from its files, as Helm's loader groups them:
 // charts/<x>.tgz and charts/<x>/ are subcharts (names starting with "."
-// or "_" are skipped), .prov files under charts/ stay files.
+// or "_" are skipped), .prov files under charts/ stay files, and other
+// files directly in charts/ are refused, as Helm refuses them.
 func loadChart(files map[string][]byte, l Limits, depth int) (*chart, error) {
 	if depth > 10 {
 		return nil, errorf(ErrInvalidChart, "subcharts nest more than 10 deep")
 	}
 	c := &chart{files: map[string][]byte{}}
-	sub := map[string]map[string][]byte{}
-	for name, data := range files {
-		rest, ok := strings.CutPrefix(name, "charts/")
-		if !ok || path.Ext(name) == ".prov" {
-			c.files[name] = data
-			continue
-		}
-		if strings.IndexAny(rest, "._") == 0 {
-			continue
-		}
-		first, inner, _ := strings.Cut(rest, "/")
-		if sub[first] == nil {
-			sub[first] = map[string][]byte{}
-		}
-		sub[first][inner] = data
-	}
-	raw, ok := c.files[chartFile]
+	raw, ok := files[chartFile]
 	if !ok {
 		return nil, errorf(ErrInvalidChart, "no Chart.yaml")
 	}
@@ -134,15 +159,46 @@ func loadChart(files map[string][]byte, l Limits, depth int) (*chart, error) {
 	if c.meta.APIVersion == "" {
 		c.meta.APIVersion = "v1"
 	}
-	if c.meta.APIVersion == "v1" {
-		if req, ok := c.files[requirementsFile]; ok {
-			var r struct {
-				Dependencies []dependency `json:"dependencies"`
+	v1 := c.meta.APIVersion == "v1"
+	sub := map[string]map[string][]byte{}
+	for name, data := range files {
+		switch {
+		case name == chartFile:
+		case name == lockFile:
+			c.lock = &lock{}
+			if err := parseYAML(data, c.lock); err != nil {
+				return nil, errorf(ErrInvalidChart, "Chart.lock: %v", err)
 			}
-			if err := parseYAML(req, &r); err != nil {
+		case name == valuesFile:
+			if _, err := parseValues(name, data); err != nil {
+				return nil, err
+			}
+			c.files[name] = data
+		case name == schemaFile:
+			c.schema = data
+		case name == requirementsFile:
+			if err := parseYAML(data, &c.meta); err != nil {
 				return nil, errorf(ErrInvalidChart, "requirements.yaml: %v", err)
 			}
-			c.meta.Dependencies = r.Dependencies
+			if v1 {
+				c.files[name] = data
+			}
+		case name == requirementsLockFile:
+			c.lock = &lock{}
+			if err := parseYAML(data, c.lock); err != nil {
+				return nil, errorf(ErrInvalidChart, "requirements.lock: %v", err)
+			}
+			if v1 {
+				c.files[name] = data
+			}
+		case strings.HasPrefix(name, "charts/") && path.Ext(name) != ".prov":
+			first, inner, _ := strings.Cut(strings.TrimPrefix(name, "charts/"), "/")
+			if sub[first] == nil {
+				sub[first] = map[string][]byte{}
+			}
+			sub[first][inner] = data
+		default:
+			c.files[name] = data
 		}
 	}
 	if err := c.meta.validate(); err != nil {
@@ -154,18 +210,20 @@ func loadChart(files map[string][]byte, l Limits, depth int) (*chart, error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
+		if strings.IndexAny(n, "._") == 0 {
+			continue
+		}
 		group := sub[n]
 		var dep *chart
 		var err error
-		if data, ok := group[""]; ok && len(group) == 1 && strings.HasSuffix(n, ".tgz") {
+		if data, ok := group[""]; ok && path.Ext(n) == ".tgz" {
 			var fs map[string][]byte
 			fs, err = readArchive(bytes.NewReader(data), l)
 			if err == nil {
 				dep, err = loadChart(fs, l, depth+1)
 			}
-		} else if _, ok := group[""]; ok {
-			continue // a plain file in charts/: Helm skips it
 		} else {
+			delete(group, "")
 			dep, err = loadChart(group, l, depth+1)
 		}
 		if err != nil {
@@ -176,22 +234,79 @@ func loadChart(files map[string][]byte, l Limits, depth int) (*chart, error) {
 	return c, nil
 }
 
-func (m metadata) validate() error {
-	if m.Name == "" {
+// aliasFormat is what a dependency alias may hold.
+var aliasFormat = regexp.MustCompile("^[a-zA-Z0-9_-]+$")
+
+// validate checks the metadata as Helm does, after cleaning its strings
+// as Helm cleans them (white space to spaces, unprintable runes out).
+func (m *metadata) validate() error {
+	for _, p := range []*string{&m.Name, &m.Description, &m.Home, &m.Icon, &m.Condition, &m.Tags, &m.AppVersion, &m.KubeVersion} {
+		*p = printable(*p)
+	}
+	for i := range m.Sources {
+		m.Sources[i] = printable(m.Sources[i])
+	}
+	for i := range m.Keywords {
+		m.Keywords[i] = printable(m.Keywords[i])
+	}
+	switch {
+	case m.Name == "":
 		return errorf(ErrInvalidChart, "Chart.yaml has no name")
-	}
-	if strings.ContainsAny(m.Name, "/\\") || m.Name == "." || m.Name == ".." {
+	case m.Name == "." || m.Name == "..":
+		return errorf(ErrInvalidChart, "chart name %q is not allowed", m.Name)
+	case strings.ContainsAny(m.Name, "/\\"):
 		return errorf(ErrInvalidChart, "chart name %q is not a plain name", m.Name)
-	}
-	if m.APIVersion != "v1" && m.APIVersion != "v2" {
+	case m.APIVersion != "v1" && m.APIVersion != "v2":
 		return errorf(ErrInvalidChart, "chart %s has apiVersion %q, want v1 or v2", m.Name, m.APIVersion)
+	case m.Version == "":
+		return errorf(ErrInvalidChart, "chart %s has no version", m.Name)
+	case m.Type != "" && m.Type != "application" && m.Type != "library":
+		return errorf(ErrInvalidChart, "chart %s has type %q, want application or library", m.Name, m.Type)
 	}
-	if _, err := semver.StrictNewVersion(m.Version); err != nil {
-		if _, err := semver.NewVersion(m.Version); err != nil {
-			return errorf(ErrInvalidChart, "chart %s version %q is not SemVer", m.Name, m.Version)
+	if _, err := semver.NewVersion(m.Version); err != nil {
+		return errorf(ErrInvalidChart, "chart %s version %q is not SemVer", m.Name, m.Version)
+	}
+	for _, mt := range m.Maintainers {
+		if mt == nil {
+			return errorf(ErrInvalidChart, "chart %s has an empty maintainer", m.Name)
 		}
+		mt.Name, mt.Email, mt.URL = printable(mt.Name), printable(mt.Email), printable(mt.URL)
+	}
+	seen := map[string]bool{}
+	for _, d := range m.Dependencies {
+		if d == nil {
+			return errorf(ErrInvalidChart, "chart %s has an empty dependency", m.Name)
+		}
+		d.Name, d.Version, d.Repository, d.Condition = printable(d.Name), printable(d.Version), printable(d.Repository), printable(d.Condition)
+		for i := range d.Tags {
+			d.Tags[i] = printable(d.Tags[i])
+		}
+		if d.Alias != "" && !aliasFormat.MatchString(d.Alias) {
+			return errorf(ErrInvalidChart, "dependency %q has disallowed characters in its alias", d.Name)
+		}
+		key := d.Name
+		if d.Alias != "" {
+			key = d.Alias
+		}
+		if seen[key] {
+			return errorf(ErrInvalidChart, "more than one dependency with name or alias %q", key)
+		}
+		seen[key] = true
 	}
 	return nil
+}
+
+// printable turns white space into spaces and drops unprintable runes.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return ' '
+		}
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return -1
+	}, s)
 }
 
 // utf8BOM is the byte order mark Helm's loader strips from every file.
@@ -256,15 +371,43 @@ func readArchive(r io.Reader, l Limits) (map[string][]byte, error) {
 	return files, nil
 }
 
-// flatten returns the files of c and of its subcharts, as a packaged
-// chart lays them out: subcharts unpacked under charts/<name>/.
-func (c *chart) flatten(prefix string, out map[string][]byte) {
+// flatten returns the files of c and of its subcharts as helm package
+// lays them out: Chart.yaml written from the metadata (without the
+// dependencies of a v1 chart), Chart.lock from the lock (v2 charts only),
+// values.schema.json checked to be JSON, subcharts unpacked under
+// charts/<name>/.
+func (c *chart) flatten(prefix string, out map[string][]byte) error {
+	meta := c.meta
+	if meta.APIVersion == "v1" {
+		meta.Dependencies = nil
+	}
+	data, err := sigsyaml.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	out[prefix+chartFile] = data
+	if c.lock != nil && c.meta.APIVersion == "v2" {
+		data, err := sigsyaml.Marshal(c.lock)
+		if err != nil {
+			return err
+		}
+		out[prefix+lockFile] = data
+	}
+	if c.schema != nil {
+		if !json.Valid(c.schema) {
+			return errorf(ErrInvalidChart, "chart %s: values.schema.json is not JSON", c.meta.Name)
+		}
+		out[prefix+schemaFile] = c.schema
+	}
 	for n, d := range c.files {
 		out[prefix+n] = d
 	}
 	for _, d := range c.deps {
-		d.flatten(prefix+"charts/"+d.meta.Name+"/", out)
+		if err := d.flatten(prefix+"charts/"+d.meta.Name+"/", out); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // archiveTime is the modification time of every entry of the archives
@@ -274,7 +417,9 @@ var archiveTime = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 // writeArchive packs c as <name>/... into a gzip tar, entries sorted.
 func (c *chart) writeArchive(w io.Writer) error {
 	files := map[string][]byte{}
-	c.flatten("", files)
+	if err := c.flatten("", files); err != nil {
+		return err
+	}
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
@@ -304,21 +449,9 @@ func (c *chart) writeArchive(w io.Writer) error {
 	return zw.Close()
 }
 
-// setVersion rewrites Chart.yaml with version, keeping its other fields.
+// setVersion sets the chart's version (written to Chart.yaml when the
+// chart is packed).
 func (c *chart) setVersion(version string) error {
-	if c.meta.Version == version {
-		return nil
-	}
-	var m map[string]any
-	if err := parseYAML(c.files[chartFile], &m); err != nil {
-		return errorf(ErrInvalidChart, "Chart.yaml: %v", err)
-	}
-	m["version"] = version
-	out, err := sigsyaml.Marshal(m)
-	if err != nil {
-		return err
-	}
-	c.files[chartFile] = out
 	c.meta.Version = version
 	return nil
 }

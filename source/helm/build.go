@@ -345,7 +345,7 @@ func errKindOf(err error) error {
 	return ErrInvalidChart
 }
 
-func (b *Build) localDependency(chartPath string, dep dependency) (*chart, error) {
+func (b *Build) localDependency(chartPath string, dep *dependency) (*chart, error) {
 	rel := strings.TrimPrefix(dep.Repository, "file://")
 	if rel == "" {
 		rel = "charts/" + dep.Name
@@ -399,7 +399,7 @@ func (b *Build) localDependency(chartPath string, dep dependency) (*chart, error
 	return sub, nil
 }
 
-func (b *Build) httpDependency(ctx context.Context, dep dependency) (*chart, error) {
+func (b *Build) httpDependency(ctx context.Context, dep *dependency) (*chart, error) {
 	var repo *Repository
 	if b.Repositories != nil {
 		r, err := b.Repositories(ctx, dep.Repository)
@@ -430,7 +430,7 @@ func (b *Build) httpDependency(ctx context.Context, dep dependency) (*chart, err
 	return loadChart(files, b.Limits, 1)
 }
 
-func (b *Build) ociDependency(ctx context.Context, dep dependency) (*chart, error) {
+func (b *Build) ociDependency(ctx context.Context, dep *dependency) (*chart, error) {
 	var client oci.Client
 	if b.OCIClient != nil {
 		c, err := b.OCIClient(ctx, dep.Repository)

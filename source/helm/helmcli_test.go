@@ -354,3 +354,121 @@ func TestHelmCLIHelmignore(t *testing.T) {
 		})
 	}
 }
+
+// Chart versions and names as helm package reads and refuses them.
+func TestHelmCLIPackageMetadata(t *testing.T) {
+	for _, chartYAML := range []string{
+		"apiVersion: v2\nname: t\nversion: v1.0.0\n",
+		"apiVersion: v2\nname: t\nversion: 1.0\n",
+		"apiVersion: v2\nname: t\nversion: 01.0.0\n",
+		"apiVersion: v2\nname: t\nversion: \"1.2\"\n",
+		"apiVersion: v2\nname: t\nversion: 1.0.0-rc.1+b.2\n",
+		"apiVersion: v2\nname: t\nversion: one\n",
+		"apiVersion: v2\nname: a/b\nversion: 1.0.0\n",
+		"apiVersion: v2\nname: ..\nversion: 1.0.0\n",
+		"apiVersion: v2\nname: A_b\nversion: 1.0.0\n",
+		"apiVersion: v2\nname: t\nversion: 1.0.0\ntype: weird\n",
+		"apiVersion: v2\nname: t\nversion: 1.0.0\ntype: library\n",
+		"apiVersion: v3\nname: t\nversion: 1.0.0\n",
+		"apiVersion: v1\nname: t\nversion: 1.0.0\n",
+		"name: t\nversion: 1.0.0\n",
+		"apiVersion: v2\nversion: 1.0.0\n",
+	} {
+		t.Run(chartYAML, func(t *testing.T) {
+			src := t.TempDir()
+			writeTree(t, src, map[string]string{"c/Chart.yaml": chartYAML, "c/values.yaml": "a: 1\n"})
+			herr := helmCLIErr(t, src, "package", "c", "-d", "out")
+			out := filepath.Join(t.TempDir(), "out")
+			res, err := (&helm.Build{Root: src, Path: "c"}).Run(context.Background(), out)
+			if (herr != nil) != (err != nil) {
+				t.Fatalf("helm: %v; ours: %v", herr, err)
+			}
+			if err != nil {
+				return
+			}
+			entries, _ := os.ReadDir(filepath.Join(src, "out"))
+			if len(entries) != 1 || entries[0].Name() != res.File {
+				t.Fatalf("helm wrote %v, ours %s", entries, res.File)
+			}
+			_, hfiles := readChart(t, filepath.Join(src, "out", res.File))
+			_, ofiles := readChart(t, filepath.Join(out, res.File))
+			sameChart(t, hfiles, ofiles)
+		})
+	}
+}
+
+// Files Helm's loader treats apart: locks, requirements, the schema, stray
+// files in charts/, unknown Chart.yaml fields, strings it cleans.
+func TestHelmCLIPackageSpecialFiles(t *testing.T) {
+	lib := "apiVersion: v2\nname: lib\nversion: 0.1.0\n"
+	for name, files := range map[string]map[string]string{
+		"v1 requirements": {
+			"Chart.yaml":            "apiVersion: v1\nname: old\nversion: 1.0.0\n",
+			"requirements.yaml":     "dependencies:\n- name: lib\n  version: 0.1.0\n  repository: file://../lib\n",
+			"requirements.lock":     "dependencies:\n- name: lib\n  version: 0.1.0\n  repository: file://../lib\ndigest: sha256:abc\ngenerated: \"2026-01-01T00:00:00Z\"\n",
+			"charts/lib/Chart.yaml": lib,
+		},
+		"v2 requirements": {
+			"Chart.yaml":            "apiVersion: v2\nname: new\nversion: 1.0.0\n",
+			"requirements.yaml":     "dependencies:\n- name: lib\n  version: 0.1.0\n  repository: file://../lib\n",
+			"Chart.lock":            "dependencies:\n- name: lib\n  version: 0.1.0\n  repository: file://../lib\ndigest: sha256:abc\ngenerated: \"2026-01-01T00:00:00Z\"\nextra: dropped\n",
+			"charts/lib/Chart.yaml": lib,
+		},
+		"v1 Chart.lock": {
+			"Chart.yaml": "name: old\nversion: 1.0.0\n",
+			"Chart.lock": "dependencies: []\ndigest: sha256:abc\ngenerated: \"2026-01-01T00:00:00Z\"\n",
+		},
+		"stray file in charts": {
+			"Chart.yaml":       "apiVersion: v2\nname: a\nversion: 1.0.0\n",
+			"charts/README.md": "x\n",
+		},
+		"hidden entries in charts": {
+			"Chart.yaml":                "apiVersion: v2\nname: a\nversion: 1.0.0\n",
+			"charts/_skip/file":         "x\n",
+			"charts/.skip.tgz":          "x\n",
+			"charts/lib-0.1.0.tgz.prov": "signature\n",
+			"charts/lib/Chart.yaml":     lib,
+		},
+		"invalid schema": {
+			"Chart.yaml":         "apiVersion: v2\nname: a\nversion: 1.0.0\n",
+			"values.schema.json": "{not json",
+		},
+		"values not a map": {
+			"Chart.yaml":  "apiVersion: v2\nname: a\nversion: 1.0.0\n",
+			"values.yaml": "- a\n- b\n",
+		},
+		"bad alias": {
+			"Chart.yaml":            "apiVersion: v2\nname: a\nversion: 1.0.0\ndependencies:\n- name: lib\n  alias: \"a b\"\n  repository: file://charts/lib\n",
+			"charts/lib/Chart.yaml": lib,
+		},
+		"duplicate alias": {
+			"Chart.yaml":            "apiVersion: v2\nname: a\nversion: 1.0.0\ndependencies:\n- name: lib\n  repository: file://charts/lib\n- name: other\n  alias: lib\n  repository: file://charts/lib\n",
+			"charts/lib/Chart.yaml": lib,
+		},
+		"unknown fields and odd strings": {
+			"Chart.yaml":            "apiVersion: v2\nname: a\nversion: 1.0.0\nunknown: dropped\ndescription: \"tab\\there\\u0007bell\"\nappVersion: 1.10\nmaintainers:\n- name: \"m\\nx\"\n  extra: 1\nannotations:\n  k: v\ndependencies:\n- name: lib\n  repository: file://charts/lib\n  import-values: [a, {child: b, parent: c}]\n  tags: [t]\n  enabled: true\n  condition: lib.enabled\n",
+			"charts/lib/Chart.yaml": lib,
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := t.TempDir()
+			tree := map[string]string{}
+			for k, v := range files {
+				tree["c/"+k] = v
+			}
+			writeTree(t, src, tree)
+			herr := helmCLIErr(t, src, "package", "c", "-d", "out")
+			out := filepath.Join(t.TempDir(), "out")
+			res, err := (&helm.Build{Root: src, Path: "c"}).Run(context.Background(), out)
+			if (herr != nil) != (err != nil) {
+				t.Fatalf("helm: %v; ours: %v", herr, err)
+			}
+			if err != nil {
+				return
+			}
+			_, hfiles := readChart(t, filepath.Join(src, "out", res.File))
+			_, ofiles := readChart(t, filepath.Join(out, res.File))
+			sameChart(t, hfiles, ofiles)
+		})
+	}
+}
