@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -181,7 +183,7 @@ func finishChart(data []byte, dir, wantName, wantVersion string, o ChartOptions)
 	repack := version != ch.meta.Version
 	if len(o.ValuesFiles) > 0 {
 		used, err := ch.mergeValuesFiles(o.ValuesFiles, o.IgnoreMissingValuesFiles, func(name string) ([]byte, bool, error) {
-			d, ok := ch.files[strings.TrimPrefix(name, "./")]
+			d, ok := ch.files[path.Clean(filepath.ToSlash(name))]
 			return d, ok, nil
 		})
 		if err != nil {
