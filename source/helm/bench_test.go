@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/gitopskit/gitopskit/internal/testbin"
@@ -188,5 +190,35 @@ func copyTreeB(b *testing.B, src, dst string) {
 	})
 	if err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkHelmIndexLoader loads the index of BenchmarkParseIndex with
+// Helm's own loader (tools/helm/indexmem, run with go run in its module)
+// and reports its load time, allocations and retained heap.
+func BenchmarkHelmIndexLoader(b *testing.B) {
+	bin, err := testbin.Dir()
+	if err != nil {
+		b.Fatal(err)
+	}
+	file := filepath.Join(b.TempDir(), "index.yaml")
+	if err := os.WriteFile(file, benchIndex(b), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	var out []byte
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command("go", "run", "./indexmem", file)
+		cmd.Dir = filepath.Join(filepath.Dir(bin), "tools", "helm")
+		if out, err = cmd.Output(); err != nil {
+			b.Fatalf("go run ./indexmem: %v", err)
+		}
+	}
+	f := strings.Fields(string(out))
+	for i := 4; i+1 < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i+1], 64)
+		if err != nil {
+			b.Fatalf("indexmem printed %q", out)
+		}
+		b.ReportMetric(v, f[i])
 	}
 }

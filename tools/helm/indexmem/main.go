@@ -37,6 +37,6 @@ func main() {
 		n += len(vs)
 	}
 	runtime.KeepAlive(ix)
-	fmt.Printf("helm repo.LoadIndexFile: %d charts, %d versions, %v, allocated %.1f MiB, retained %.1f MiB\n",
-		len(ix.Entries), n, took.Round(time.Millisecond), float64(after.TotalAlloc-before.TotalAlloc)/(1<<20), float64(after.HeapAlloc-before.HeapAlloc)/(1<<20))
+	fmt.Printf("charts %d versions %d load-ms %d allocated-MiB %.1f retained-MiB %.1f\n",
+		len(ix.Entries), n, took.Milliseconds(), float64(after.TotalAlloc-before.TotalAlloc)/(1<<20), float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20))
 }
