@@ -77,6 +77,21 @@ func TestOCIChart(t *testing.T) {
 	if _, err := c.Pull(context.Background(), t.TempDir()); !errors.Is(err, source.ErrRefNotFound) {
 		t.Fatalf("no match: %v", err)
 	}
+	// An exact version is read from its tag, without the tag list.
+	reg.ResetRequests()
+	c.Version, c.Options = "1.1.0+build.2", helm.ChartOptions{}
+	if res, err := c.Pull(context.Background(), t.TempDir()); err != nil || res.Version != "1.1.0+build.2" {
+		t.Fatalf("exact version: %+v %v", res, err)
+	}
+	for _, r := range reg.Requests() {
+		if strings.HasSuffix(r.Path, "/tags/list") {
+			t.Errorf("exact version listed the tags")
+		}
+	}
+	c.Version = "1.9.9"
+	if _, err := c.Pull(context.Background(), t.TempDir()); !errors.Is(err, source.ErrNotFound) && !errors.Is(err, source.ErrRefNotFound) {
+		t.Fatalf("missing exact version: %v", err)
+	}
 	anon := &helm.OCIChart{URL: reg.URL("charts"), Name: "app", Client: oci.Client{Insecure: true}}
 	_, err = anon.Pull(context.Background(), t.TempDir())
 	if !errors.Is(err, source.ErrAuth) || strings.Contains(err.Error(), "oci-secret") {

@@ -2,6 +2,8 @@ package helm
 
 import (
 	"context"
+
+	"github.com/Masterminds/semver/v3"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +26,8 @@ type OCIChart struct {
 	Name string
 	// Version is a SemVer range over the tags (where "_" stands for "+",
 	// as Helm writes them); empty means "*", the highest stable version.
+	// An exact version ("1.2.3", "1.2.3+build") is read from its tag
+	// without listing the tags, as Flux reads it.
 	Version string
 	// Client says how to reach the registry.
 	Client oci.Client
@@ -67,13 +71,16 @@ func (c *OCIChart) pull(ctx context.Context, dir, last string) (Result, string, 
 	if c.Name == "" || strings.ContainsAny(c.Name, "/:@") {
 		return Result{}, "", newError("get", subject, nil, source.ErrInvalid, "chart name %q is not a plain name", c.Name)
 	}
-	rng := c.Version
-	if rng == "" {
-		rng = "*"
+	ref := oci.Reference{SemVer: c.Version}
+	if c.Version == "" {
+		ref.SemVer = "*"
+	} else if _, err := semver.StrictNewVersion(c.Version); err == nil {
+		// An exact version is its tag: no tag list, as in Flux.
+		ref = oci.Reference{Tag: strings.ReplaceAll(c.Version, "+", "_")}
 	}
 	repo := &oci.Repository{
 		URL:          c.Ref(),
-		Ref:          oci.Reference{SemVer: rng},
+		Ref:          ref,
 		Layer:        oci.LayerSelector{MediaType: oci.HelmChartLayerMediaType, Operation: oci.LayerCopy, CopyName: "chart.tgz"},
 		Client:       c.Client,
 		Verify:       c.Verify,
