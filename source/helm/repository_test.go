@@ -433,3 +433,34 @@ func TestRepositoryNotFound(t *testing.T) {
 		t.Errorf("canceled: %v", err)
 	}
 }
+
+// A redirect to another host does not carry the credentials, unless
+// PassCredentials.
+func TestRedirectCredentials(t *testing.T) {
+	charts := helmtest.New(t, helmtest.WithBasicAuth("user", "pass-word"))
+	addCharts(t, charts, "app", "1.0.0")
+	var sawAuth atomic.Bool
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			sawAuth.Store(true)
+		}
+		http.Redirect(w, r, charts.URL+r.URL.Path, http.StatusFound)
+	}))
+	t.Cleanup(front.Close)
+	repo := &helm.Repository{URL: front.URL, Client: charts.Client()}
+	if _, err := repo.Index(context.Background()); !errors.Is(err, source.ErrAuth) {
+		t.Fatalf("redirected without passCredentials: %v", err)
+	}
+	if !sawAuth.Load() {
+		t.Fatal("the repository's own host got no credentials")
+	}
+	for _, r := range charts.Requests() {
+		if r.HasAuth {
+			t.Fatalf("credentials followed the redirect: %+v", r)
+		}
+	}
+	repo.Client.PassCredentials = true
+	if _, err := repo.Index(context.Background()); err != nil {
+		t.Fatalf("with passCredentials: %v", err)
+	}
+}
