@@ -87,7 +87,9 @@ func (r *Repository) download(ctx context.Context) ([]byte, error) {
 // revision is the index file's digest, "sha256:<hex>", as Flux's
 // HelmRepository reports it; when it equals last, Fetch returns
 // source.ErrUnchanged and writes nothing. The index must parse. A
-// configured Cache is refreshed with the downloaded index.
+// configured Cache is refreshed with the downloaded index. The file
+// written is the bytes the server sent (Flux stores the index re-encoded
+// as JSON; both are index files Helm reads).
 func (r *Repository) Fetch(ctx context.Context, dir, last string) (source.Snapshot, error) {
 	red := r.Client.redactor()
 	data, err := r.download(ctx)
