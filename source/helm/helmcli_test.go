@@ -12,6 +12,7 @@ import (
 	"github.com/gitopskit/gitopskit/internal/testbin"
 	"github.com/gitopskit/gitopskit/source/helm"
 	"github.com/gitopskit/gitopskit/source/helm/helmtest"
+	"github.com/gitopskit/gitopskit/source/oci"
 	"github.com/gitopskit/gitopskit/source/oci/ocitest"
 )
 
@@ -68,10 +69,14 @@ func copyTree(t *testing.T, src, dst string) {
 // appChart is a chart directory with a file:// dependency, a dependency
 // from an HTTP repository, a vendored subchart archive, a .helmignore and
 // a hidden template, next to the chart it depends on.
-func appChart(repoURL string) map[string]string {
+func appChart(repoURL string, ociURL ...string) map[string]string {
+	extra := ""
+	for _, u := range ociURL {
+		extra += "- name: ocidep\n  version: \"0.x\"\n  repository: " + u + "\n"
+	}
 	return map[string]string{
 		"app/Chart.yaml": "apiVersion: v2\nname: app\nversion: 1.0.0\ndescription: the app\nappVersion: \"4.2\"\nkeywords: [a, b]\n" +
-			"dependencies:\n- name: lib\n  version: \"~0.1\"\n  repository: file://../lib\n- name: remote\n  version: \">=2.0.0\"\n  repository: " + repoURL + "\n  alias: far\n",
+			"dependencies:\n- name: lib\n  version: \"~0.1\"\n  repository: file://../lib\n- name: remote\n  version: \">=2.0.0\"\n  repository: " + repoURL + "\n  alias: far\n" + extra,
 		"app/values.yaml":            "# defaults\nreplicas: 1\nimage:\n  tag: v1\n",
 		"app/values.schema.json":     "{\"type\": \"object\"}\n",
 		"app/templates/cm.yaml":      "kind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n",
@@ -110,14 +115,22 @@ func remoteRepo(t *testing.T) *helmtest.Server {
 // helm dependency build && helm package give the chart Build gives.
 func TestHelmCLIDependencyBuildAndPackage(t *testing.T) {
 	srv := remoteRepo(t)
+	reg := ocitest.New(t)
+	dep, err := helmtest.Package(map[string]string{"Chart.yaml": "apiVersion: v2\nname: ocidep\nversion: 0.4.0\n", "values.yaml": "oci: true\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := helmtest.PushOCI(context.Background(), reg, "charts/ocidep", dep); err != nil {
+		t.Fatal(err)
+	}
 	src := t.TempDir()
-	writeTree(t, src, appChart(srv.URL))
+	writeTree(t, src, appChart(srv.URL, reg.URL("charts")))
 
 	// helm's side, in a copy: dependency build writes charts/*.tgz and
 	// Chart.lock, then package.
 	hdir := t.TempDir()
 	copyTree(t, src, hdir)
-	helmCLI(t, hdir, "dependency", "build", "app")
+	helmCLI(t, hdir, "dependency", "build", "app", "--plain-http")
 	helmCLI(t, hdir, "package", "app", "-d", "out")
 
 	// Ours, over the source tree with the same Chart.lock (Build, like
@@ -127,13 +140,13 @@ func TestHelmCLIDependencyBuildAndPackage(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeTree(t, src, map[string]string{"app/Chart.lock": string(lock)})
-	b := &helm.Build{Root: src, Path: "app"}
+	b := &helm.Build{Root: src, Path: "app", OCIClient: func(context.Context, string) (oci.Client, error) { return reg.Client(), nil }}
 	out := filepath.Join(t.TempDir(), "out")
 	res, err := b.Run(context.Background(), out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Name != "app" || res.Version != "1.0.0" || res.File != "app-1.0.0.tgz" || res.Dependencies != 2 || !res.Packaged {
+	if res.Name != "app" || res.Version != "1.0.0" || res.File != "app-1.0.0.tgz" || res.Dependencies != 3 || !res.Packaged {
 		t.Fatalf("result %+v", res)
 	}
 	htop, hfiles := readChart(t, filepath.Join(hdir, "out", "app-1.0.0.tgz"))
@@ -142,7 +155,7 @@ func TestHelmCLIDependencyBuildAndPackage(t *testing.T) {
 		t.Errorf("top directory: helm %q, ours %q", htop, otop)
 	}
 	sameChart(t, hfiles, ofiles)
-	for _, want := range []string{"charts/lib/Chart.yaml", "charts/remote/Chart.yaml", "charts/remote/charts/sub/Chart.yaml", ".helmignore"} {
+	for _, want := range []string{"charts/lib/Chart.yaml", "charts/remote/Chart.yaml", "charts/remote/charts/sub/Chart.yaml", "charts/ocidep/values.yaml", ".helmignore"} {
 		if _, ok := ofiles[want]; !ok {
 			t.Errorf("ours lacks %s", want)
 		}
