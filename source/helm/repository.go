@@ -138,13 +138,25 @@ func (r *Repository) Index(ctx context.Context) (*Index, error) {
 	return ix, nil
 }
 
-// cacheKey keys the cache by URL and credentials' presence, so that an
-// anonymous client never reads an index fetched with credentials.
+// cacheKey keys the cache by URL and by the credentials (basic auth, a
+// client certificate), so that a client never reads an index fetched with
+// credentials it does not hold.
 func (r *Repository) cacheKey() string {
 	k := strings.TrimSuffix(r.URL, "/")
-	if r.Client.Auth != nil {
-		sum := sha256.Sum256([]byte(r.Client.Auth.Username + "\x00" + r.Client.Auth.Password))
-		k += "#" + hex.EncodeToString(sum[:8])
+	h := sha256.New()
+	creds := false
+	if a := r.Client.Auth; a != nil {
+		h.Write([]byte("basic\x00" + a.Username + "\x00" + a.Password + "\x00"))
+		creds = true
+	}
+	if t := r.Client.TLS; t != nil && len(t.CertPEM) > 0 {
+		h.Write([]byte("cert\x00"))
+		h.Write(t.CertPEM)
+		h.Write(t.KeyPEM)
+		creds = true
+	}
+	if creds {
+		k += "#" + hex.EncodeToString(h.Sum(nil)[:16])
 	}
 	return k
 }

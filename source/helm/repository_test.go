@@ -304,15 +304,25 @@ func TestRepositoryClientCertificate(t *testing.T) {
 	caPEM, certPEM, keyPEM := clientCert(t)
 	srv := helmtest.New(t, helmtest.WithClientCA(caPEM))
 	addCharts(t, srv, "app", "1.0.0")
+	cache := helm.NewIndexCache(helm.CacheOptions{})
 	repo := srv.Repository()
+	repo.Cache = cache
 	if _, err := repo.Index(context.Background()); !errors.Is(err, source.ErrNetwork) {
 		t.Fatalf("without a client certificate: %v", err)
 	}
-	repo.Client.TLS.CertPEM, repo.Client.TLS.KeyPEM = certPEM, keyPEM
-	c := &helm.Chart{Repository: repo, Name: "app"}
+	withCert := srv.Repository()
+	withCert.Cache = cache
+	withCert.Client.TLS.CertPEM, withCert.Client.TLS.KeyPEM = certPEM, keyPEM
+	c := &helm.Chart{Repository: withCert, Name: "app"}
 	if _, err := c.Pull(context.Background(), t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
+	// The index the certificate fetched is not served from the cache to a
+	// client without it.
+	if _, err := repo.Index(context.Background()); !errors.Is(err, source.ErrNetwork) {
+		t.Fatalf("without a client certificate, after a cached fetch: %v", err)
+	}
+	repo = withCert
 	repo.Client.TLS.KeyPEM = nil
 	if _, err := repo.Index(context.Background()); !errors.Is(err, source.ErrInvalid) {
 		t.Fatalf("certificate without key: %v", err)
