@@ -29,7 +29,10 @@ type Build struct {
 	// chart (.tgz).
 	Path string
 	// ValuesFiles are files (paths from Root) merged in order into the
-	// chart's values.yaml, which they replace.
+	// chart's values.yaml, which they replace (the chart's own values.yaml
+	// counts only when listed); when none is found (with
+	// IgnoreMissingValuesFiles) values.yaml is left empty, as Flux leaves
+	// it. A chart without a values.yaml gets one (Flux fails).
 	ValuesFiles []string
 	// IgnoreMissingValuesFiles skips missing values files instead of
 	// failing.

@@ -182,3 +182,29 @@ func TestBuildPackagedChart(t *testing.T) {
 		t.Fatalf("with values: %+v %v", res, err)
 	}
 }
+
+// As in Flux, the listed files replace values.yaml, and nothing found
+// leaves it empty.
+func TestBuildValuesReplaced(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, chartWithDeps("  []\n"))
+	for _, tc := range []struct {
+		files []string
+		want  string
+	}{
+		{[]string{"env/prod.yaml"}, "a: 2\nb: 3\n"},
+		{[]string{"env/none.yaml"}, ""},
+		{[]string{"charts/app/values.yaml"}, "a: 1\n"},
+	} {
+		b := &helm.Build{Root: root, Path: "charts/app", ValuesFiles: tc.files, IgnoreMissingValuesFiles: true}
+		out := t.TempDir()
+		res, err := b.Run(context.Background(), out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, files := readChart(t, filepath.Join(out, res.File))
+		if got, ok := files["values.yaml"]; !ok || string(got) != tc.want {
+			t.Errorf("%v: values.yaml %q (present %v), want %q", tc.files, got, ok, tc.want)
+		}
+	}
+}

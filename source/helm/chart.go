@@ -50,7 +50,9 @@ func (r Result) snapshot() source.Snapshot {
 type ChartOptions struct {
 	// ValuesFiles are files inside the chart (paths from its root,
 	// "values.yaml" among them if wanted) merged in order into its
-	// values.yaml, which they replace.
+	// values.yaml, which they replace; when none is found (with
+	// IgnoreMissingValuesFiles) values.yaml is left empty, as Flux leaves
+	// it.
 	ValuesFiles []string
 	// IgnoreMissingValuesFiles skips missing values files instead of
 	// failing.
@@ -190,7 +192,7 @@ func finishChart(data []byte, dir, wantName, wantVersion string, o ChartOptions)
 			return Result{}, staged("values", err)
 		}
 		res.ValuesFiles = used
-		repack = repack || len(used) > 0
+		repack = true
 	}
 	if err := ch.setVersion(version); err != nil {
 		return Result{}, staged("metadata", err)

@@ -54,8 +54,11 @@ func parseValues(name string, data []byte) (map[string]any, error) {
 }
 
 // mergeValuesFiles merges the named values files, read through read
-// (which returns found=false for a missing file), into the chart's
-// values.yaml. It returns the files that were merged.
+// (which returns found=false for a missing file), and makes the result
+// the chart's values.yaml, as Flux does: the chart's own values.yaml
+// counts only when it is listed, and when nothing is merged (every file
+// missing, or all empty) values.yaml is left empty. It returns the files
+// that were merged.
 func (c *chart) mergeValuesFiles(files []string, ignoreMissing bool, read func(name string) (data []byte, found bool, err error)) ([]string, error) {
 	var maps []map[string]any
 	var used []string
@@ -77,12 +80,13 @@ func (c *chart) mergeValuesFiles(files []string, ignoreMissing bool, read func(n
 		maps = append(maps, m)
 		used = append(used, f)
 	}
-	if len(maps) == 0 {
-		return used, nil
-	}
-	out, err := sigsyaml.Marshal(MergeValues(maps...))
-	if err != nil {
-		return nil, errorf(ErrInvalidChart, "merged values do not marshal: %v", err)
+	merged := MergeValues(maps...)
+	var out []byte
+	if len(merged) > 0 {
+		var err error
+		if out, err = sigsyaml.Marshal(merged); err != nil {
+			return nil, errorf(ErrInvalidChart, "merged values do not marshal: %v", err)
+		}
 	}
 	c.files[valuesFile] = out
 	return used, nil
