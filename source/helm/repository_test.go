@@ -437,6 +437,12 @@ func TestRepositoryNotFound(t *testing.T) {
 			t.Errorf("%q: %v", u, err)
 		}
 	}
+	// A token in the repository URL's query stays out of errors.
+	withToken := &helm.Repository{URL: srv.URL + "/missing?token=s3cr3t-value&sig=0th3r-secret"}
+	_, err := withToken.Index(context.Background())
+	if !errors.Is(err, source.ErrNotFound) || strings.Contains(err.Error(), "s3cr3t-value") || strings.Contains(err.Error(), "0th3r-secret") {
+		t.Fatalf("token in the query: %v", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := srv.Repository().Index(ctx); !errors.Is(err, context.Canceled) {
