@@ -235,7 +235,6 @@ func Rewrite(data []byte, setters map[string]string) (out []byte, fr FileResult,
 	return b.Bytes(), fr, nil
 }
 
-
 // walk calls f for every scalar that is a value: mapping values and
 // sequence items, at any depth.
 func walk(n *yaml.Node, f func(*yaml.Node)) {

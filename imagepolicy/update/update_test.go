@@ -130,7 +130,7 @@ spec:
   - image: img:v1.0.0 # same image, no marker
 `, ""},
 	"not-yaml.txt": {`image: img # {"$imagepolicy": "apps:web"}` + "\n", ""},
-	"broken.yaml": {"a: [\n# {\"$imagepolicy\": \"apps:web\"}\n", ""},
+	"broken.yaml":  {"a: [\n# {\"$imagepolicy\": \"apps:web\"}\n", ""},
 }
 
 func writeTree(t *testing.T, files map[string][2]string) string {
