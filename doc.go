@@ -23,6 +23,10 @@
 //     source/bucket/azureblob and source/bucket/gcs serve Azure Blob Storage
 //     and Google Cloud Storage; source/bucket/buckettest is an in-memory
 //     provider for tests.
+//   - source/helm: Helm chart repository indexes (cached, no-op by digest),
+//     chart pulls over HTTP(S) and OCI, chart builds from a directory
+//     (dependencies, values files, version metadata) without linking Helm;
+//     source/helm/helmtest serves a chart repository for tests.
 //   - artifact: pack a fetched tree into a reproducible tar.gz with a sha256
 //     digest, honour ignore rules, store and serve artifacts, and fetch, verify
 //     and unpack them safely on the consuming side.

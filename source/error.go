@@ -16,7 +16,7 @@ import (
 // Its text reads "<origin> <op> <subject> at <endpoint> object "<key>":
 // <kind>: <detail>", each part left out when it is empty.
 type Error struct {
-	// Origin names the kind of source: "git", "oci" or "bucket".
+	// Origin names the kind of source: "git", "oci", "bucket" or "helm".
 	Origin string
 	// Op is what failed, for example "fetch", "ls-remote", "resolve",
 	// "push" or "list".

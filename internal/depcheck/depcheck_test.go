@@ -57,6 +57,8 @@ func TestLightPackages(t *testing.T) {
 		{"source/oci/sigstoreverify", slices.DeleteFunc(slices.Clone(heavy), func(p string) bool { return p == "github.com/sigstore" })},
 		{"source/oci/cosignverify", heavy},
 		{"source/bucket", heavy},
+		{"source/helm", slices.Concat([]string{module + "source/oci/cosignverify", module + "source/oci/sigstoreverify"}, heavy)},
+		{"source/helm/helmtest", heavy},
 		// Each cloud provider links its own SDK and no other.
 		{"source/bucket/azureblob", []string{"github.com/Azure/azure-sdk-for-go/sdk/azidentity", "github.com/AzureAD",
 			"github.com/aws/aws-sdk-go", "cloud.google.com/go", "google.golang.org/api", "github.com/getsops/sops",
