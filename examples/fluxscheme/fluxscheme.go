@@ -2,6 +2,8 @@ package fluxscheme
 
 import (
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	imageautov1 "github.com/fluxcd/image-automation-controller/api/v1"
+	imagev1 "github.com/fluxcd/image-reflector-controller/api/v1"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
 	notificationv1beta3 "github.com/fluxcd/notification-controller/api/v1beta3"
@@ -13,7 +15,8 @@ import (
 )
 
 // New returns a new scheme with client-go's built-in types,
-// apiextensions/v1 and Flux's source, kustomize, helm and notification APIs.
+// apiextensions/v1 and Flux's source, kustomize, helm, notification and
+// image APIs.
 func New() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
@@ -25,6 +28,8 @@ func New() (*runtime.Scheme, error) {
 		helmv2.AddToScheme,
 		notificationv1.AddToScheme,
 		notificationv1beta3.AddToScheme,
+		imagev1.AddToScheme,
+		imageautov1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, err
