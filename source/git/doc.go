@@ -21,8 +21,9 @@
 //     HTTP or SOCKS5 Proxy. AuthFromSecretData and ProxyFromSecretData map
 //     the data of Flux's Secrets.
 //   - Verification of PGP- and SSH-signed commits and annotated tags
-//     (modes HEAD, Tag, TagAndHEAD). SSH signatures are checked with this
-//     package's own implementation of OpenSSH's SSHSIG format.
+//     (modes HEAD, Tag, TagAndHEAD). SSH signatures (OpenSSH's SSHSIG
+//     format) are checked with github.com/hiddeco/sshsig, the library
+//     imagepolicy/gitpush signs commits with.
 //   - The no-op check: with the last revision given, one ls-remote round
 //     trip decides that nothing changed, and Fetch returns
 //     source.ErrUnchanged without downloading objects.

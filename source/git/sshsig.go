@@ -2,40 +2,30 @@ package git
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
-	"hash"
 	"strings"
 
+	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
 )
 
-// This file implements verification of SSH signatures in the format
-// OpenSSH's ssh-keygen -Y sign produces and git stores in commits and tags
-// (PROTOCOL.sshsig).
+// This file verifies SSH signatures in the format OpenSSH's ssh-keygen -Y
+// sign produces and git stores in commits and tags (PROTOCOL.sshsig),
+// through github.com/hiddeco/sshsig, the library imagepolicy/gitpush signs
+// with, so one implementation signs and verifies.
 
 const (
-	sshsigMagic   = "SSHSIG"
-	sshsigVersion = 1
-	sshsigBegin   = "-----BEGIN SSH SIGNATURE-----"
-	sshsigEnd     = "-----END SSH SIGNATURE-----"
+	sshsigBegin = "-----BEGIN SSH SIGNATURE-----"
+	sshsigEnd   = "-----END SSH SIGNATURE-----"
 	// gitNamespace is the namespace git signs commits and tags in.
 	gitNamespace = "git"
 )
 
-// sshSignature is a decoded SSHSIG blob.
-type sshSignature struct {
-	PublicKey     ssh.PublicKey
-	Namespace     string
-	HashAlgorithm string
-	Signature     *ssh.Signature
-}
-
 // parseSSHSignature decodes an armored SSH signature.
-func parseSSHSignature(armored string) (_ *sshSignature, err error) {
+func parseSSHSignature(armored string) (_ *sshsig.Signature, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("malformed SSH signature: %v", r)
@@ -50,32 +40,14 @@ func parseSSHSignature(armored string) (_ *sshSignature, err error) {
 	if err != nil {
 		return nil, errors.New("SSH signature is not valid base64")
 	}
-	if !bytes.HasPrefix(raw, []byte(sshsigMagic)) {
-		return nil, errors.New("SSH signature lacks the SSHSIG preamble")
-	}
-	var blob struct {
-		Version       uint32
-		PublicKey     []byte
-		Namespace     string
-		Reserved      string
-		HashAlgorithm string
-		Signature     []byte
-	}
-	if err := ssh.Unmarshal(raw[len(sshsigMagic):], &blob); err != nil {
+	sig, err := sshsig.Unarmor(pem.EncodeToMemory(&pem.Block{Type: sshsig.PEMType, Bytes: raw}))
+	if err != nil {
 		return nil, fmt.Errorf("SSH signature does not decode: %w", err)
 	}
-	if blob.Version != sshsigVersion {
-		return nil, fmt.Errorf("SSH signature version %d is not supported", blob.Version)
+	if sig.Signature == nil || sig.PublicKey == nil {
+		return nil, errors.New("SSH signature does not decode: it lacks a key or a signature")
 	}
-	pub, err := ssh.ParsePublicKey(blob.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("SSH signature carries an unparsable public key: %w", err)
-	}
-	sig := new(ssh.Signature)
-	if err := ssh.Unmarshal(blob.Signature, sig); err != nil {
-		return nil, fmt.Errorf("SSH signature blob does not decode: %w", err)
-	}
-	return &sshSignature{PublicKey: pub, Namespace: blob.Namespace, HashAlgorithm: blob.HashAlgorithm, Signature: sig}, nil
+	return sig, nil
 }
 
 // verifySSHSignature checks that armored is a valid signature of message
@@ -88,14 +60,8 @@ func verifySSHSignature(armored string, message []byte, namespace string, keys [
 	if sig.Namespace != namespace {
 		return nil, fmt.Errorf("SSH signature namespace is %q, want %q", sig.Namespace, namespace)
 	}
-	var h hash.Hash
-	switch sig.HashAlgorithm {
-	case "sha256":
-		h = sha256.New()
-	case "sha512":
-		h = sha512.New()
-	default:
-		return nil, fmt.Errorf("SSH signature hash algorithm %q is not supported", sig.HashAlgorithm)
+	if err := sig.HashAlgorithm.Supported(); err != nil {
+		return nil, fmt.Errorf("SSH signature hash algorithm %q is not supported", string(sig.HashAlgorithm))
 	}
 	if sig.Signature.Format == ssh.KeyAlgoRSA {
 		return nil, errors.New("SSH signature uses ssh-rsa (SHA-1), which is not accepted")
@@ -110,15 +76,7 @@ func verifySSHSignature(armored string, message []byte, namespace string, keys [
 	if signer == nil {
 		return nil, fmt.Errorf("signed by %s, which is not an expected key", ssh.FingerprintSHA256(sig.PublicKey))
 	}
-	h.Write(message)
-	signed := []byte(sshsigMagic)
-	signed = append(signed, ssh.Marshal(struct {
-		Namespace     string
-		Reserved      string
-		HashAlgorithm string
-		Hash          []byte
-	}{namespace, "", sig.HashAlgorithm, h.Sum(nil)})...)
-	if err := signer.Verify(signed, sig.Signature); err != nil {
+	if err := sshsig.Verify(bytes.NewReader(message), sig, signer, sig.HashAlgorithm, namespace); err != nil {
 		return nil, fmt.Errorf("SSH signature by %s does not match the signed content", ssh.FingerprintSHA256(signer))
 	}
 	return signer, nil
