@@ -204,7 +204,7 @@ func TestLatestRef(t *testing.T) {
 
 // configReader reads an image's config through go-containerregistry; it
 // stands for a registry client that exposes the image config.
-type configReader struct{ insecure bool }
+type configReader struct{}
 
 func (c configReader) Created(ctx context.Context, url, tag string) (time.Time, error) {
 	ref, err := name.ParseReference(strings.TrimPrefix(url, "oci://")+":"+tag, name.Insecure)
