@@ -128,6 +128,12 @@ func TestScanOptions(t *testing.T) {
 	if _, err := Scan(ctx, &client, img, ScanOptions{ExclusionList: []string{"("}}); !errors.Is(err, source.ErrInvalid) {
 		t.Fatalf("bad exclusion = %v", err)
 	}
+	// source/oci's caps apply to the listing.
+	capped := client
+	capped.MaxTags = 5
+	if _, err := Scan(ctx, &capped, img, ScanOptions{}); !errors.Is(err, oci.ErrTooLarge) {
+		t.Fatalf("scan over the tag cap = %v; want ErrTooLarge", err)
+	}
 	// A missing repository is source/oci's not-found error.
 	missing, _ := ParseImage(reg.Host+"/nothing", true)
 	if _, err := Scan(ctx, &client, missing, ScanOptions{}); !errors.Is(err, source.ErrNotFound) {

@@ -265,16 +265,25 @@ func marker(n *yaml.Node) (string, bool) {
 	if c == "" {
 		c = n.HeadComment
 	}
-	if c == "" || !strings.Contains(c, MarkerKey) {
+	if c == "" || (!strings.Contains(c, MarkerKey) && !strings.Contains(c, refPrefix)) {
 		return "", false
 	}
 	var m map[string]string
 	if err := json.Unmarshal([]byte(strings.TrimLeft(c, "#")), &m); err != nil {
 		return "", false
 	}
-	s := m[MarkerKey]
-	return s, s != ""
+	if s := m[MarkerKey]; s != "" {
+		return s, true
+	}
+	// The long form kyaml also reads: a reference to the setter's
+	// definition.
+	s, ok := strings.CutPrefix(m["$ref"], refPrefix)
+	return s, ok && s != ""
 }
+
+// refPrefix starts the long form of a marker,
+// {"$ref": "#/definitions/io.k8s.cli.setters.ns:name"}.
+const refPrefix = "#/definitions/io.k8s.cli.setters."
 
 // identify reads a document's apiVersion, kind, metadata.name and
 // metadata.namespace.

@@ -11,6 +11,10 @@
 //	name: ghcr.io/org/app # {"$imagepolicy": "apps:app:name"}
 //	digest: sha256:… # {"$imagepolicy": "apps:app:digest"}
 //
+// The long form kyaml also reads, {"$ref":
+// "#/definitions/io.k8s.cli.setters.ns:name"}, works too (in files that
+// also contain the quoted "$imagepolicy" text, as Flux screens them).
+//
 // "ns:name" takes the policy's full reference ("name:tag", or
 // "name:tag@digest" when the policy reflects digests); ":tag", ":name" and
 // ":digest" take one part of it.

@@ -268,6 +268,7 @@ func TestRewriteStyles(t *testing.T) {
 		{"flow mapping", "c: {image: v1} # {\"$imagepolicy\": \"ns:p:name\"}\n", "c: {image: v1} # {\"$imagepolicy\": \"ns:p:name\"}\n"},
 		{"unicode before", "ü: {x: y}\nnäme: v1 # {\"$imagepolicy\": \"ns:p:name\"}\n", "ü: {x: y}\nnäme: r.example/app # {\"$imagepolicy\": \"ns:p:name\"}\n"},
 		{"several documents", "---\na: v1 # {\"$imagepolicy\": \"ns:p:name\"}\n---\n# c\nb: v0 # {\"$imagepolicy\": \"ns:p:tag\"}\n", "---\na: r.example/app # {\"$imagepolicy\": \"ns:p:name\"}\n---\n# c\nb: \"1.10\" # {\"$imagepolicy\": \"ns:p:tag\"}\n"},
+		{"long form", "tag: v1 # {\"$ref\": \"#/definitions/io.k8s.cli.setters.ns:p:name\"}\n", "tag: r.example/app # {\"$ref\": \"#/definitions/io.k8s.cli.setters.ns:p:name\"}\n"},
 		{"not a marker", "tag: v1 # {\"$imagepolicy\": \"ns:p\", \"x\": 1}\n", "tag: v1 # {\"$imagepolicy\": \"ns:p\", \"x\": 1}\n"},
 		{"unknown policy", "tag: v1 # {\"$imagepolicy\": \"ns:zz\"}\n", "tag: v1 # {\"$imagepolicy\": \"ns:zz\"}\n"},
 		{"no digest leaves the field", "d: sha256:1 # {\"$imagepolicy\": \"ns:p:digest\"}\n", "d: sha256:1 # {\"$imagepolicy\": \"ns:p:digest\"}\n"},
