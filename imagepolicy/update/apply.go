@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -53,8 +54,9 @@ type Options struct {
 
 // Apply rewrites the marked fields of the YAML files under root/opts.Path
 // with the policies' latest references and returns what changed. Files are
-// written only when a value changed. A path that leaves root wraps
-// source.ErrInvalid; I/O errors stop it.
+// written only when a value changed. Every read and write is confined to
+// root (an os.Root): symbolic links are not followed, and a path that
+// leaves root wraps source.ErrInvalid; I/O errors stop it.
 func Apply(ctx context.Context, root string, policies []Policy, opts Options) (Result, error) {
 	log := logr.FromContextOrDiscard(ctx)
 	rel, err := source.CleanRelPath(opts.Path)
@@ -62,21 +64,28 @@ func Apply(ctx context.Context, root string, policies []Policy, opts Options) (R
 		return Result{}, err
 	}
 	setters := Setters(policies)
-	base := filepath.Join(root, filepath.FromSlash(rel))
-	info, err := os.Lstat(base)
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return Result{}, fmt.Errorf("opening the update root: %w", err)
+	}
+	defer r.Close()
+	info, err := r.Lstat(filepath.FromSlash(rel))
 	if err != nil {
 		return Result{}, fmt.Errorf("update path %q: %w", rel, err)
 	}
-	dirRoot := base
+	// File names in the result are relative to the update path (its
+	// directory when it names a file), as in Flux.
+	dirRoot := rel
 	if !info.IsDir() {
-		dirRoot = filepath.Dir(base)
+		dirRoot = path.Dir(rel)
 	}
 	maxSize := opts.MaxFileSize
 	if maxSize <= 0 {
 		maxSize = DefaultMaxFileSize
 	}
+	fsys := r.FS()
 	var res Result
-	err = filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(fsys, rel, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("walking %s: %w", rel, err)
 		}
@@ -84,22 +93,21 @@ func Apply(ctx context.Context, root string, policies []Policy, opts Options) (R
 			return err
 		}
 		if d.IsDir() {
-			if d.Name() == ".git" && p != base {
-				return filepath.SkipDir
+			if d.Name() == ".git" && p != rel {
+				return fs.SkipDir
 			}
 			return nil
 		}
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" && d.Name() != "Kustomization" {
+		if ext := path.Ext(p); ext != ".yaml" && ext != ".yml" && d.Name() != "Kustomization" {
 			return nil
 		}
-		name, err := filepath.Rel(dirRoot, p)
-		if err != nil {
-			return err
+		name := p
+		if dirRoot != "." {
+			name = strings.TrimPrefix(p, dirRoot+"/")
 		}
-		name = filepath.ToSlash(name)
 		fi, err := d.Info()
 		if err != nil {
 			return err
@@ -108,7 +116,7 @@ func Apply(ctx context.Context, root string, policies []Policy, opts Options) (R
 			res.ProblemFiles = append(res.ProblemFiles, name)
 			return nil
 		}
-		data, err := os.ReadFile(p)
+		data, err := r.ReadFile(filepath.FromSlash(p))
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", name, err)
 		}
@@ -131,7 +139,7 @@ func Apply(ctx context.Context, root string, policies []Policy, opts Options) (R
 		for _, c := range fr.Changes {
 			res.AddChange(name, c.Object, c.Change)
 		}
-		if err := os.WriteFile(p, out, fi.Mode().Perm()); err != nil {
+		if err := r.WriteFile(filepath.FromSlash(p), out, fi.Mode().Perm()); err != nil {
 			return fmt.Errorf("writing %s: %w", name, err)
 		}
 		log.V(1).Info("updated file", "file", name, "changes", len(fr.Changes))

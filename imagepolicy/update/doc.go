@@ -40,7 +40,8 @@
 // documents without apiVersion, kind or metadata (a Helm values file) are
 // reported under an empty ObjectIdentifier (Flux writes them but leaves them
 // out of its result, so a change only there makes no commit); symbolic
-// links are not followed; a marked value that cannot be replaced in place
+// links are not followed and every read and write is confined to the root
+// (os.Root); a marked value that cannot be replaced in place
 // (a block or multi-line scalar, an anchored or tagged one) is reported in
 // Result.Skipped instead of being rewritten.
 package update

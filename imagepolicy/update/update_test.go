@@ -248,6 +248,20 @@ func TestApplySkipsSymlinks(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(outside, "victim.yaml")); string(b) != tree["cron.yaml"][0] {
 		t.Fatal("a file behind a symbolic link was rewritten")
 	}
+	// A directory link inside the tree is not followed, and an update path
+	// through it is refused.
+	if err := os.Symlink(outside, filepath.Join(dir, "linkdir")); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := Apply(context.Background(), dir, testPolicies, Options{}); err != nil || res.Changed() {
+		t.Fatalf("Apply with a directory link = %+v, %v", res, err)
+	}
+	if _, err := Apply(context.Background(), dir, testPolicies, Options{Path: "linkdir/victim.yaml"}); err == nil {
+		t.Fatal("an update path through a link out of the root was accepted")
+	}
+	if b, _ := os.ReadFile(filepath.Join(outside, "victim.yaml")); string(b) != tree["cron.yaml"][0] {
+		t.Fatal("a file behind a directory link was rewritten")
+	}
 }
 
 func TestRewriteStyles(t *testing.T) {
