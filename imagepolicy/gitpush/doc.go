@@ -15,6 +15,7 @@
 //
 // Transport settings are go-git's (transport.AuthMethod, a CA bundle, proxy
 // options). Errors are *source.Error values with Origin "git" that unwrap to
-// source.ErrAuth, ErrNotFound or ErrNetwork; their text carries the URL
+// source.ErrAuth, ErrNotFound, ErrRefNotFound or ErrNetwork, or to
+// ErrRejected when the server refused the push; their text carries the URL
 // without credentials and never a password or token.
 package gitpush

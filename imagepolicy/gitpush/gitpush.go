@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -25,6 +27,11 @@ import (
 // ErrNoChanges is returned by CommitAndPush when the working tree has no
 // change to commit: nothing is committed or pushed.
 var ErrNoChanges = errors.New("no changes to commit")
+
+// ErrRejected is the Kind of the error of a push the server refused, most
+// often because the branch moved since the clone (not a fast-forward); the
+// next attempt, from a fresh clone, normally succeeds.
+var ErrRejected = errors.New("push rejected")
 
 // CloneOptions says what to clone and how to reach it.
 type CloneOptions struct {
@@ -271,7 +278,8 @@ func (r *Repo) fail(op string, kind error, detail string) error {
 }
 
 func (r *Repo) classify(ctx context.Context, op string, err error) error {
-	kind := source.ErrNetwork
+	var kind error
+	var netErr net.Error
 	switch {
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
 		kind = source.ErrAuth
@@ -279,6 +287,10 @@ func (r *Repo) classify(ctx context.Context, op string, err error) error {
 		kind = source.ErrNotFound
 	case errors.Is(err, plumbing.ErrReferenceNotFound), errors.Is(err, gogit.ErrBranchNotFound):
 		kind = source.ErrRefNotFound
+	case op == "push" && (strings.Contains(err.Error(), "non-fast-forward") || strings.Contains(err.Error(), "rejected")):
+		kind = ErrRejected
+	case errors.As(err, &netErr), errors.Is(err, io.ErrUnexpectedEOF), ctx.Err() != nil:
+		kind = source.ErrNetwork
 	}
 	e := source.NewError("git", op, r.cleanURL, r.red, kind, err.Error())
 	if ctx.Err() != nil {

@@ -106,6 +106,50 @@ func TestCommitAndPushHTTP(t *testing.T) {
 	}
 }
 
+func TestPushRejected(t *testing.T) {
+	srv := gittest.NewHTTPServer(t)
+	origin := srv.NewRepo(t, "app")
+	origin.Commit("init", map[string]string{"deploy.yaml": deploy})
+	ctx := context.Background()
+	repo, err := Clone(ctx, t.TempDir(), CloneOptions{URL: srv.URL + "/app", Branch: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Someone pushes to main after the clone.
+	moved := origin.Commit("concurrent", map[string]string{"other.txt": "x"})
+	update.Apply(ctx, repo.Dir(), policies("1.1.0"), update.Options{})
+	_, err = repo.CommitAndPush(ctx, CommitOptions{Author: author, Message: "m"}, PushOptions{})
+	if !errors.Is(err, ErrRejected) || errors.Is(err, source.ErrNetwork) {
+		t.Fatalf("push over a moved branch = %v; want ErrRejected", err)
+	}
+	if got := origin.Git("rev-parse", "main"); got != moved {
+		t.Fatalf("main = %s, want the concurrent commit %s kept", got, moved)
+	}
+	// An unreachable server is a network error.
+	_, err = Clone(ctx, t.TempDir(), CloneOptions{URL: "http://127.0.0.1:1/app", Branch: "main"})
+	if !errors.Is(err, source.ErrNetwork) {
+		t.Fatalf("clone from a closed port = %v; want ErrNetwork", err)
+	}
+}
+
+func TestCloneTLS(t *testing.T) {
+	srv := gittest.NewHTTPServer(t, gittest.WithTLS())
+	origin := srv.NewRepo(t, "app")
+	origin.Commit("init", map[string]string{"deploy.yaml": deploy})
+	ctx := context.Background()
+	if _, err := Clone(ctx, t.TempDir(), CloneOptions{URL: srv.URL + "/app", Branch: "main"}); err == nil {
+		t.Fatal("clone without the server's CA succeeded")
+	}
+	repo, err := Clone(ctx, t.TempDir(), CloneOptions{URL: srv.URL + "/app", Branch: "main", CABundle: srv.CACert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	update.Apply(ctx, repo.Dir(), policies("1.1.0"), update.Options{})
+	if _, err := repo.CommitAndPush(ctx, CommitOptions{Author: author, Message: "tls"}, PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPushBranch(t *testing.T) {
 	srv := gittest.NewHTTPServer(t)
 	origin := srv.NewRepo(t, "app")
