@@ -85,7 +85,8 @@ func (r *PolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manage
 }
 
 // scanChanged passes the updates of an ImageRepository that change what
-// its policies see: its scan revision or its readiness.
+// its policies see: its scan revision, its readiness or its spec (its
+// accessFrom, say).
 func scanChanged(e event.UpdateEvent) bool {
 	o, ok1 := e.ObjectOld.(*imagev1.ImageRepository)
 	n, ok2 := e.ObjectNew.(*imagev1.ImageRepository)
@@ -98,7 +99,7 @@ func scanChanged(e event.UpdateEvent) bool {
 		}
 		return r.Status.LastScanResult.Revision
 	}
-	return rev(o) != rev(n) || apimeta.IsStatusConditionTrue(o.Status.Conditions, meta.ReadyCondition) !=
+	return rev(o) != rev(n) || o.Generation != n.Generation || apimeta.IsStatusConditionTrue(o.Status.Conditions, meta.ReadyCondition) !=
 		apimeta.IsStatusConditionTrue(n.Status.Conditions, meta.ReadyCondition)
 }
 
