@@ -67,7 +67,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		Run: func(ctx context.Context, obj *sourcev1.HelmChart, _ *reconcile.StatusPatcher) (ctrl.Result, error) {
 			return r.reconcile(ctx, obj)
 		},
-		Finalize:  func(_ context.Context, obj *sourcev1.HelmChart) error { return fluxadapter.RemoveArtifacts(r.Store, objectKey(obj)) },
+		Finalize: func(_ context.Context, obj *sourcev1.HelmChart) error {
+			return fluxadapter.RemoveArtifacts(r.Store, objectKey(obj))
+		},
 		Suspended: func(obj *sourcev1.HelmChart) bool { return obj.Spec.Suspend },
 		Observe: func(obj *sourcev1.HelmChart) {
 			fluxadapter.Observed(obj, &obj.Status.ObservedGeneration, &obj.Status.ReconcileRequestStatus)
@@ -119,6 +121,9 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.HelmChart) (ct
 		c := &helm.OCIChart{URL: repo.Spec.URL, Name: obj.Spec.Chart, Version: obj.Spec.Version, Options: opts}
 		if err := helmrepository.CheckURL(repo.Spec); err != nil {
 			return st.Stall(sourcev1.FetchFailedCondition, sourcev1.URLInvalidReason, err)
+		}
+		if err := helmrepository.Unsupported(repo.Spec); err != nil {
+			return st.Stall(sourcev1.FetchFailedCondition, sourcev1.InvalidProviderConfigurationReason, err)
 		}
 		if c.Client, err = helmrepository.OCIClient(ctx, r.Client, repo); err != nil {
 			return st.Fail(sourcev1.FetchFailedCondition, sourcev1.AuthenticationFailedReason, err)

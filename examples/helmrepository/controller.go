@@ -73,7 +73,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		Run: func(ctx context.Context, obj *sourcev1.HelmRepository, _ *reconcile.StatusPatcher) (ctrl.Result, error) {
 			return r.reconcile(ctx, obj)
 		},
-		Finalize:  func(_ context.Context, obj *sourcev1.HelmRepository) error { return fluxadapter.RemoveArtifacts(r.Store, objectKey(obj)) },
+		Finalize: func(_ context.Context, obj *sourcev1.HelmRepository) error {
+			return fluxadapter.RemoveArtifacts(r.Store, objectKey(obj))
+		},
 		Suspended: func(obj *sourcev1.HelmRepository) bool { return obj.Spec.Suspend },
 		Observe: func(obj *sourcev1.HelmRepository) {
 			fluxadapter.Observed(obj, &obj.Status.ObservedGeneration, &obj.Status.ReconcileRequestStatus)
