@@ -16,6 +16,7 @@ import (
 	"github.com/gitopskit/gitopskit/examples/bucket"
 	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/examples/gitrepository"
+	"github.com/gitopskit/gitopskit/examples/image"
 	"github.com/gitopskit/gitopskit/examples/kustomization"
 	"github.com/gitopskit/gitopskit/examples/notification"
 	"github.com/gitopskit/gitopskit/examples/ocirepository"
@@ -39,8 +40,8 @@ type Config struct {
 	LeaderElection          bool
 	LeaderElectionNamespace string
 	// GitConcurrency and KustomizationConcurrency are the parallel
-	// reconciles of each controller; 0 means 2 and 4. The OCIRepository
-	// and Bucket controllers run GitConcurrency reconciles too.
+	// reconciles of each controller; 0 means 2 and 4. The OCIRepository,
+	// Bucket and image controllers run GitConcurrency reconciles too.
 	GitConcurrency, KustomizationConcurrency int
 	// ApplyConcurrency bounds one apply's parallel requests; 0 means
 	// reconcile's default.
@@ -163,6 +164,14 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 		},
 		func() error {
 			return (&bucket.Reconciler{Store: store, Recorder: notifying(mgr, cfg, gitrepository.ControllerName)}).SetupWithManager(mgr, bucket.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation})
+		},
+		func() error {
+			return image.Setup(ctx, mgr, image.SetupOptions{
+				Controller:           image.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation},
+				NoCrossNamespaceRefs: cfg.Lockdown.NoCrossNamespaceRefs,
+				ReflectorRecorder:    notifying(mgr, cfg, image.ReflectorControllerName),
+				AutomationRecorder:   notifying(mgr, cfg, image.AutomationControllerName),
+			})
 		},
 	} {
 		if err := setup(); err != nil {

@@ -1,5 +1,6 @@
 // Package controllers starts the example GitRepository, OCIRepository,
-// Bucket and Kustomization controllers in one controller-runtime manager, with the artifact store and
+// Bucket, Kustomization and image (ImageRepository, ImagePolicy,
+// ImageUpdateAutomation) controllers in one controller-runtime manager, with the artifact store and
 // its HTTP server, for the demo, the end-to-end tests and the scale
 // benchmark.
 package controllers

@@ -32,7 +32,10 @@ func startControllers(t *testing.T, noCrossNamespaceRefs bool) {
 	t.Helper()
 	sourcetest.Start(t, env,
 		func(ctx context.Context, mgr ctrl.Manager, store *artifact.Store) error {
-			return image.Setup(ctx, mgr, t.TempDir(), noCrossNamespaceRefs, image.Options{MaxConcurrentReconciles: 2, SkipNameValidation: true})
+			return image.Setup(ctx, mgr, image.SetupOptions{
+				Controller: image.Options{MaxConcurrentReconciles: 2, SkipNameValidation: true},
+				TempDir:    t.TempDir(), NoCrossNamespaceRefs: noCrossNamespaceRefs,
+			})
 		},
 		func(_ context.Context, mgr ctrl.Manager, store *artifact.Store) error {
 			r := &gitrepository.Reconciler{Store: store, TempDir: t.TempDir()}

@@ -8,6 +8,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/gitopskit/gitopskit/examples/fluxadapter"
+	"github.com/gitopskit/gitopskit/reconcile"
 )
 
 // Reporting controllers of the Events, as in Flux.
@@ -70,17 +71,32 @@ func (s *TagStore) Delete(key types.NamespacedName) {
 	delete(s.m, key)
 }
 
-// Setup registers the three reconcilers with mgr, sharing one TagStore;
-// tempDir holds the automation's clones ("" means os.TempDir()) and
-// noCrossNamespaceRefs is the lockdown flag both the ImagePolicy and the
-// ImageUpdateAutomation reconcilers honour.
-func Setup(ctx context.Context, mgr ctrl.Manager, tempDir string, noCrossNamespaceRefs bool, opts Options) error {
+// SetupOptions configures Setup. The zero value runs one reconcile of
+// each kind at a time, clones into os.TempDir(), allows cross-namespace
+// references as the ACLs permit and records Events with the manager's
+// recorders.
+type SetupOptions struct {
+	// Controller tunes each controller's registration.
+	Controller Options
+	// TempDir holds the automation's clones; "" means os.TempDir().
+	TempDir string
+	// NoCrossNamespaceRefs is the lockdown flag both the ImagePolicy and
+	// the ImageUpdateAutomation reconcilers honour.
+	NoCrossNamespaceRefs bool
+	// ReflectorRecorder and AutomationRecorder record the Events of the
+	// ImageRepository and ImagePolicy, and of the ImageUpdateAutomation
+	// reconcilers; nil means the manager's recorder.
+	ReflectorRecorder, AutomationRecorder reconcile.EventRecorder
+}
+
+// Setup registers the three reconcilers with mgr, sharing one TagStore.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts SetupOptions) error {
 	tags := NewTagStore()
-	if err := (&RepositoryReconciler{Tags: tags}).SetupWithManager(mgr, opts); err != nil {
+	if err := (&RepositoryReconciler{Tags: tags, Recorder: opts.ReflectorRecorder}).SetupWithManager(mgr, opts.Controller); err != nil {
 		return err
 	}
-	if err := (&PolicyReconciler{Tags: tags, NoCrossNamespaceRefs: noCrossNamespaceRefs}).SetupWithManager(ctx, mgr, opts); err != nil {
+	if err := (&PolicyReconciler{Tags: tags, Recorder: opts.ReflectorRecorder, NoCrossNamespaceRefs: opts.NoCrossNamespaceRefs}).SetupWithManager(ctx, mgr, opts.Controller); err != nil {
 		return err
 	}
-	return (&AutomationReconciler{TempDir: tempDir, NoCrossNamespaceRefs: noCrossNamespaceRefs}).SetupWithManager(ctx, mgr, opts)
+	return (&AutomationReconciler{TempDir: opts.TempDir, Recorder: opts.AutomationRecorder, NoCrossNamespaceRefs: opts.NoCrossNamespaceRefs}).SetupWithManager(ctx, mgr, opts.Controller)
 }
