@@ -1,0 +1,66 @@
+// Package helmrelease is Flux's helm-controller as a library: it composes
+// a release's values, names the release, and renders a chart offline with
+// post-renderers, on the Helm 4 SDK (helm.sh/helm/v4). It is the only
+// package of the module that links Helm; charts reach it as the .tgz
+// files source/helm writes.
+//
+// # Values
+//
+// ComposeValues composes values exactly as Flux does for a HelmRelease:
+// spec.valuesFrom entries (ValuesReference) in order, each either a YAML
+// document merged at the root or, with a TargetPath, a single value set
+// with Helm's --set parser (SetPath: quoted values stay strings, Literal
+// follows --set-literal); then the inline spec.values on top, so that they
+// win over every reference, as in Flux (Flux also merges the inline values
+// into the result before each TargetPath entry, so that --set list indices
+// see them; ComposeValues does the same). An Optional reference tolerates
+// only an absent object or key. The ConfigMap and Secret data comes from a
+// ValuesGetter, so values compose without an API server (ValuesData holds
+// them in memory). Errors are *ValuesError values that name the reference
+// and key and wrap a sentinel (ErrNotFound, ErrKeyNotFound,
+// ErrUnsupportedKind, ErrValuesRead, ErrValueMerge); they never quote a
+// value, not even when Helm's parsers would.
+//
+// Two things Flux users keep asking for are here, behind options:
+// ValuesOptions.Files are values documents from another source artifact
+// (a GitRepository, OCIRepository or Bucket path), merged in order before
+// the references, without repackaging the chart; and
+// ValuesOptions.Decryptor (the kustomize package's Decryptor, implemented
+// by kustomize/sopsdecrypt with SOPS's key sources) decrypts values
+// documents and Secret or ConfigMap keys encrypted with SOPS. Without a
+// Decryptor, encrypted input fails with kustomize.ErrStillEncrypted rather
+// than reaching the release as ciphertext.
+//
+// DigestValues gives the digest Flux records for the composed values
+// (status.lastAttemptedValuesChecksum style, "sha256:<hex>").
+//
+// # Names
+//
+// ReleaseName derives the release name as Flux does
+// ("[<targetNamespace>-]<name>", or spec.releaseName), and ShortenName
+// shortens a name over 53 characters to its first 40, "-" and 12
+// hexadecimal digits of its SHA-256.
+//
+// # Offline render
+//
+// Render renders a Chart (LoadChart reads the .tgz) with composed values
+// as `helm template` does: client-side dry-run, Helm's default
+// capabilities unless RenderOptions set the Kubernetes version and extra
+// API versions, .Release.Name and .Release.Namespace from the options. It
+// runs post-renderers over manifests and hooks (Helm 4's "combined"
+// strategy, which Flux uses): Kustomize (strategic merge and JSON 6902
+// patches with targets, image overrides), CommonMetadata and
+// OriginLabels; FluxPostRenderers lists them in Flux's order for a
+// HelmRelease. The Rendered result holds the release manifest, the hooks,
+// the notes and the objects; Rendered.String prints them as helm template
+// does. Helm's slog records go to the logr.Logger of the context.
+//
+// # For a reconciler
+//
+// A HelmRelease reconciler fetches and unpacks the chart artifact,
+// calls LoadChart, ComposeValues (a ValuesGetter over its client,
+// kustomize/sopsdecrypt as Decryptor when spec.decryption is set),
+// ReleaseName, and Render with FluxPostRenderers for a dry run or a diff.
+// The release actions on a cluster (install, upgrade, test, rollback,
+// uninstall, remediation) are not part of this package yet.
+package helmrelease
