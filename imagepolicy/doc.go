@@ -32,11 +32,15 @@
 // pushes it; pullrequest opens or updates a pull or merge request for the
 // pushed branch on GitHub or GitLab.
 //
-// An ImageRepository reconciler calls ParseImage, then Scan with the last
-// revision, and stores the ScanResult in status.lastScanResult and the tags
-// where policies can read them. An ImagePolicy reconciler calls Select on
-// those tags, then LatestRef with the previous status.latestRef. An
-// ImageUpdateAutomation reconciler clones with gitpush.Clone, calls
-// update.Apply with the policies' latest refs, and, when the result has
-// changes, update.CommitMessage and gitpush.Repo.CommitAndPush.
+// An ImageRepository reconciler calls ParseImage (status.canonicalImageName
+// is Image.Canonical) and Scan, stores the ScanResult in
+// status.lastScanResult (Revision, TagCount, LatestTags, ScanTime) and keeps
+// ScanResult.Tags where policies can read them. An ImagePolicy reconciler
+// calls Select on those tags (after PushTimes for NewestPushed), then
+// LatestRef with the previous status.latestRef. An ImageUpdateAutomation
+// reconciler clones with gitpush.Clone, calls update.Apply with the
+// policies' latest refs, and, when the result has changes,
+// update.CommitMessage and gitpush.Repo.CommitAndPush (ErrNoChanges is the
+// no-op), then, for a push branch, pullrequest.Provider.Ensure; the push
+// Result fills status.lastPushCommit and lastPushTime.
 package imagepolicy
