@@ -49,6 +49,10 @@ type CloneOptions struct {
 	Branch string
 	// PushBranch is the branch to push to; empty means Branch.
 	PushBranch string
+	// Shallow clones only the branch heads (depth 1), as Flux does with its
+	// default GitShallowClone gate; the push then sends only the new
+	// commit's objects.
+	Shallow bool
 	// ResetPushBranch starts a PushBranch that differs from Branch from
 	// Branch's head even when it exists on the remote (and so overwrites
 	// it); by default the commit goes on top of the existing push branch,
@@ -86,6 +90,10 @@ func Clone(ctx context.Context, dir string, opts CloneOptions) (*Repo, error) {
 		r.opts.PushBranch = opts.Branch
 	}
 	r.switchPush = r.opts.PushBranch != opts.Branch
+	depth := 0
+	if opts.Shallow {
+		depth = 1
+	}
 	repo, err := gogit.PlainCloneContext(ctx, dir, false, &gogit.CloneOptions{
 		URL:           opts.URL,
 		Auth:          opts.Auth,
@@ -94,6 +102,7 @@ func Clone(ctx context.Context, dir string, opts CloneOptions) (*Repo, error) {
 		ReferenceName: plumbing.NewBranchReferenceName(opts.Branch),
 		SingleBranch:  !r.switchPush || opts.ResetPushBranch,
 		Tags:          gogit.NoTags,
+		Depth:         depth,
 	})
 	if err != nil {
 		return nil, r.classify(ctx, "clone", err)

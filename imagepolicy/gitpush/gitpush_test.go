@@ -3,6 +3,7 @@ package gitpush
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,6 +130,38 @@ func TestPushRejected(t *testing.T) {
 	_, err = Clone(ctx, t.TempDir(), CloneOptions{URL: "http://127.0.0.1:1/app", Branch: "main"})
 	if !errors.Is(err, source.ErrNetwork) {
 		t.Fatalf("clone from a closed port = %v; want ErrNetwork", err)
+	}
+}
+
+func TestShallow(t *testing.T) {
+	srv := gittest.NewHTTPServer(t)
+	origin := srv.NewRepo(t, "app")
+	for i := range 5 {
+		origin.Commit("c"+string(rune('0'+i)), map[string]string{"deploy.yaml": deploy, "n.txt": string(rune('0' + i))})
+	}
+	head := origin.Head()
+	ctx := context.Background()
+	for i, pushBranch := range []string{"main", "auto"} {
+		repo, err := Clone(ctx, t.TempDir(), CloneOptions{URL: srv.URL + "/app", Branch: "main", PushBranch: pushBranch, Shallow: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("git", "-C", repo.Dir(), "rev-list", "--count", "HEAD").Output(); err != nil || strings.TrimSpace(string(out)) != "1" {
+			t.Fatalf("shallow clone has %s commits (%v)", out, err)
+		}
+		update.Apply(ctx, repo.Dir(), policies(fmt.Sprintf("1.%d.0", i+1)), update.Options{})
+		res, err := repo.CommitAndPush(ctx, CommitOptions{Author: author, Message: "shallow"}, PushOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := origin.Git("rev-parse", pushBranch); got != res.Commit {
+			t.Fatalf("%s = %s, pushed %s", pushBranch, got, res.Commit)
+		}
+		if parent := origin.Git("rev-parse", res.Commit+"^"); parent != head {
+			t.Fatalf("parent = %s, want %s", parent, head)
+		}
+		origin.Git("fsck", "--no-progress")
+		head = origin.Git("rev-parse", "main")
 	}
 }
 
