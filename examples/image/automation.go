@@ -221,7 +221,7 @@ func (r *AutomationReconciler) reconcile(ctx context.Context, obj *imageautov1.I
 			return st.fail(imageautov1.GitOperationFailedReason, err)
 		}
 		if head == obj.Status.ObservedSourceRevision {
-			cond.Ready(meta.SucceededReason, "no change since last reconciliation")
+			cond.Ready(meta.SucceededReason, "repository up-to-date")
 			return ctrl.Result{RequeueAfter: obj.Spec.Interval.Duration}, nil
 		}
 	}

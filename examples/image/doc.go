@@ -8,7 +8,7 @@
 //     matches, keeps the tags in a TagStore and reports
 //     status.lastScanResult (revision, tagCount, scanTime, latestTags),
 //     canonicalImageName and observedExclusionList, Ready with reason
-//     Succeeded ("successful scan: found N tags"), ImageURLInvalid,
+//     Succeeded ("successful scan: found N tags with checksum R"), ImageURLInvalid,
 //     AuthenticationFailed or ReadOperationFailed. A new scan waits for
 //     spec.interval unless the image, the exclusion list, the generation or
 //     a reconcile.fluxcd.io/requestedAt request changed.

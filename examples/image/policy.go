@@ -201,11 +201,11 @@ func (r *PolicyReconciler) reconcile(ctx context.Context, obj *imagev1.ImagePoli
 	if previous == nil || *previous != latest {
 		if previous != nil {
 			obj.Status.ObservedPreviousRef = &imagev1.ImageRef{Name: previous.Name, Tag: previous.Tag, Digest: previous.Digest}
-			if previous.Tag != latest.Tag {
-				msg = fmt.Sprintf("Latest image tag for %s updated from %s to %s", img.Name, previous.Tag, tag)
-			}
+			msg += fmt.Sprintf(" (previously %s)", previous)
 		}
 		st.events.Normal(obj, latest.String(), meta.SucceededReason, msg)
+	} else if p := obj.Status.ObservedPreviousRef; p != nil {
+		msg += fmt.Sprintf(" (previously %s)", imagepolicy.ImageRef{Name: p.Name, Tag: p.Tag, Digest: p.Digest})
 	}
 	obj.Status.LatestRef = &imagev1.ImageRef{Name: latest.Name, Tag: latest.Tag, Digest: latest.Digest}
 	cond.Ready(meta.SucceededReason, "%s", msg)

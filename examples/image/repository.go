@@ -122,7 +122,7 @@ func (r *RepositoryReconciler) reconcile(ctx context.Context, obj *imagev1.Image
 		Revision: res.Revision, TagCount: res.TagCount,
 		ScanTime: metav1.NewTime(res.ScanTime), LatestTags: res.LatestTags,
 	}
-	msg := fmt.Sprintf("successful scan: found %d tags", res.TagCount)
+	msg := fmt.Sprintf("successful scan: found %d tags with checksum %s", res.TagCount, res.Revision)
 	cond.Ready(meta.SucceededReason, "%s", msg)
 	if changed {
 		st.events.Normal(obj, res.Revision, meta.SucceededReason, msg)

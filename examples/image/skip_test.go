@@ -87,7 +87,7 @@ func TestAutomationSkipsWithoutChanges(t *testing.T) {
 	if n := srv.UploadPacks(); n != packs {
 		t.Errorf("the run without changes fetched %d times", n-packs)
 	}
-	if c := apimeta.FindStatusCondition(a.Status.Conditions, meta.ReadyCondition); c == nil || c.Message != "no change since last reconciliation" {
+	if c := apimeta.FindStatusCondition(a.Status.Conditions, meta.ReadyCondition); c == nil || c.Status != metav1.ConditionTrue || c.Message != "repository up-to-date" {
 		t.Errorf("Ready %+v", c)
 	}
 
