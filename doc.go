@@ -45,6 +45,11 @@
 //     reconcile ignore rules.
 //   - notify: Flux's event payload and the Recorder every reporter takes;
 //     alert matching, provider clients and webhook receivers grow around it.
+//   - imagepolicy: scan a registry's tags and select one by policy (semver,
+//     alphabetical, numerical, newest pushed; digest reflection);
+//     imagepolicy/update rewrites the marked image fields of a checkout,
+//     imagepolicy/gitpush commits (signed) and pushes, and
+//     imagepolicy/pullrequest opens or updates a pull or merge request.
 //   - examples: thin controllers for Flux's GitRepository, OCIRepository,
 //     Bucket and Kustomization built only from the packages above
 //     (examples/fluxadapter converts Flux's API types and holds what the

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -208,26 +207,6 @@ func TestLatestRef(t *testing.T) {
 	}
 }
 
-// configReader reads an image's config through go-containerregistry; it
-// stands for a registry client that exposes the image config.
-type configReader struct{}
-
-func (c configReader) Created(ctx context.Context, url, tag string) (time.Time, error) {
-	ref, err := name.ParseReference(strings.TrimPrefix(url, "oci://")+":"+tag, name.Insecure)
-	if err != nil {
-		return time.Time{}, err
-	}
-	img, err := remote.Image(ref, remote.WithContext(ctx), remote.WithAuth(authn.Anonymous))
-	if err != nil {
-		return time.Time{}, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return time.Time{}, err
-	}
-	return cf.Created.Time, nil
-}
-
 func TestNewestPushedFromRegistry(t *testing.T) {
 	reg := ocitest.New(t)
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -249,7 +228,7 @@ func TestNewestPushedFromRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	times, err := PushTimes(ctx, configReader{}, image, res.Tags)
+	times, err := PushTimes(ctx, &client, image, res.Tags) // *oci.Client reads image configs
 	if err != nil {
 		t.Fatal(err)
 	}

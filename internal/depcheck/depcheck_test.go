@@ -59,6 +59,10 @@ func TestLightPackages(t *testing.T) {
 		{"source/bucket", heavy},
 		{"source/helm", slices.Concat([]string{module + "source/oci/cosignverify", module + "source/oci/sigstoreverify"}, heavy)},
 		{"source/helm/helmtest", heavy},
+		{"imagepolicy", slices.Concat([]string{"github.com/go-git/go-git", "go.yaml.in/yaml", "github.com/google/go-containerregistry/pkg/v1/remote", module + "source/oci"}, heavy)},
+		{"imagepolicy/update", slices.Concat([]string{"github.com/go-git/go-git", "sigs.k8s.io/kustomize"}, heavy)},
+		{"imagepolicy/gitpush", heavy},
+		{"imagepolicy/pullrequest", slices.Concat([]string{"github.com/go-git/go-git"}, heavy)},
 		// Each cloud provider links its own SDK and no other.
 		{"source/bucket/azureblob", []string{"github.com/Azure/azure-sdk-for-go/sdk/azidentity", "github.com/AzureAD",
 			"github.com/aws/aws-sdk-go", "cloud.google.com/go", "google.golang.org/api", "github.com/getsops/sops",

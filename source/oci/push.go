@@ -249,6 +249,47 @@ func (c *Client) Resolve(ctx context.Context, url, ref string) (string, error) {
 	return d, nil
 }
 
+// Created returns when the image that ref (a tag or a digest) names in the
+// repository at url was created, from its config's "created" field; the
+// zero time when the config has none or ref names an index (a multi-platform
+// image has no single config). It satisfies imagepolicy.CreatedReader.
+func (c *Client) Created(ctx context.Context, url, ref string) (time.Time, error) {
+	red := c.redactor()
+	repo, err := ParseURL(url, c.Insecure)
+	sep := ":"
+	if _, herr := v1.NewHash(ref); herr == nil {
+		sep = "@"
+	}
+	display := trimURL(url) + sep + ref
+	if err != nil {
+		return time.Time{}, classify(ctx, "inspect", display, err, red)
+	}
+	r, err := name.ParseReference(repo.Name()+sep+ref, c.nameOptions()...)
+	if err != nil {
+		return time.Time{}, newError("inspect", display, red, source.ErrInvalid, "%q is neither a valid tag nor a digest", ref)
+	}
+	ropts, err := c.remoteOptions(ctx)
+	if err != nil {
+		return time.Time{}, classify(ctx, "inspect", display, err, red)
+	}
+	desc, err := remote.Get(r, ropts...)
+	if err != nil {
+		return time.Time{}, classify(ctx, "inspect", display, err, red)
+	}
+	if desc.MediaType.IsIndex() {
+		return time.Time{}, nil
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return time.Time{}, classify(ctx, "inspect", display, err, red)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return time.Time{}, classify(ctx, "inspect", display, err, red)
+	}
+	return cfg.Created.Time, nil
+}
+
 // String returns the digest reference.
 func (p PushResult) String() string { return fmt.Sprintf("%s (%s)", p.Reference, p.Revision) }
 

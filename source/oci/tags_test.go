@@ -9,7 +9,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/gitopskit/gitopskit/source"
 	"github.com/gitopskit/gitopskit/source/oci"
 	"github.com/gitopskit/gitopskit/source/oci/ocitest"
 )
@@ -165,5 +173,36 @@ func TestFetchSemVerTagCap(t *testing.T) {
 	}
 	if !strings.HasPrefix(snap.Revision, "v1.0.4@") {
 		t.Errorf("revision %q", snap.Revision)
+	}
+}
+
+// Created reads an image's creation time from its config, by tag or
+// digest; an artifact whose config has no time gives the zero time, and a
+// missing tag is ErrRefNotFound.
+func TestClientCreated(t *testing.T) {
+	reg := ocitest.New(t)
+	client := reg.Client()
+	when := time.Date(2026, 5, 4, 3, 2, 1, 0, time.UTC)
+	img, err := mutate.CreatedAt(empty.Image, v1.Time{Time: when})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(reg.Host+"/img:v1", name.Insecure)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := img.Digest()
+	for _, r := range []string{"v1", digest.String()} {
+		got, err := client.Created(ctx(t), reg.URL("img"), r)
+		if err != nil || !got.Equal(when) {
+			t.Errorf("Created(%s) = %v, %v; want %v", r, got, err, when)
+		}
+	}
+	push(t, reg, "art", "v1", map[string]string{"a": "1"})
+	if got, err := client.Created(ctx(t), reg.URL("art"), "v1"); err != nil || !got.IsZero() {
+		t.Errorf("Created of an artifact without a time = %v, %v", got, err)
+	}
+	if _, err := client.Created(ctx(t), reg.URL("img"), "nope"); !errors.Is(err, source.ErrRefNotFound) {
+		t.Errorf("Created of a missing tag = %v, want ErrRefNotFound", err)
 	}
 }
