@@ -16,12 +16,15 @@ import (
 	"github.com/gitopskit/gitopskit/examples/bucket"
 	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/examples/gitrepository"
+	"github.com/gitopskit/gitopskit/examples/helmchart"
+	"github.com/gitopskit/gitopskit/examples/helmrepository"
 	"github.com/gitopskit/gitopskit/examples/image"
 	"github.com/gitopskit/gitopskit/examples/kustomization"
 	"github.com/gitopskit/gitopskit/examples/notification"
 	"github.com/gitopskit/gitopskit/examples/ocirepository"
 	"github.com/gitopskit/gitopskit/notify"
 	"github.com/gitopskit/gitopskit/reconcile"
+	"github.com/gitopskit/gitopskit/source/helm"
 )
 
 // Config describes the controllers to start. Zero values are documented per
@@ -158,12 +161,19 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 		ln.Close()
 		return nil, err
 	}
+	helmCache := helm.NewIndexCache(helm.CacheOptions{})
 	for _, setup := range []func() error{
 		func() error {
 			return (&ocirepository.Reconciler{Store: store, Recorder: notifying(mgr, cfg, gitrepository.ControllerName)}).SetupWithManager(mgr, ocirepository.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation})
 		},
 		func() error {
 			return (&bucket.Reconciler{Store: store, Recorder: notifying(mgr, cfg, gitrepository.ControllerName)}).SetupWithManager(mgr, bucket.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation})
+		},
+		func() error {
+			return (&helmrepository.Reconciler{Store: store, Cache: helmCache, Recorder: notifying(mgr, cfg, gitrepository.ControllerName)}).SetupWithManager(mgr, helmrepository.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation})
+		},
+		func() error {
+			return (&helmchart.Reconciler{Store: store, Cache: helmCache, Recorder: notifying(mgr, cfg, gitrepository.ControllerName)}).SetupWithManager(ctx, mgr, helmchart.Options{MaxConcurrentReconciles: gitN, SkipNameValidation: cfg.SkipNameValidation})
 		},
 		func() error {
 			return image.Setup(ctx, mgr, image.SetupOptions{

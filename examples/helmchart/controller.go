@@ -26,8 +26,8 @@ import (
 
 // Reconciler reconciles HelmChart objects: reconcile.Lifecycle does the
 // kind-independent steps (finalizer, suspension, status patch), source/helm
-// pulls or builds the chart, artifact.Store.Refresh stores the packaged
-// chart as it is and garbage-collects, fluxadapter.SourceStatus writes the
+// pulls or builds the chart, the artifact.Store keeps the packaged chart
+// as it is and garbage-collects the old ones, fluxadapter.SourceStatus writes the
 // Events; what is left here is the HelmChart's own: reading its source,
 // the chart's version metadata, Flux's build reasons and status fields.
 type Reconciler struct {
@@ -107,6 +107,9 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.HelmChart) (ct
 		cond.Failed("NoSourceArtifact", "%s", msg)
 		return ctrl.Result{RequeueAfter: obj.GetRequeueAfter()}, nil
 	}
+	if c := cond.Get(sourcev1.FetchFailedCondition); c != nil && (c.Reason == "NoSourceArtifact" || c.Reason == "SourceUnavailable") {
+		cond.Delete(sourcev1.FetchFailedCondition)
+	}
 	srcRev := ""
 	if a := src.GetArtifact(); a != nil {
 		obj.Status.ObservedSourceArtifactRevision = a.Revision
@@ -160,12 +163,12 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.HelmChart) (ct
 			IgnoreMissingValuesFiles: opts.IgnoreMissingValuesFiles, VersionMetadata: vm}
 	}
 
-	ropts := artifact.RefreshOptions{File: chartFile, TempDir: r.TempDir, Timeout: fluxadapter.DefaultSourceTimeout}
+	var last *artifact.Artifact
 	if obj.Status.Artifact != nil && obj.Generation == obj.Status.ObservedGeneration && (obj.Spec.Verify == nil || verified(obj)) {
-		last := fluxadapter.Artifact(obj.Status.Artifact)
-		ropts.Last = &last
+		a := fluxadapter.Artifact(obj.Status.Artifact)
+		last = &a
 	}
-	res, err := r.Store.Refresh(ctx, objectKey(obj), namedChart{src: fetcher}, ropts)
+	res, err := r.refresh(ctx, objectKey(obj), fetcher, last)
 	if err != nil {
 		return r.failed(st, obj, err)
 	}

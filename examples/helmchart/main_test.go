@@ -2,6 +2,7 @@ package helmchart_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,12 +50,17 @@ func startControllers(t *testing.T) *artifact.Store {
 // waitFor polls obj until cond holds.
 func waitFor[T client.Object](t *testing.T, obj T, what string, cond func(T) bool) {
 	t.Helper()
-	sourcetest.Poll(t, 30*time.Second, what, func(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 			return false, err
 		}
 		return cond(obj), nil
-	})
+	}); err != nil {
+		status, _ := json.MarshalIndent(obj, "", "  ")
+		t.Fatalf("%s: %v\n%s", what, err, status)
+	}
 }
 
 // create creates obj.
@@ -127,3 +134,6 @@ func event(t *testing.T, ns, name, reason, text string) {
 		return false, nil
 	})
 }
+
+// clientKey is the key of obj.
+func clientKey(obj client.Object) client.ObjectKey { return client.ObjectKeyFromObject(obj) }

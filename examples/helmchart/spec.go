@@ -1,16 +1,12 @@
 package helmchart
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 
-	"github.com/gitopskit/gitopskit/source"
 	"github.com/gitopskit/gitopskit/source/helm"
 )
 
@@ -98,28 +94,4 @@ var failureSummary = map[string]string{
 // build errors read: "<what failed>: <err>".
 func BuildError(f helm.Failure, err error) error {
 	return fmt.Errorf("%s: %w", failureSummary[f.Reason], err)
-}
-
-// chartFile is the fixed name under which namedChart leaves the packaged
-// chart, so Store.Refresh stores it as it is.
-const chartFile = "chart.tgz"
-
-// namedChart renames the packaged chart a helm fetcher writes
-// ("<name>-<version>.tgz", named by its Snapshot) to chartFile.
-type namedChart struct{ src source.Fetcher }
-
-// Fetch fetches the chart and renames its file.
-func (n namedChart) Fetch(ctx context.Context, dir, last string) (source.Snapshot, error) {
-	snap, err := n.src.Fetch(ctx, dir, last)
-	if err != nil {
-		return snap, err
-	}
-	file := snap.Metadata["file"]
-	if file == "" || filepath.Base(file) != file || !filepath.IsLocal(file) {
-		return snap, fmt.Errorf("packaged chart file %q is not a file name", file)
-	}
-	if err := os.Rename(filepath.Join(dir, file), filepath.Join(dir, chartFile)); err != nil {
-		return snap, fmt.Errorf("packaged chart: %w", err)
-	}
-	return snap, nil
 }

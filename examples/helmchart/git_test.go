@@ -1,0 +1,135 @@
+package helmchart_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitopskit/gitopskit/artifact"
+	"github.com/gitopskit/gitopskit/examples/fluxadapter"
+	"github.com/gitopskit/gitopskit/examples/internal/sourcetest"
+	"github.com/gitopskit/gitopskit/source"
+)
+
+// publish stores files as the artifact of the GitRepository repo at
+// commit and records it in repo's status, as the GitRepository controller
+// would.
+func publish(t *testing.T, store *artifact.Store, repo *sourcev1.GitRepository, commit string, files map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := artifact.ObjectKey{Kind: sourcev1.GitRepositoryKind, Namespace: repo.Namespace, Name: repo.Name}
+	a, err := store.ArchiveSnapshot(ctx, key, dir, source.Snapshot{Revision: "main@sha1:" + commit}, artifact.PackOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.Status.Artifact = fluxadapter.MetaArtifact(a)
+	if err := env.Client.Status().Update(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A chart built from a directory of a GitRepository's artifact with
+// values files (a missing one ignored) and reconcileStrategy Revision:
+// the version carries the commit and the generation, the values are
+// merged, and a new commit rebuilds the chart through the watch on the
+// source.
+func TestHelmChartFromGitRepository(t *testing.T) {
+	ctx := context.Background()
+	store := startControllers(t)
+	ns := "helmchart-git"
+	sourcetest.Namespace(t, env, ns)
+	repo := &sourcev1.GitRepository{
+		ObjectMeta: metav1.ObjectMeta{Name: "fleet", Namespace: ns},
+		Spec:       sourcev1.GitRepositorySpec{URL: "https://git.example.com/fleet", Interval: metav1.Duration{Duration: time.Hour}},
+	}
+	create(t, repo)
+	files := map[string]string{
+		"charts/app/Chart.yaml":        "apiVersion: v2\nname: app\nversion: 1.0.0\n",
+		"charts/app/values.yaml":       "replicas: 1\nimage: app\n",
+		"charts/app/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n",
+		"env/prod.yaml":                "replicas: 3\n",
+	}
+
+	// No artifact yet: NoSourceArtifact, then built once there is one.
+	app := chart(ns, "app", sourcev1.GitRepositoryKind, "fleet", "charts/app", "")
+	app.Spec.ReconcileStrategy = sourcev1.ReconcileStrategyRevision
+	app.Spec.ValuesFiles = []string{"charts/app/values.yaml", "env/prod.yaml", "env/missing.yaml"}
+	app.Spec.IgnoreMissingValuesFiles = true
+	create(t, app)
+	waitFor(t, app, "no source artifact", condition(sourcev1.FetchFailedCondition, metav1.ConditionTrue, "NoSourceArtifact"))
+
+	commit := strings.Repeat("a1b2c3d4e5", 4)
+	publish(t, store, repo, commit, files)
+	version := "1.0.0+" + commit[:12] + ".1"
+	waitFor(t, app, "built chart", readyAt(version, sourcev1.ChartPackageSucceededReason))
+	if want := []string{"charts/app/values.yaml", "env/prod.yaml"}; !reflect.DeepEqual(app.Status.ObservedValuesFiles, want) {
+		t.Errorf("observedValuesFiles %v, want %v", app.Status.ObservedValuesFiles, want)
+	}
+	if app.Status.ObservedSourceArtifactRevision != "main@sha1:"+commit || app.Status.ObservedChartName != "app" {
+		t.Errorf("status %+v", app.Status)
+	}
+	event(t, ns, "app", sourcev1.ChartPackageSucceededReason, "packaged 'app' chart with version '"+version+"' and merged values files")
+	dir := filepath.Join(t.TempDir(), "chart")
+	a := app.Status.Artifact
+	if _, err := (&artifact.Fetcher{}).Fetch(ctx, artifact.Artifact{URL: a.URL, Digest: a.Digest}, dir); err != nil {
+		t.Fatal(err)
+	}
+	values, err := os.ReadFile(filepath.Join(dir, "app", "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(values), "replicas: 3") || !strings.Contains(string(values), "image: app") {
+		t.Errorf("merged values.yaml:\n%s", values)
+	}
+	chartYAML, _ := os.ReadFile(filepath.Join(dir, "app", "Chart.yaml"))
+	if !strings.Contains(string(chartYAML), version) {
+		t.Errorf("Chart.yaml:\n%s", chartYAML)
+	}
+
+	// A new commit: a new version, without touching the HelmChart.
+	commit2 := strings.Repeat("0f1e2d3c4b", 4)
+	if err := env.Client.Get(ctx, clientKey(repo), repo); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, store, repo, commit2, files)
+	waitFor(t, app, "rebuilt chart", readyAt("1.0.0+"+commit2[:12]+".1", sourcev1.ChartPackageSucceededReason))
+
+	// The ChartVersion strategy keeps the version across commits.
+	stable := chart(ns, "stable", sourcev1.GitRepositoryKind, "fleet", "charts/app", "")
+	create(t, stable)
+	waitFor(t, stable, "stable chart", readyAt("1.0.0", sourcev1.ChartPackageSucceededReason))
+	first := *stable.Status.Artifact
+	if err := env.Client.Get(ctx, clientKey(repo), repo); err != nil {
+		t.Fatal(err)
+	}
+	commit3 := strings.Repeat("9a8b7c6d5e", 4)
+	publish(t, store, repo, commit3, files)
+	waitFor(t, stable, "observed commit", func(o *sourcev1.HelmChart) bool {
+		return o.Status.ObservedSourceArtifactRevision == "main@sha1:"+commit3
+	})
+	if got := stable.Status.Artifact; got.Revision != "1.0.0" || got.Path != first.Path || !got.LastUpdateTime.Equal(&first.LastUpdateTime) {
+		t.Errorf("ChartVersion strategy rebuilt the chart: %+v -> %+v", first, got)
+	}
+
+	// A path that is no chart: InvalidChartReference.
+	nochart := chart(ns, "nochart", sourcev1.GitRepositoryKind, "fleet", "env", "")
+	create(t, nochart)
+	waitFor(t, nochart, "not a chart", condition(sourcev1.FetchFailedCondition, metav1.ConditionTrue, "InvalidChartReference"))
+}
