@@ -86,7 +86,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.HelmChart) (ct
 		cond.Reconciling(meta.ProgressingReason, "processing object: new generation %d -> %d", obj.Status.ObservedGeneration, obj.Generation)
 	}
 	// A failed verification is verified again.
-	if c := cond.Get(sourcev1.SourceVerifiedCondition); obj.Spec.Verify == nil || (c != nil && c.Status == metav1.ConditionFalse) {
+	if c := cond.Get(sourcev1.SourceVerifiedCondition); c != nil && c.Status == metav1.ConditionFalse {
 		cond.Delete(sourcev1.SourceVerifiedCondition)
 	}
 	if err := Unsupported(obj.Spec); err != nil {
@@ -101,6 +101,11 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.HelmChart) (ct
 	}
 	repo, isRepo := src.(*sourcev1.HelmRepository)
 	ociRepo := isRepo && helmrepository.IsOCI(repo.Spec)
+	// spec.verify applies to charts of OCI repositories only, as in Flux.
+	verify := ociRepo && obj.Spec.Verify != nil
+	if !verify {
+		cond.Delete(sourcev1.SourceVerifiedCondition)
+	}
 	if src.GetArtifact() == nil && !ociRepo {
 		msg := fmt.Sprintf("no artifact available for %s source '%s'", obj.Spec.SourceRef.Kind, obj.Spec.SourceRef.Name)
 		cond.Set(sourcev1.FetchFailedCondition, metav1.ConditionTrue, "NoSourceArtifact", "%s", msg)
@@ -160,11 +165,12 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.HelmChart) (ct
 			return st.Fail(sourcev1.FetchFailedCondition, meta.FailedReason, fmt.Errorf("failed to fetch source artifact: %w", err))
 		}
 		fetcher = &helm.Build{Root: dir, Path: obj.Spec.Chart, ValuesFiles: opts.ValuesFiles,
-			IgnoreMissingValuesFiles: opts.IgnoreMissingValuesFiles, VersionMetadata: vm}
+			IgnoreMissingValuesFiles: opts.IgnoreMissingValuesFiles, VersionMetadata: vm,
+			Repositories: r.dependencyRepository(obj.Namespace), OCIClient: r.dependencyClient(obj.Namespace)}
 	}
 
 	var last *artifact.Artifact
-	if obj.Status.Artifact != nil && obj.Generation == obj.Status.ObservedGeneration && (obj.Spec.Verify == nil || verified(obj)) {
+	if obj.Status.Artifact != nil && obj.Generation == obj.Status.ObservedGeneration && (!verify || verified(obj)) {
 		a := fluxadapter.Artifact(obj.Status.Artifact)
 		last = &a
 	}
@@ -180,7 +186,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.HelmChart) (ct
 		if v := res.Snapshot.Metadata["valuesFiles"]; v != "" && obj.Spec.IgnoreMissingValuesFiles {
 			obj.Status.ObservedValuesFiles = strings.Split(v, ",")
 		}
-		if obj.Spec.Verify != nil {
+		if verify {
 			cond.Set(sourcev1.SourceVerifiedCondition, metav1.ConditionTrue, meta.SucceededReason, "verified signature of version %s", a.Revision)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/gitopskit/gitopskit/examples/fluxadapter"
 	"github.com/gitopskit/gitopskit/examples/internal/sourcetest"
 	"github.com/gitopskit/gitopskit/source"
+	"github.com/gitopskit/gitopskit/source/helm/helmtest"
 )
 
 // publish stores files as the artifact of the GitRepository repo at
@@ -126,6 +128,43 @@ func TestHelmChartFromGitRepository(t *testing.T) {
 	})
 	if got := stable.Status.Artifact; got.Revision != "1.0.0" || got.Path != first.Path || !got.LastUpdateTime.Equal(&first.LastUpdateTime) {
 		t.Errorf("ChartVersion strategy rebuilt the chart: %+v -> %+v", first, got)
+	}
+
+	// A dependency from a repository behind TLS and basic auth is read
+	// with the Secrets of the HelmRepository that has its URL.
+	srv := helmtest.New(t, helmtest.WithTLS(), helmtest.WithBasicAuth("fleet", "s3cret"))
+	if _, err := srv.AddChart(chartFiles("1.1.0")); err != nil {
+		t.Fatal(err)
+	}
+	secret(t, ns, "repo-auth", map[string][]byte{"username": []byte("fleet"), "password": []byte("s3cret")})
+	secret(t, ns, "repo-ca", map[string][]byte{"ca.crt": srv.CA()})
+	create(t, &sourcev1.HelmRepository{
+		ObjectMeta: metav1.ObjectMeta{Name: "deps", Namespace: ns},
+		Spec: sourcev1.HelmRepositorySpec{URL: srv.URL + "/", Interval: metav1.Duration{Duration: time.Hour},
+			SecretRef:     &meta.LocalObjectReference{Name: "repo-auth"},
+			CertSecretRef: &meta.LocalObjectReference{Name: "repo-ca"}},
+	})
+	umbrellaRepo := &sourcev1.GitRepository{
+		ObjectMeta: metav1.ObjectMeta{Name: "umbrella", Namespace: ns},
+		Spec:       sourcev1.GitRepositorySpec{URL: "https://git.example.com/umbrella", Interval: metav1.Duration{Duration: time.Hour}},
+	}
+	create(t, umbrellaRepo)
+	publish(t, store, umbrellaRepo, commit, map[string]string{
+		"Chart.yaml":  "apiVersion: v2\nname: umbrella\nversion: 0.1.0\ndependencies:\n- name: app\n  version: 1.x\n  repository: " + srv.URL + "\n",
+		"values.yaml": "app:\n  replicas: 2\n",
+	})
+	umbrella := chart(ns, "umbrella", sourcev1.GitRepositoryKind, "umbrella", "./", "")
+	create(t, umbrella)
+	waitFor(t, umbrella, "umbrella chart", readyAt("0.1.0", sourcev1.ChartPackageSucceededReason))
+	udir := filepath.Join(t.TempDir(), "umbrella")
+	ua := umbrella.Status.Artifact
+	if _, err := (&artifact.Fetcher{}).Fetch(ctx, artifact.Artifact{URL: ua.URL, Digest: ua.Digest}, udir); err != nil {
+		t.Fatal(err)
+	}
+	_, errDir := os.Stat(filepath.Join(udir, "umbrella", "charts", "app", "Chart.yaml"))
+	_, errTgz := os.Stat(filepath.Join(udir, "umbrella", "charts", "app-1.1.0.tgz"))
+	if errDir != nil && errTgz != nil {
+		t.Errorf("the dependency is not in the chart: %v, %v", errDir, errTgz)
 	}
 
 	// A path that is no chart: InvalidChartReference.
