@@ -19,10 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	ctrlreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/gitopskit/gitopskit/examples/fluxadapter"
 	"github.com/gitopskit/gitopskit/imagepolicy"
@@ -88,38 +86,6 @@ func (r *AutomationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: latestChanged})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, SkipNameValidation: &opts.SkipNameValidation}).
 		Complete(r)
-}
-
-// latestChanged passes the ImagePolicy updates that change its latestRef.
-func latestChanged(e event.UpdateEvent) bool {
-	o, ok1 := e.ObjectOld.(*imagev1.ImagePolicy)
-	n, ok2 := e.ObjectNew.(*imagev1.ImagePolicy)
-	if !ok1 || !ok2 {
-		return false
-	}
-	return (o.Status.LatestRef == nil) != (n.Status.LatestRef == nil) ||
-		(o.Status.LatestRef != nil && *o.Status.LatestRef != *n.Status.LatestRef) ||
-		!maps.Equal(o.Labels, n.Labels)
-}
-
-func (r *AutomationReconciler) automationsOfSource(ctx context.Context, o client.Object) []ctrlreconcile.Request {
-	return r.automations(ctx, client.MatchingFields{sourceRefIndex: client.ObjectKeyFromObject(o).String()})
-}
-
-func (r *AutomationReconciler) automationsInNamespace(ctx context.Context, o client.Object) []ctrlreconcile.Request {
-	return r.automations(ctx, client.InNamespace(o.GetNamespace()))
-}
-
-func (r *AutomationReconciler) automations(ctx context.Context, opts ...client.ListOption) []ctrlreconcile.Request {
-	var list imageautov1.ImageUpdateAutomationList
-	if err := r.Client.List(ctx, &list, opts...); err != nil {
-		return nil
-	}
-	reqs := make([]ctrlreconcile.Request, 0, len(list.Items))
-	for _, a := range list.Items {
-		reqs = append(reqs, ctrlreconcile.Request{NamespacedName: client.ObjectKeyFromObject(&a)})
-	}
-	return reqs
 }
 
 // Reconcile runs one ImageUpdateAutomation when something changed.
@@ -288,76 +254,6 @@ func (r *AutomationReconciler) reconcile(ctx context.Context, obj *imageautov1.I
 	st.events.Normal(obj, res.Revision, meta.SucceededReason, text+"\n"+msg)
 	cond.Ready(meta.SucceededReason, "%s", text)
 	return ctrl.Result{RequeueAfter: obj.Spec.Interval.Duration}, nil
-}
-
-// short abbreviates a commit hash as Git shows it.
-func short(hash string) string {
-	if len(hash) > 7 {
-		return hash[:7]
-	}
-	return hash
-}
-
-// credentials applies the GitRepository's secretRef and proxySecretRef to
-// the ls-remote repository and the clone.
-func (r *AutomationReconciler) credentials(ctx context.Context, src *sourcev1.GitRepository, repo *git.Repository, clone *gitpush.CloneOptions) error {
-	if ref := src.Spec.SecretRef; ref != nil {
-		data, err := fluxadapter.SecretData(ctx, r.Client, src.Namespace, ref.Name)
-		if err != nil {
-			return err
-		}
-		if repo.Auth, err = git.AuthFromSecretData(data, src.Spec.URL); err != nil {
-			return fmt.Errorf("invalid Secret %q: %w", ref.Name, err)
-		}
-		if clone.Auth, err = GitTransport(repo.Auth, src.Spec.URL); err != nil {
-			return fmt.Errorf("invalid Secret %q: %w", ref.Name, err)
-		}
-		clone.CABundle = repo.Auth.CAFile
-	}
-	if ref := src.Spec.ProxySecretRef; ref != nil {
-		data, err := fluxadapter.SecretData(ctx, r.Client, src.Namespace, ref.Name)
-		if err != nil {
-			return err
-		}
-		if repo.Proxy, err = git.ProxyFromSecretData(data); err != nil {
-			return fmt.Errorf("invalid proxy Secret %q: %w", ref.Name, err)
-		}
-		clone.Proxy.URL, clone.Proxy.Username, clone.Proxy.Password = repo.Proxy.URL, repo.Proxy.Username, repo.Proxy.Password
-	}
-	return nil
-}
-
-// signer reads spec.git.commit.signingKey's Secret into the commit
-// options: "git.asc" (and "passphrase") for type gpg, "identity" (and
-// "password") for type ssh, as in Flux.
-func (r *AutomationReconciler) signer(ctx context.Context, obj *imageautov1.ImageUpdateAutomation, c *gitpush.CommitOptions) error {
-	sk := obj.Spec.GitSpec.Commit.SigningKey
-	if sk == nil {
-		return nil
-	}
-	data, err := fluxadapter.SecretData(ctx, r.Client, obj.Namespace, sk.SecretRef.Name)
-	if err != nil {
-		return err
-	}
-	switch sk.Type {
-	case imageautov1.SigningKeyTypeSSH:
-		if len(data["identity"]) == 0 {
-			return fmt.Errorf("signing key Secret %q has no 'identity'", sk.SecretRef.Name)
-		}
-		if c.Signer, err = gitpush.SSHSigner(data["identity"], string(data["password"])); err != nil {
-			return fmt.Errorf("signing key Secret %q: %w", sk.SecretRef.Name, err)
-		}
-	case imageautov1.SigningKeyTypeGPG, "":
-		if len(data["git.asc"]) == 0 {
-			return fmt.Errorf("signing key Secret %q has no 'git.asc'", sk.SecretRef.Name)
-		}
-		if c.SignKey, err = gitpush.GPGSignKey(data["git.asc"], string(data["passphrase"])); err != nil {
-			return fmt.Errorf("signing key Secret %q: %w", sk.SecretRef.Name, err)
-		}
-	default:
-		return fmt.Errorf("signing key type '%s' is not supported: use 'gpg' or 'ssh'", sk.Type)
-	}
-	return nil
 }
 
 // policies lists the ImagePolicies of obj's namespace that its

@@ -11,17 +11,14 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	ctrlreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/gitopskit/gitopskit/examples/fluxadapter"
 	"github.com/gitopskit/gitopskit/imagepolicy"
@@ -82,38 +79,6 @@ func (r *PolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manage
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: scanChanged})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, SkipNameValidation: &opts.SkipNameValidation}).
 		Complete(r)
-}
-
-// scanChanged passes the updates of an ImageRepository that change what
-// its policies see: its scan revision, its readiness or its spec (its
-// accessFrom, say).
-func scanChanged(e event.UpdateEvent) bool {
-	o, ok1 := e.ObjectOld.(*imagev1.ImageRepository)
-	n, ok2 := e.ObjectNew.(*imagev1.ImageRepository)
-	if !ok1 || !ok2 {
-		return false
-	}
-	rev := func(r *imagev1.ImageRepository) string {
-		if r.Status.LastScanResult == nil {
-			return ""
-		}
-		return r.Status.LastScanResult.Revision
-	}
-	return rev(o) != rev(n) || o.Generation != n.Generation || apimeta.IsStatusConditionTrue(o.Status.Conditions, meta.ReadyCondition) !=
-		apimeta.IsStatusConditionTrue(n.Status.Conditions, meta.ReadyCondition)
-}
-
-// policiesOf lists the ImagePolicies referring to an ImageRepository.
-func (r *PolicyReconciler) policiesOf(ctx context.Context, o client.Object) []ctrlreconcile.Request {
-	var list imagev1.ImagePolicyList
-	if err := r.Client.List(ctx, &list, client.MatchingFields{repositoryRefIndex: client.ObjectKeyFromObject(o).String()}); err != nil {
-		return nil
-	}
-	reqs := make([]ctrlreconcile.Request, 0, len(list.Items))
-	for _, p := range list.Items {
-		reqs = append(reqs, ctrlreconcile.Request{NamespacedName: client.ObjectKeyFromObject(&p)})
-	}
-	return reqs
 }
 
 // Reconcile brings one ImagePolicy's latestRef up to date.

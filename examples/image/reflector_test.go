@@ -111,4 +111,11 @@ func TestReflector(t *testing.T) {
 	if p := always.Status.ObservedPreviousRef; p == nil || *p != want {
 		t.Errorf("observedPreviousRef %+v, want %+v", p, want)
 	}
+
+	// Deleting the repository (its finalizer drops the tags) leaves the
+	// policy waiting for it.
+	if err := env.Client.Delete(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	readyReason(t, always, func() []metav1.Condition { return always.Status.Conditions }, metav1.ConditionFalse, imagev1.DependencyNotReadyReason)
 }
