@@ -12,6 +12,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/gitopskit/artifact"
 	"github.com/gitopskit/gitopskit/examples/fluxadapter"
@@ -20,10 +21,10 @@ import (
 	"github.com/gitopskit/gitopskit/source/helm/helmtest"
 )
 
-// publish stores files as the artifact of the GitRepository repo at
-// commit and records it in repo's status, as the GitRepository controller
-// would.
-func publish(t *testing.T, store *artifact.Store, repo *sourcev1.GitRepository, commit string, files map[string]string) {
+// publish stores files as the artifact of src, a GitRepository or a
+// Bucket, at revision and records it in src's status, as their
+// controllers would.
+func publish(t *testing.T, store *artifact.Store, src client.Object, revision string, files map[string]string) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -36,13 +37,27 @@ func publish(t *testing.T, store *artifact.Store, repo *sourcev1.GitRepository, 
 			t.Fatal(err)
 		}
 	}
-	key := artifact.ObjectKey{Kind: sourcev1.GitRepositoryKind, Namespace: repo.Namespace, Name: repo.Name}
-	a, err := store.ArchiveSnapshot(ctx, key, dir, source.Snapshot{Revision: "main@sha1:" + commit}, artifact.PackOptions{})
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(src), src); err != nil {
+		t.Fatal(err)
+	}
+	key := artifact.ObjectKey{Namespace: src.GetNamespace(), Name: src.GetName()}
+	switch src.(type) {
+	case *sourcev1.GitRepository:
+		key.Kind = sourcev1.GitRepositoryKind
+	case *sourcev1.Bucket:
+		key.Kind = sourcev1.BucketKind
+	}
+	a, err := store.ArchiveSnapshot(ctx, key, dir, source.Snapshot{Revision: revision}, artifact.PackOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo.Status.Artifact = fluxadapter.MetaArtifact(a)
-	if err := env.Client.Status().Update(ctx, repo); err != nil {
+	switch o := src.(type) {
+	case *sourcev1.GitRepository:
+		o.Status.Artifact = fluxadapter.MetaArtifact(a)
+	case *sourcev1.Bucket:
+		o.Status.Artifact = fluxadapter.MetaArtifact(a)
+	}
+	if err := env.Client.Status().Update(ctx, src); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -78,7 +93,7 @@ func TestHelmChartFromGitRepository(t *testing.T) {
 	waitFor(t, app, "no source artifact", condition(sourcev1.FetchFailedCondition, metav1.ConditionTrue, "NoSourceArtifact"))
 
 	commit := strings.Repeat("a1b2c3d4e5", 4)
-	publish(t, store, repo, commit, files)
+	publish(t, store, repo, "main@sha1:"+commit, files)
 	version := "1.0.0+" + commit[:12] + ".1"
 	waitFor(t, app, "built chart", readyAt(version, sourcev1.ChartPackageSucceededReason))
 	if want := []string{"charts/app/values.yaml", "env/prod.yaml"}; !reflect.DeepEqual(app.Status.ObservedValuesFiles, want) {
@@ -107,10 +122,7 @@ func TestHelmChartFromGitRepository(t *testing.T) {
 
 	// A new commit: a new version, without touching the HelmChart.
 	commit2 := strings.Repeat("0f1e2d3c4b", 4)
-	if err := env.Client.Get(ctx, clientKey(repo), repo); err != nil {
-		t.Fatal(err)
-	}
-	publish(t, store, repo, commit2, files)
+	publish(t, store, repo, "main@sha1:"+commit2, files)
 	waitFor(t, app, "rebuilt chart", readyAt("1.0.0+"+commit2[:12]+".1", sourcev1.ChartPackageSucceededReason))
 
 	// The ChartVersion strategy keeps the version across commits.
@@ -118,11 +130,8 @@ func TestHelmChartFromGitRepository(t *testing.T) {
 	create(t, stable)
 	waitFor(t, stable, "stable chart", readyAt("1.0.0", sourcev1.ChartPackageSucceededReason))
 	first := *stable.Status.Artifact
-	if err := env.Client.Get(ctx, clientKey(repo), repo); err != nil {
-		t.Fatal(err)
-	}
 	commit3 := strings.Repeat("9a8b7c6d5e", 4)
-	publish(t, store, repo, commit3, files)
+	publish(t, store, repo, "main@sha1:"+commit3, files)
 	waitFor(t, stable, "observed commit", func(o *sourcev1.HelmChart) bool {
 		return o.Status.ObservedSourceArtifactRevision == "main@sha1:"+commit3
 	})
@@ -149,7 +158,7 @@ func TestHelmChartFromGitRepository(t *testing.T) {
 		Spec:       sourcev1.GitRepositorySpec{URL: "https://git.example.com/umbrella", Interval: metav1.Duration{Duration: time.Hour}},
 	}
 	create(t, umbrellaRepo)
-	publish(t, store, umbrellaRepo, commit, map[string]string{
+	publish(t, store, umbrellaRepo, "main@sha1:"+commit, map[string]string{
 		"Chart.yaml":  "apiVersion: v2\nname: umbrella\nversion: 0.1.0\ndependencies:\n- name: app\n  version: 1.x\n  repository: " + srv.URL + "\n",
 		"values.yaml": "app:\n  replicas: 2\n",
 	})
@@ -166,6 +175,20 @@ func TestHelmChartFromGitRepository(t *testing.T) {
 	if errDir != nil && errTgz != nil {
 		t.Errorf("the dependency is not in the chart: %v, %v", errDir, errTgz)
 	}
+
+	// The same from a Bucket: its revision's digest in the version.
+	bucket := &sourcev1.Bucket{
+		ObjectMeta: metav1.ObjectMeta{Name: "charts", Namespace: ns},
+		Spec: sourcev1.BucketSpec{BucketName: "charts", Endpoint: "s3.example.com",
+			Interval: metav1.Duration{Duration: time.Hour}},
+	}
+	create(t, bucket)
+	digest := strings.Repeat("5e4d3c2b1a", 6) + "abcd"
+	publish(t, store, bucket, "sha256:"+digest, files)
+	fromBucket := chart(ns, "from-bucket", sourcev1.BucketKind, "charts", "charts/app", "")
+	fromBucket.Spec.ReconcileStrategy = sourcev1.ReconcileStrategyRevision
+	create(t, fromBucket)
+	waitFor(t, fromBucket, "chart from a bucket", readyAt("1.0.0+"+digest[:12], sourcev1.ChartPackageSucceededReason))
 
 	// A path that is no chart: InvalidChartReference.
 	nochart := chart(ns, "nochart", sourcev1.GitRepositoryKind, "fleet", "env", "")

@@ -134,6 +134,3 @@ func event(t *testing.T, ns, name, reason, text string) {
 		return false, nil
 	})
 }
-
-// clientKey is the key of obj.
-func clientKey(obj client.Object) client.ObjectKey { return client.ObjectKeyFromObject(obj) }
