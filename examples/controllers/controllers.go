@@ -44,7 +44,8 @@ type Config struct {
 	LeaderElectionNamespace string
 	// GitConcurrency and KustomizationConcurrency are the parallel
 	// reconciles of each controller; 0 means 2 and 4. The OCIRepository,
-	// Bucket and image controllers run GitConcurrency reconciles too.
+	// Bucket, HelmRepository, HelmChart and image controllers run
+	// GitConcurrency reconciles too.
 	GitConcurrency, KustomizationConcurrency int
 	// ApplyConcurrency bounds one apply's parallel requests; 0 means
 	// reconcile's default.
