@@ -174,7 +174,11 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *sourcev1.HelmChart) (ct
 		a := fluxadapter.Artifact(obj.Status.Artifact)
 		last = &a
 	}
-	res, err := r.refresh(ctx, objectKey(obj), fetcher, last)
+	timeout := fluxadapter.DefaultSourceTimeout
+	if isRepo && repo.Spec.Timeout != nil {
+		timeout = repo.Spec.Timeout.Duration
+	}
+	res, err := r.refresh(ctx, objectKey(obj), fetcher, last, timeout)
 	if err != nil {
 		return r.failed(st, obj, err)
 	}

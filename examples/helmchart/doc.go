@@ -44,12 +44,17 @@
 // (SourceIndexKey) and watches HelmRepositories, GitRepositories and
 // Buckets, as Flux does.
 //
+// Dependencies of a chart built from a directory that charts/ lacks are
+// read with the Secrets of the HelmRepository of the HelmChart's namespace
+// whose URL is the dependency's (type oci for oci:// ones), as in Flux,
+// and anonymously when there is none. The artifact is the packaged chart,
+// "<name>-<version>.tgz", its digest the file's.
+//
 // Differences from Flux: a chart from an HTTP repository is looked up in
 // the repository's live index (through the Reconciler's Cache when set,
 // which the HelmRepository reconciler refreshes), not in the stored index
-// artifact; dependencies of a chart built from a directory are fetched
-// anonymously (Flux looks up a HelmRepository with the dependency's URL
-// for credentials); the notation verification provider is refused by
-// Unsupported, and the artifact file is named after its digest rather
-// than "<name>-<version>.tgz".
+// artifact; status.url is the artifact's URL (Flux points it at a
+// "latest.tar.gz" symbolic link in its storage); the notation
+// verification provider and cloud provider logins (spec.provider of the
+// OCI HelmRepository) are refused, Stalled with a message saying so.
 package helmchart

@@ -7,11 +7,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"time"
 
 	"github.com/go-logr/logr"
 
 	"github.com/gitopskit/gitopskit/artifact"
-	"github.com/gitopskit/gitopskit/examples/fluxadapter"
 	"github.com/gitopskit/gitopskit/source"
 )
 
@@ -31,12 +31,12 @@ type refreshed struct {
 // directory and stores the packaged chart it writes as key's artifact,
 // "<name>-<version>.tgz" as in Flux, then garbage-collects key's older
 // artifacts. last, when it is one of key's artifacts still in the store,
-// is offered to src as the last version. Store failures are
-// *artifact.StoreError; fetch failures are src's.
+// is offered to src as the last version; timeout bounds the fetch. Store
+// failures are *artifact.StoreError; fetch failures are src's.
 //
 // artifact.Store.Refresh is not used: it takes a snapshot's revision for
 // one of source's revision formats, which a chart version ("6.5.0") is not.
-func (r *Reconciler) refresh(ctx context.Context, key artifact.ObjectKey, src source.Fetcher, last *artifact.Artifact) (refreshed, error) {
+func (r *Reconciler) refresh(ctx context.Context, key artifact.ObjectKey, src source.Fetcher, last *artifact.Artifact, timeout time.Duration) (refreshed, error) {
 	lastRev := ""
 	if last != nil && last.Path == key.ArtifactPath(path.Base(last.Path)) && r.Store.Exists(*last) {
 		lastRev = last.Revision
@@ -46,7 +46,7 @@ func (r *Reconciler) refresh(ctx context.Context, key artifact.ObjectKey, src so
 		return refreshed{}, &artifact.StoreError{Err: err}
 	}
 	defer os.RemoveAll(work)
-	fctx, cancel := context.WithTimeout(ctx, fluxadapter.DefaultSourceTimeout)
+	fctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	dir := filepath.Join(work, "chart")
 	snap, err := src.Fetch(fctx, dir, lastRev)
