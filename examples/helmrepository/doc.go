@@ -19,8 +19,9 @@
 // after a change of type, loses them once); the HelmChart controller
 // (examples/helmchart) reads its URL, Secrets and spec.insecure.
 //
-// Differences from Flux: the index is stored as the server sent it (Flux
-// re-encodes it as JSON; both are index files Helm reads), status.url is
+// Differences from Flux: the index is stored as the server sent it, in a
+// file named after its digest (Flux re-encodes it as JSON into
+// "index-<hex>.yaml"; both are index files Helm reads), status.url is
 // the artifact's URL (Flux points it at an "index.yaml" symbolic link in
 // its storage), and spec.provider other than "generic" is refused by
 // Unsupported for HelmChart pulls rather than logging into a cloud.
