@@ -65,6 +65,7 @@ func TestReflector(t *testing.T) {
 	repo := imageRepository(ns, "app", img)
 	repo.Spec.SecretRef = &meta.LocalObjectReference{Name: "creds"}
 	repo.Spec.ExclusionList = []string{"^latest$"}
+	repo.Spec.Interval.Duration = time.Hour
 	create(t, repo)
 	c = readyReason(t, repo, func() []metav1.Condition { return repo.Status.Conditions }, metav1.ConditionTrue, meta.SucceededReason)
 	r := repo.Status.LastScanResult
@@ -111,6 +112,30 @@ func TestReflector(t *testing.T) {
 	if p := always.Status.ObservedPreviousRef; p == nil || *p != want {
 		t.Errorf("observedPreviousRef %+v, want %+v", p, want)
 	}
+
+	// A wrong password (a scan requested) fails; once the Secret is fixed
+	// the retry scans again although the last successful scan is recent.
+	setPassword := func(pw string) {
+		var sec corev1.Secret
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "creds"}, &sec); err != nil {
+			t.Fatal(err)
+		}
+		sec.Data["password"] = []byte(pw)
+		if err := env.Client.Update(ctx, &sec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setPassword("wrong")
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(repo), repo); err != nil {
+		t.Fatal(err)
+	}
+	repo.Annotations = map[string]string{meta.ReconcileRequestAnnotation: "rotate"}
+	if err := env.Client.Update(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	readyReason(t, repo, func() []metav1.Condition { return repo.Status.Conditions }, metav1.ConditionFalse, imagev1.AuthenticationFailedReason)
+	setPassword("s3cret-pass")
+	readyReason(t, repo, func() []metav1.Condition { return repo.Status.Conditions }, metav1.ConditionTrue, meta.SucceededReason)
 
 	// Deleting the repository (its finalizer drops the tags) leaves the
 	// policy waiting for it.

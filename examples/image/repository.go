@@ -10,6 +10,7 @@ import (
 	imagev1 "github.com/fluxcd/image-reflector-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -132,11 +133,13 @@ func (r *RepositoryReconciler) reconcile(ctx context.Context, obj *imagev1.Image
 
 // scanDue reports whether obj must be scanned now, or else how long until
 // it must: the last scan is older than spec.interval, or there is none, or
-// its tags are not in the store (the controller restarted), or the image,
-// the exclusion list, the generation or a reconcile request changed since.
+// the object is not Ready (a retry after a failure), or its tags are not in
+// the store (the controller restarted), or the image, the exclusion list,
+// the generation or a reconcile request changed since.
 func (r *RepositoryReconciler) scanDue(obj *imagev1.ImageRepository, img imagepolicy.Image) (time.Duration, bool) {
 	last := obj.Status.LastScanResult
 	if last == nil || obj.Generation != obj.Status.ObservedGeneration ||
+		!apimeta.IsStatusConditionTrue(obj.Status.Conditions, meta.ReadyCondition) ||
 		obj.Status.CanonicalImageName != img.Canonical ||
 		!slices.Equal(obj.Status.ObservedExclusionList, obj.GetExclusionList()) {
 		return 0, true
