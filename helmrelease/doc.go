@@ -11,9 +11,13 @@
 // document merged at the root or, with a TargetPath, a single value set
 // with Helm's --set parser (SetPath: quoted values stay strings, Literal
 // follows --set-literal); then the inline spec.values on top, so that they
-// win over every reference, as in Flux (Flux also merges the inline values
+// win over every reference, as in Flux. Flux also merges the inline values
 // into the result before each TargetPath entry, so that --set list indices
-// see them; ComposeValues does the same). An Optional reference tolerates
+// see them, and that merge shares the maps and lists only the inline
+// values hold: a TargetPath reaching into those writes into the inline
+// values and so wins over them, while elsewhere the inline values win.
+// ComposeValues reproduces this on a copy (the caller's map is never
+// modified), so it gives Flux's result in both cases. An Optional reference tolerates
 // only an absent object or key. The ConfigMap and Secret data comes from a
 // ValuesGetter, so values compose without an API server (ValuesData holds
 // them in memory). Errors are *ValuesError values that name the reference

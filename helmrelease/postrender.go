@@ -58,7 +58,7 @@ func (k Kustomize) Run(rendered *bytes.Buffer) (out *bytes.Buffer, err error) {
 		kp := kustypes.Patch{Patch: p.Patch}
 		if p.Target != nil {
 			kp.Target = &kustypes.Selector{
-				ResId: resIDOf(p.Target),
+				ResId:              resIDOf(p.Target),
 				LabelSelector:      p.Target.LabelSelector,
 				AnnotationSelector: p.Target.AnnotationSelector,
 			}

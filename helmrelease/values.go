@@ -210,6 +210,10 @@ func (e *ValuesError) Unwrap() error { return e.Err }
 func ComposeValues(ctx context.Context, opts ValuesOptions) (ComposedValues, error) {
 	log := logr.FromContextOrDiscard(ctx)
 	result := map[string]any{}
+	// Flux composes a fresh copy of spec.values; the target path entries
+	// may write into it (see the package documentation), the caller's map
+	// stays untouched.
+	inline, _ := deepCopy(opts.Values).(map[string]any)
 	var session kustomize.DecryptSession
 	decrypt := func(data []byte, asSecretKey string) ([]byte, error) {
 		if _, ok := sopsmark.Detect(data); !ok {
@@ -308,7 +312,7 @@ func ComposeValues(ctx context.Context, opts ValuesOptions) (ComposedValues, err
 			return ComposedValues{}, verr(reasonOf(err), err)
 		}
 		if ref.TargetPath != "" {
-			result = MergeValues(result, opts.Values)
+			result = MergeValues(result, inline)
 			if err := SetPath(result, ref.TargetPath, string(data), ref.Literal); err != nil {
 				return ComposedValues{}, verr(ErrValueMerge, err)
 			}
@@ -320,8 +324,34 @@ func ComposeValues(ctx context.Context, opts ValuesOptions) (ComposedValues, err
 		}
 		result = MergeValues(result, vals)
 	}
-	result = MergeValues(result, opts.Values)
+	result = MergeValues(result, inline)
 	return ComposedValues{Values: result, Digest: DigestValues(result)}, nil
+}
+
+// deepCopy copies the maps and lists of a values tree.
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		if t == nil {
+			return t
+		}
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		if t == nil {
+			return t
+		}
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = deepCopy(e)
+		}
+		return out
+	default:
+		return v
+	}
 }
 
 // reasonOf classifies a decryption error.
