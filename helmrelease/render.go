@@ -61,6 +61,14 @@ func (c *Chart) Version() string { return c.c.Metadata.Version }
 // AppVersion is the chart's appVersion.
 func (c *Chart) AppVersion() string { return c.c.Metadata.AppVersion }
 
+// DefaultKubeVersion is the Kubernetes version Render reports when
+// RenderOptions.KubeVersion is empty: the one `helm template` reports when
+// built with the k8s.io/client-go this module requires (v0.37 → v1.37.0).
+// Helm derives its own default from the client-go version linked into the
+// running program (and uses v1.20.0 in test binaries); Render pins it, so a
+// render does not change with the program that runs it.
+const DefaultKubeVersion = "v1.37.0"
+
 // RenderOptions configure Render. The zero value renders as `helm
 // template` does with Helm's default capabilities, no post-renderer and no
 // CRDs in the manifest.
@@ -73,7 +81,7 @@ type RenderOptions struct {
 	// Values are the composed values (ComposeValues).
 	Values map[string]any
 	// KubeVersion is .Capabilities.KubeVersion (e.g. "v1.35.0"); empty
-	// means Helm's default.
+	// means DefaultKubeVersion.
 	KubeVersion string
 	// APIVersions are added to .Capabilities.APIVersions.
 	APIVersions []string
@@ -146,7 +154,8 @@ func (r *Rendered) HookObjects() ([]*unstructured.Unstructured, error) {
 }
 
 // Render renders a chart offline as `helm template` does (client-side
-// dry-run: no API server, capabilities from opts), runs the post-renderers
+// dry-run: no API server, capabilities from opts, DefaultKubeVersion unless
+// set), runs the post-renderers
 // on manifests and hooks, and returns the release manifest, hooks, notes
 // and objects. Helm's log records go to the logr.Logger of ctx.
 func Render(ctx context.Context, ch *Chart, opts RenderOptions) (*Rendered, error) {
@@ -165,13 +174,15 @@ func Render(ctx context.Context, ch *Chart, opts RenderOptions) (*Rendered, erro
 	if in.Namespace == "" {
 		in.Namespace = "default"
 	}
-	if opts.KubeVersion != "" {
-		kv, err := common.ParseKubeVersion(opts.KubeVersion)
-		if err != nil {
-			return nil, fmt.Errorf("render: kube version %q: %w", opts.KubeVersion, err)
-		}
-		in.KubeVersion = kv
+	kubeVersion := opts.KubeVersion
+	if kubeVersion == "" {
+		kubeVersion = DefaultKubeVersion
 	}
+	kv, err := common.ParseKubeVersion(kubeVersion)
+	if err != nil {
+		return nil, fmt.Errorf("render: kube version %q: %w", kubeVersion, err)
+	}
+	in.KubeVersion = kv
 	in.APIVersions = common.VersionSet(opts.APIVersions)
 	in.IsUpgrade = opts.IsUpgrade
 	in.IncludeCRDs = opts.IncludeCRDs
