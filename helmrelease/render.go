@@ -269,3 +269,7 @@ func decodeObjects(manifest string) ([]*unstructured.Unstructured, error) {
 		out = append(out, &unstructured.Unstructured{Object: m})
 	}
 }
+
+// Helm returns the chart as the Helm SDK holds it, for the release actions
+// (helmrelease/cluster) and for callers that need the SDK directly.
+func (c *Chart) Helm() *chartv2.Chart { return c.c }

@@ -1,0 +1,21 @@
+// Package cluster runs a release's Helm actions on a cluster with Flux's
+// options: Install, Upgrade, Test, Rollback, Uninstall and Unlock (a stale
+// pending release marked failed), through the Helm 4 SDK with release
+// Secrets in a storage namespace, Helm's kstatus watcher for waits, and
+// Helm's logs routed to the logr.Logger of the context.
+//
+// A Client is built from a rest.Config that already carries the
+// HelmRelease's identity (reconcile's ImpersonateFor for
+// serviceAccountName, RESTConfigFromKubeConfig for kubeConfig), so RBAC
+// applies to every object Helm touches and to the release Secrets.
+//
+// Observe compares the release in storage with what the HelmRelease asks
+// for and returns Flux's release status; Step feeds an Observation to
+// helmrelease.NextAction and runs the chosen action, returning a
+// StepResult (decision, release revision, tests, failure) so a reconciler
+// stays thin: observe, step, record the result in status, requeue.
+//
+// Not covered yet: drift detection and correction (ActionCorrectDrift),
+// the CreateReplace CRD policy for upgrades, and waiting with reconcile's
+// health checks instead of Helm's watcher.
+package cluster
