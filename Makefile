@@ -170,6 +170,8 @@ generate:
 	  paths=github.com/fluxcd/helm-controller/api/v2 \
 	  paths=github.com/fluxcd/notification-controller/api/v1 \
 	  paths=github.com/fluxcd/notification-controller/api/v1beta3 \
+	  paths=github.com/fluxcd/image-reflector-controller/api/v1 \
+	  paths=github.com/fluxcd/image-automation-controller/api/v1 \
 	  output:crd:dir=examples/config/crd
 
 bench: $(CONTROL_PLANE_DEPS) tools $(BIN)/crane

@@ -51,7 +51,8 @@
 //     imagepolicy/gitpush commits (signed) and pushes, and
 //     imagepolicy/pullrequest opens or updates a pull or merge request.
 //   - examples: thin controllers for Flux's GitRepository, OCIRepository,
-//     Bucket, HelmRepository, HelmChart and Kustomization built only from the packages above
+//     Bucket, HelmRepository, HelmChart, Kustomization and the image
+//     automation kinds (examples/image) built only from the packages above
 //     (examples/fluxadapter converts Flux's API types and holds what the
 //     source reconcilers share; a controller for another kind goes beside
 //     them), and

@@ -341,6 +341,10 @@ func TestFluxCRDsEstablished(t *testing.T) {
 		"kustomizations.kustomize.toolkit.fluxcd.io",
 		"helmreleases.helm.toolkit.fluxcd.io",
 		"alerts.notification.toolkit.fluxcd.io",
+		"helmcharts.source.toolkit.fluxcd.io",
+		"imagerepositories.image.toolkit.fluxcd.io",
+		"imagepolicies.image.toolkit.fluxcd.io",
+		"imageupdateautomations.image.toolkit.fluxcd.io",
 	} {
 		var crd apiextensionsv1.CustomResourceDefinition
 		if err := env.Client.Get(ctx, client.ObjectKey{Name: name}, &crd); err != nil {

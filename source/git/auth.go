@@ -210,6 +210,22 @@ func parseEndpoint(raw string) (endpoint, error) {
 	return ep, nil
 }
 
+// TransportAuth returns the go-git authentication for the repository at
+// rawURL (http(s)://, ssh:// or user@host:path), built exactly as Fetch
+// builds it: HTTP basic auth or a bearer token (or the URL's own
+// credentials), or an SSH identity whose server must be in KnownHosts
+// (bounded key-derivation rounds, parser panics turned into errors). It
+// lets code that pushes with go-git, such as imagepolicy/gitpush, reuse
+// the same Secret handling. A nil result means anonymous access. Errors
+// wrap source.ErrInvalid and never contain the credentials.
+func (a *Auth) TransportAuth(rawURL string) (transport.AuthMethod, error) {
+	ep, err := parseEndpoint(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return a.transportAuth(ep)
+}
+
 // transportAuth builds go-git's auth method for the endpoint.
 func (a *Auth) transportAuth(ep endpoint) (_ transport.AuthMethod, err error) {
 	// The key and known_hosts parsers are third-party code fed with

@@ -320,3 +320,34 @@ func TestAuthFromSecretData(t *testing.T) {
 		}
 	}
 }
+
+// TransportAuth gives go-git the authentication Fetch would use: basic
+// auth, a bearer token or the URL's own credentials over HTTP(S), nothing
+// for anonymous access, and refusals naming what is missing for SSH.
+func TestTransportAuth(t *testing.T) {
+	a, err := (&git.Auth{Username: "u", Password: "p-secret"}).TransportAuth("https://example.com/r.git")
+	if err != nil || a == nil || a.Name() != "http-basic-auth" {
+		t.Errorf("basic: %v, %v", a, err)
+	}
+	a, err = (&git.Auth{BearerToken: "tok"}).TransportAuth("https://example.com/r.git")
+	if err != nil || a == nil || a.Name() != "http-token-auth" {
+		t.Errorf("bearer: %v, %v", a, err)
+	}
+	if a, err := (&git.Auth{}).TransportAuth("https://example.com/r.git"); a != nil || err != nil {
+		t.Errorf("anonymous: %v, %v", a, err)
+	}
+	if a, err := (*git.Auth)(nil).TransportAuth("https://user:pw@example.com/r.git"); err != nil || a == nil {
+		t.Errorf("URL credentials: %v, %v", a, err)
+	}
+	_, err = (&git.Auth{Identity: []byte("not a key")}).TransportAuth("ssh://git@example.com/r.git")
+	if !errors.Is(err, source.ErrInvalid) || !strings.Contains(err.Error(), "known_hosts") {
+		t.Errorf("SSH without known_hosts: %v", err)
+	}
+	_, err = (&git.Auth{Identity: []byte("not a key secret-material"), KnownHosts: []byte("x")}).TransportAuth("git@example.com:r.git")
+	if !errors.Is(err, source.ErrInvalid) || strings.Contains(err.Error(), "secret-material") {
+		t.Errorf("SSH with a bad identity: %v", err)
+	}
+	if _, err := (&git.Auth{}).TransportAuth("ftp://example.com/r"); !errors.Is(err, source.ErrInvalid) {
+		t.Errorf("ftp URL: %v", err)
+	}
+}
