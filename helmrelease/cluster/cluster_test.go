@@ -1,0 +1,257 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gitopskit/gitopskit/helmrelease"
+	"github.com/gitopskit/gitopskit/helmrelease/cluster"
+	"github.com/gitopskit/gitopskit/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	testenv.Main(m, testenv.Options{}, &env)
+}
+
+const failAnnotation = "testenv.gitopskit.io/fail"
+
+func namespace(t *testing.T, name string) {
+	t.Helper()
+	if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func chart(t *testing.T) *helmrelease.Chart {
+	t.Helper()
+	ch, err := helmrelease.LoadChartDir("../testdata/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func compose(t *testing.T, values map[string]any) helmrelease.ComposedValues {
+	t.Helper()
+	v, err := helmrelease.ComposeValues(context.Background(), helmrelease.ValuesOptions{Values: values})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func newClient(t *testing.T, cfg *rest.Config, ns string) *cluster.Client {
+	t.Helper()
+	c, err := cluster.New(context.Background(), cluster.Options{Config: cfg, Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var wait = cluster.InstallOptions{Timeout: 90 * time.Second}
+
+// TestReleaseLifecycle installs the chart (CRD, pre-install hook Job that
+// completes on kwok nodes, Deployment waited for), tests it, upgrades it on
+// a values change, remediates a failing upgrade by rollback through
+// Step, runs a failing test, and uninstalls it.
+func TestReleaseLifecycle(t *testing.T) {
+	ctx := context.Background()
+	ns := "lifecycle"
+	namespace(t, ns)
+	c := newClient(t, env.Config, ns)
+	ch := chart(t)
+	name := helmrelease.ReleaseName("web", "", "")
+
+	v1 := compose(t, map[string]any{"replicaCount": 2})
+	want := cluster.Desired{Chart: ch, Values: v1, TestEnabled: true}
+	status, _, err := c.Observe(ctx, name, want)
+	if err != nil || status != helmrelease.StatusAbsent {
+		t.Fatalf("before install: %s %v", status, err)
+	}
+	res, err := c.Step(ctx, name, want, helmrelease.Observation{Status: status}, cluster.StepOptions{Install: wait, Test: cluster.TestOptions{Timeout: time.Minute}})
+	if err != nil {
+		t.Fatalf("install: %v", err)
+	}
+	if res.Decision.Action != helmrelease.ActionInstall || res.Release.Revision != 1 || res.Release.Status != "deployed" {
+		t.Fatalf("install step: %+v %+v", res.Decision, res.Release)
+	}
+	var dep appsv1.Deployment
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web-app"}, &dep); err != nil {
+		t.Fatal(err)
+	}
+	if dep.Status.AvailableReplicas != 2 {
+		t.Errorf("install returned before the Deployment was available: %d", dep.Status.AvailableReplicas)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: "widgets.example.com"}, &crd); err != nil {
+		t.Errorf("CRD not installed: %v", err)
+	}
+
+	want.KnownRevision = 1
+	status, _, err = c.Observe(ctx, name, want)
+	if err != nil || status != helmrelease.StatusUntested {
+		t.Fatalf("after install: %s %v", status, err)
+	}
+	res, err = c.Step(ctx, name, want, helmrelease.Observation{Status: status}, cluster.StepOptions{Test: cluster.TestOptions{Timeout: time.Minute}})
+	if err != nil || res.Decision.Action != helmrelease.ActionTest || !res.Release.Tested() || res.Release.TestsFailed() {
+		t.Fatalf("test step: %+v %+v %v", res.Decision, res.Release, err)
+	}
+	if status, _, _ = c.Observe(ctx, name, want); status != helmrelease.StatusInSync {
+		t.Fatalf("after test: %s", status)
+	}
+
+	// A values change: out of sync, upgraded.
+	want.Values = compose(t, map[string]any{"replicaCount": 3})
+	status, _, _ = c.Observe(ctx, name, want)
+	if status != helmrelease.StatusOutOfSync {
+		t.Fatalf("after a values change: %s", status)
+	}
+	res, err = c.Step(ctx, name, want, helmrelease.Observation{Status: status, LastAction: helmrelease.ActionInstall}, cluster.StepOptions{Upgrade: cluster.UpgradeOptions{Timeout: 90 * time.Second}})
+	if err != nil || res.Decision.Action != helmrelease.ActionUpgrade || res.Release.Revision != 2 {
+		t.Fatalf("upgrade step: %+v %+v %v", res.Decision, res.Release, err)
+	}
+
+	// A failing pre-upgrade hook: the upgrade fails, Step remediates it by
+	// rolling back.
+	want.Values = compose(t, map[string]any{"replicaCount": 3, "hook": map[string]any{"podAnnotations": map[string]any{failAnnotation: "migration failed"}}})
+	want.KnownRevision = 2
+	up := cluster.UpgradeOptions{Timeout: 60 * time.Second}
+	res, err = c.Step(ctx, name, want, helmrelease.Observation{Status: helmrelease.StatusOutOfSync}, cluster.StepOptions{Upgrade: up})
+	if err == nil || !res.Failed || res.Release == nil || res.Release.Revision != 3 || res.Release.Status != "failed" {
+		t.Fatalf("failing upgrade: %+v %+v %v", res.Decision, res.Release, err)
+	}
+	want.KnownRevision = 3
+	status, _, _ = c.Observe(ctx, name, want)
+	if status != helmrelease.StatusFailed {
+		t.Fatalf("after a failed upgrade: %s", status)
+	}
+	obs := helmrelease.Observation{Status: status, LastAction: helmrelease.ActionUpgrade, UpgradeFailures: 1, Upgrade: helmrelease.Remediation{Retries: 1}, HasRollbackTarget: true}
+	res, err = c.Step(ctx, name, want, obs, cluster.StepOptions{Rollback: cluster.RollbackOptions{Timeout: 60 * time.Second}})
+	if err != nil || res.Decision.Action != helmrelease.ActionRollback || !res.Decision.Remediation || res.Release.Revision != 4 || res.Release.Status != "deployed" {
+		t.Fatalf("rollback step: %+v %+v %v", res.Decision, res.Release, err)
+	}
+	hist, err := c.History(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var statuses []string
+	for _, h := range hist {
+		statuses = append(statuses, h.Status)
+	}
+	if got := strings.Join(statuses, ","); got != "superseded,superseded,failed,deployed" {
+		t.Errorf("history %s", got)
+	}
+
+	// A failing test: reported, ignored only when asked.
+	failing := compose(t, map[string]any{"replicaCount": 3, "test": map[string]any{"podAnnotations": map[string]any{failAnnotation: "no answer"}}})
+	if _, err := c.Upgrade(ctx, name, ch, failing.Values, cluster.UpgradeOptions{Timeout: 90 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := c.Test(ctx, name, cluster.TestOptions{Timeout: time.Minute})
+	if err == nil || rel == nil || !rel.TestsFailed() {
+		t.Fatalf("failing test: %+v %v", rel, err)
+	}
+	want = cluster.Desired{Chart: ch, Values: failing, KnownRevision: 5, TestEnabled: true}
+	if status, _, _ = c.Observe(ctx, name, want); status != helmrelease.StatusFailed {
+		t.Errorf("failed test not ignored: %s", status)
+	}
+	want.IgnoreTestFailures = true
+	if status, _, _ = c.Observe(ctx, name, want); status != helmrelease.StatusInSync {
+		t.Errorf("failed test ignored: %s", status)
+	}
+
+	// Uninstall removes the objects and the release.
+	if _, err := c.Uninstall(ctx, name, cluster.UninstallOptions{Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Last(ctx, name); !errors.Is(err, cluster.ErrReleaseNotFound) {
+		t.Errorf("after uninstall: %v", err)
+	}
+	err = env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web-app"}, &dep)
+	if !apierrors.IsNotFound(err) && dep.DeletionTimestamp == nil {
+		t.Errorf("Deployment still there after uninstall: %v", err)
+	}
+}
+
+// TestFailedInstallRemediatedByUninstall: a failing pre-install hook fails
+// the install; Step remediates by uninstalling, then retries the install.
+func TestFailedInstallRemediatedByUninstall(t *testing.T) {
+	ctx := context.Background()
+	ns := "install-fails"
+	namespace(t, ns)
+	c := newClient(t, env.Config, ns)
+	name := "broken"
+	bad := compose(t, map[string]any{"hook": map[string]any{"podAnnotations": map[string]any{failAnnotation: "boom"}}})
+	want := cluster.Desired{Chart: chart(t), Values: bad}
+	opts := cluster.StepOptions{Install: cluster.InstallOptions{Timeout: time.Minute}, Uninstall: cluster.UninstallOptions{Timeout: time.Minute}}
+	res, err := c.Step(ctx, name, want, helmrelease.Observation{Status: helmrelease.StatusAbsent, Install: helmrelease.Remediation{Retries: 1}}, opts)
+	if err == nil || !res.Failed || res.Release == nil || res.Release.Status != "failed" {
+		t.Fatalf("failing install: %+v %+v %v", res.Decision, res.Release, err)
+	}
+	want.KnownRevision = 1
+	status, _, _ := c.Observe(ctx, name, want)
+	obs := helmrelease.Observation{Status: status, LastAction: helmrelease.ActionInstall, InstallFailures: 1, Install: helmrelease.Remediation{Retries: 1}}
+	res, err = c.Step(ctx, name, want, obs, opts)
+	if err != nil || res.Decision.Action != helmrelease.ActionUninstall {
+		t.Fatalf("remediation: %+v %v", res.Decision, err)
+	}
+	want.KnownRevision = 0
+	if status, _, _ = c.Observe(ctx, name, want); status != helmrelease.StatusAbsent {
+		t.Fatalf("after remediation: %s", status)
+	}
+	// A retry with good values installs.
+	want.Values = compose(t, nil)
+	res, err = c.Step(ctx, name, want, helmrelease.Observation{Status: status, InstallFailures: 1, Install: helmrelease.Remediation{Retries: 1}}, opts)
+	if err != nil || res.Release.Status != "deployed" {
+		t.Fatalf("retried install: %+v %v", res.Release, err)
+	}
+}
+
+// TestLongReleaseName installs a release whose Flux name is 60
+// characters: it is shortened to 53 as Flux does.
+func TestLongReleaseName(t *testing.T) {
+	ctx := context.Background()
+	ns := "a-target-namespace-with-a-long-name"
+	namespace(t, ns)
+	name := helmrelease.ReleaseName("and-a-long-release-nam", ns, "")
+	if len(name) != 53 {
+		t.Fatalf("name %q has %d characters", name, len(name))
+	}
+	c := newClient(t, env.Config, ns)
+	rel, err := c.Install(ctx, name, chart(t), map[string]any{"hook": map[string]any{"enabled": false}}, cluster.InstallOptions{Timeout: time.Minute, CRDs: cluster.CRDsSkip, Wait: cluster.Wait{Disable: true}})
+	if err != nil || rel.Name != name {
+		t.Fatalf("install: %+v %v", rel, err)
+	}
+}
+
+// TestImpersonationDeniedByRBAC: a client impersonating a service account
+// without permissions cannot install.
+func TestImpersonationDeniedByRBAC(t *testing.T) {
+	ctx := context.Background()
+	ns := "rbac"
+	namespace(t, ns)
+	if err := env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "nobody", Namespace: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":nobody"}
+	c := newClient(t, cfg, ns)
+	_, err := c.Install(ctx, "denied", chart(t), nil, cluster.InstallOptions{Timeout: 30 * time.Second, CRDs: cluster.CRDsSkip})
+	if err == nil || !strings.Contains(err.Error(), "forbidden") {
+		t.Fatalf("install as a service account without RBAC: %v", err)
+	}
+}
