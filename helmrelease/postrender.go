@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"sigs.k8s.io/kustomize/api/builtins"
+	"sigs.k8s.io/kustomize/api/filters/annotations"
+	"sigs.k8s.io/kustomize/api/filters/labels"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/provider"
 	"sigs.k8s.io/kustomize/api/resmap"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/resid"
 
 	"github.com/gitopskit/gitopskit/kustomize"
@@ -96,14 +98,14 @@ type CommonMetadata struct {
 
 // Run implements PostRenderer.
 func (c CommonMetadata) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
-	var ts []resmap.Transformer
-	if c.Labels != nil {
-		ts = append(ts, labels(c.Labels))
+	var ts []kio.Filter
+	if len(c.Labels) > 0 {
+		ts = append(ts, labelFilter(c.Labels))
 	}
-	if c.Annotations != nil {
-		ts = append(ts, &builtins.AnnotationsTransformerPlugin{
+	if len(c.Annotations) > 0 {
+		ts = append(ts, annotations.Filter{
 			Annotations: c.Annotations,
-			FieldSpecs:  []kustypes.FieldSpec{{Path: "metadata/annotations", CreateIfNotPresent: true}},
+			FsSlice:     []kustypes.FieldSpec{{Path: "metadata/annotations", CreateIfNotPresent: true}},
 		})
 	}
 	if len(ts) == 0 {
@@ -122,7 +124,7 @@ type OriginLabels struct {
 
 // Run implements PostRenderer.
 func (o OriginLabels) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
-	return transform(rendered, labels(map[string]string{
+	return transform(rendered, labelFilter(map[string]string{
 		"helm.toolkit.fluxcd.io/name":      o.Name,
 		"helm.toolkit.fluxcd.io/namespace": o.Namespace,
 	}))
@@ -156,14 +158,16 @@ func (c chain) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
 	return rendered, nil
 }
 
-func labels(m map[string]string) resmap.Transformer {
-	return &builtins.LabelTransformerPlugin{
-		Labels:     m,
-		FieldSpecs: []kustypes.FieldSpec{{Path: "metadata/labels", CreateIfNotPresent: true}},
+// labelFilter sets labels in metadata only, as Flux's common metadata and
+// origin labels do (not in selectors or pod templates).
+func labelFilter(m map[string]string) kio.Filter {
+	return labels.Filter{
+		Labels:  m,
+		FsSlice: []kustypes.FieldSpec{{Path: "metadata/labels", CreateIfNotPresent: true}},
 	}
 }
 
-func transform(rendered *bytes.Buffer, ts ...resmap.Transformer) (out *bytes.Buffer, err error) {
+func transform(rendered *bytes.Buffer, ts ...kio.Filter) (out *bytes.Buffer, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("post-renderer: kustomize failed: %v", r)
@@ -175,7 +179,7 @@ func transform(rendered *bytes.Buffer, ts ...resmap.Transformer) (out *bytes.Buf
 		return nil, fmt.Errorf("post-renderer: %w", err)
 	}
 	for _, t := range ts {
-		if err := t.Transform(rm); err != nil {
+		if err := rm.ApplyFilter(t); err != nil {
 			return nil, fmt.Errorf("post-renderer: %w", err)
 		}
 	}
