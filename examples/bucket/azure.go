@@ -11,8 +11,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 
-	"github.com/gitopskit/gitopskit/examples/fluxadapter"
-	"github.com/gitopskit/gitopskit/source/bucket"
 	"github.com/gitopskit/gitopskit/source/bucket/azureblob"
 )
 
@@ -178,25 +176,20 @@ func AzureOptions(spec sourcev1.BucketSpec, secret map[string][]byte) (azureblob
 // Secret's data ("ca.crt"). Client certificates are refused: Azure Blob
 // Storage does not ask for one.
 func AzureTLS(o *azureblob.Options, data map[string][]byte) error {
-	t, err := fluxadapter.TLSFromSecretData(data)
-	if err != nil {
-		return err
+	ca, err := serverCA(data)
+	if err == nil {
+		o.CA = ca
 	}
-	if t.Cert != nil {
-		return fmt.Errorf("client certificates ('tls.crt', 'tls.key') are %w", ErrNotSupported)
-	}
-	o.CA = t.CA
-	return nil
+	return err
 }
 
 // AzureProxy sets the proxy of o from a proxySecretRef Secret's data. It
 // applies to the traffic with the storage account, not to the Entra ID
 // credentials' requests to their authority.
 func AzureProxy(o *azureblob.Options, data map[string][]byte) error {
-	p, err := fluxadapter.ProxyFromSecretData(data)
-	if err != nil {
-		return err
+	p, err := proxyOf(data)
+	if err == nil {
+		o.Proxy = p
 	}
-	o.Proxy = &bucket.Proxy{URL: p.Address, Username: p.Username, Password: p.Password}
-	return nil
+	return err
 }

@@ -8,8 +8,6 @@ import (
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 
-	"github.com/gitopskit/gitopskit/examples/fluxadapter"
-	"github.com/gitopskit/gitopskit/source/bucket"
 	"github.com/gitopskit/gitopskit/source/bucket/gcs"
 )
 
@@ -83,24 +81,19 @@ func isGCSPublicEndpoint(endpoint string) bool {
 // "gcp"; here it serves private endpoints with a private CA. Client
 // certificates are refused: the GCS provider does not present one.
 func GCSTLS(o *gcs.Options, data map[string][]byte) error {
-	t, err := fluxadapter.TLSFromSecretData(data)
-	if err != nil {
-		return err
+	ca, err := serverCA(data)
+	if err == nil {
+		o.CA = ca
 	}
-	if t.Cert != nil {
-		return fmt.Errorf("client certificates ('tls.crt', 'tls.key') are %w", ErrNotSupported)
-	}
-	o.CA = t.CA
-	return nil
+	return err
 }
 
 // GCSProxy sets the proxy of o from a proxySecretRef Secret's data; it
 // carries the token requests too, as in Flux.
 func GCSProxy(o *gcs.Options, data map[string][]byte) error {
-	p, err := fluxadapter.ProxyFromSecretData(data)
-	if err != nil {
-		return err
+	p, err := proxyOf(data)
+	if err == nil {
+		o.Proxy = p
 	}
-	o.Proxy = &bucket.Proxy{URL: p.Address, Username: p.Username, Password: p.Password}
-	return nil
+	return err
 }

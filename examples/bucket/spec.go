@@ -63,25 +63,42 @@ func Credentials(o *bucket.S3Options, data map[string][]byte) error {
 // data ("ca.crt"). Client certificates are refused: the S3 provider does
 // not present one.
 func TLS(o *bucket.S3Options, data map[string][]byte) error {
-	t, err := fluxadapter.TLSFromSecretData(data)
-	if err != nil {
-		return err
+	ca, err := serverCA(data)
+	if err == nil {
+		o.CA = ca
 	}
-	if t.Cert != nil {
-		return fmt.Errorf("client certificates ('tls.crt', 'tls.key') are %w", ErrNotSupported)
-	}
-	o.CA = t.CA
-	return nil
+	return err
 }
 
 // Proxy sets the proxy of o from a proxySecretRef Secret's data.
 func Proxy(o *bucket.S3Options, data map[string][]byte) error {
+	p, err := proxyOf(data)
+	if err == nil {
+		o.Proxy = p
+	}
+	return err
+}
+
+// serverCA returns the CA of a certSecretRef Secret's data ("ca.crt"),
+// refusing client certificates: no bucket provider presents one.
+func serverCA(data map[string][]byte) ([]byte, error) {
+	t, err := fluxadapter.TLSFromSecretData(data)
+	if err != nil {
+		return nil, err
+	}
+	if t.Cert != nil {
+		return nil, fmt.Errorf("client certificates ('tls.crt', 'tls.key') are %w", ErrNotSupported)
+	}
+	return t.CA, nil
+}
+
+// proxyOf returns the proxy of a proxySecretRef Secret's data.
+func proxyOf(data map[string][]byte) (*bucket.Proxy, error) {
 	p, err := fluxadapter.ProxyFromSecretData(data)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	o.Proxy = &bucket.Proxy{URL: p.Address, Username: p.Username, Password: p.Password}
-	return nil
+	return &bucket.Proxy{URL: p.Address, Username: p.Username, Password: p.Password}, nil
 }
 
 // canSkip reports whether the last artifact may short-circuit the download:

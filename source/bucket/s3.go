@@ -2,16 +2,12 @@ package bucket
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gitopskit/gitopskit/source"
 	"github.com/minio/minio-go/v7"
@@ -108,39 +104,16 @@ func NewS3(opts S3Options) (*S3, error) {
 	if opts.SessionToken != "" && opts.AccessKey == "" {
 		return nil, fail("a session token needs an access key and a secret key")
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
-	tr.MaxIdleConnsPerHost = 64
-	tr.ResponseHeaderTimeout = 2 * time.Minute
-	if len(opts.CA) > 0 {
-		if opts.Insecure {
-			return nil, fail("a CA certificate was given but Insecure asks for plain http")
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(opts.CA) {
-			return nil, fail("CA holds no PEM certificate")
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if len(opts.CA) > 0 && opts.Insecure {
+		return nil, fail("a CA certificate was given but Insecure asks for plain http")
 	}
 	if p := opts.Proxy; p != nil {
 		red.AddURL(p.URL)
 		red.AddBasicAuth(p.Username, p.Password)
-		u, err := url.Parse(p.URL)
-		if err != nil || u.Host == "" {
-			return nil, fail("proxy URL %q does not parse as scheme://host[:port]", source.RedactURL(p.URL))
-		}
-		switch u.Scheme {
-		case "http", "https", "socks5", "socks5h":
-		default:
-			return nil, fail("proxy URL scheme %q is not http, https or socks5", u.Scheme)
-		}
-		if p.Username != "" || p.Password != "" {
-			u.User = url.UserPassword(p.Username, p.Password)
-		}
-		tr.Proxy = http.ProxyURL(u)
+	}
+	tr, err := Transport(opts.CA, opts.Proxy)
+	if err != nil {
+		return nil, fail("%v", err)
 	}
 	var creds *credentials.Credentials
 	if opts.AccessKey != "" {

@@ -2,8 +2,6 @@ package azureblob
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,7 +11,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -155,39 +152,16 @@ func New(opts Options) (*Provider, error) {
 		pageSize = DefaultPageSize
 	}
 
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
-	tr.MaxIdleConnsPerHost = 64
-	tr.ResponseHeaderTimeout = 2 * time.Minute
-	if len(opts.CA) > 0 {
-		if opts.Insecure {
-			return nil, fail("a CA certificate was given but Insecure asks for plain http")
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(opts.CA) {
-			return nil, fail("CA holds no PEM certificate")
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if len(opts.CA) > 0 && opts.Insecure {
+		return nil, fail("a CA certificate was given but Insecure asks for plain http")
 	}
 	if p := opts.Proxy; p != nil {
 		red.AddURL(p.URL)
 		red.AddBasicAuth(p.Username, p.Password)
-		pu, err := url.Parse(p.URL)
-		if err != nil || pu.Host == "" {
-			return nil, fail("proxy URL %q does not parse as scheme://host[:port]", source.RedactURL(p.URL))
-		}
-		switch pu.Scheme {
-		case "http", "https", "socks5", "socks5h":
-		default:
-			return nil, fail("proxy URL scheme %q is not http, https or socks5", pu.Scheme)
-		}
-		if p.Username != "" || p.Password != "" {
-			pu.User = url.UserPassword(p.Username, p.Password)
-		}
-		tr.Proxy = http.ProxyURL(pu)
+	}
+	tr, err := bucket.Transport(opts.CA, opts.Proxy)
+	if err != nil {
+		return nil, fail("%v", err)
 	}
 
 	co := &container.ClientOptions{ClientOptions: azcore.ClientOptions{

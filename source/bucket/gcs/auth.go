@@ -3,7 +3,6 @@ package gcs
 import (
 	"context"
 	"crypto/rsa"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -35,38 +34,11 @@ const tokenTimeout = 30 * time.Second
 // newTransport returns the transport to the endpoint and the token
 // endpoint: no proxy from the environment, the extra CA, the proxy.
 func newTransport(opts Options, red *redactor) (*http.Transport, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
-	tr.MaxIdleConnsPerHost = 64
-	tr.ResponseHeaderTimeout = 2 * time.Minute
-	if len(opts.CA) > 0 {
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(opts.CA) {
-			return nil, errors.New("CA holds no PEM certificate")
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
 	if p := opts.Proxy; p != nil {
 		red.addURL(p.URL)
 		red.addBasicAuth(p.Username, p.Password)
-		u, err := url.Parse(p.URL)
-		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("proxy URL %q does not parse as scheme://host[:port]", source.RedactURL(p.URL))
-		}
-		switch u.Scheme {
-		case "http", "https", "socks5", "socks5h":
-		default:
-			return nil, fmt.Errorf("proxy URL scheme %q is not http, https or socks5", u.Scheme)
-		}
-		if p.Username != "" || p.Password != "" {
-			u.User = url.UserPassword(p.Username, p.Password)
-		}
-		tr.Proxy = http.ProxyURL(u)
 	}
-	return tr, nil
+	return bucket.Transport(opts.CA, opts.Proxy)
 }
 
 // authClient returns the client that sends every request over base with
