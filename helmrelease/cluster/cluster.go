@@ -52,6 +52,7 @@ type Options struct {
 // Client was created with.
 type Client struct {
 	cfg        *action.Configuration
+	getter     *restGetter
 	namespace  string
 	maxHistory int
 }
@@ -94,7 +95,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		max = 0
 	}
 	cfg.Releases.MaxHistory = max
-	return &Client{cfg: cfg, namespace: opts.Namespace, maxHistory: max}, nil
+	return &Client{cfg: cfg, getter: getter, namespace: opts.Namespace, maxHistory: max}, nil
 }
 
 // CRDPolicy is Flux's spec.install.crds / spec.upgrade.crds.

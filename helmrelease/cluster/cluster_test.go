@@ -18,6 +18,8 @@ import (
 	"github.com/gitopskit/gitopskit/helmrelease"
 	"github.com/gitopskit/gitopskit/helmrelease/cluster"
 	"github.com/gitopskit/gitopskit/internal/testenv"
+	"github.com/gitopskit/gitopskit/kustomize"
+	"github.com/gitopskit/gitopskit/reconcile"
 )
 
 var env *testenv.Env
@@ -253,5 +255,89 @@ func TestImpersonationDeniedByRBAC(t *testing.T) {
 	_, err := c.Install(ctx, "denied", chart(t), nil, cluster.InstallOptions{Timeout: 30 * time.Second, CRDs: cluster.CRDsSkip})
 	if err == nil || !strings.Contains(err.Error(), "forbidden") {
 		t.Fatalf("install as a service account without RBAC: %v", err)
+	}
+}
+
+// TestDriftDetectedAndCorrected: a scaled Deployment and a deleted
+// ConfigMap are reported as drift; Step corrects them; an object that opts
+// out is left alone.
+func TestDriftDetectedAndCorrected(t *testing.T) {
+	ctx := context.Background()
+	ns := "drift"
+	namespace(t, ns)
+	c := newClient(t, env.Config, ns)
+	ch := chart(t)
+	name := "drifty"
+	optOut := helmrelease.Kustomize{Patches: []kustomize.Patch{{
+		Patch:  "apiVersion: v1\nkind: Service\nmetadata:\n  name: any\n  annotations:\n    " + cluster.DriftDetectionAnnotation + ": disabled\n",
+		Target: &kustomize.Selector{Kind: "Service"},
+	}}}
+	rel, err := c.Install(ctx, name, ch, map[string]any{"hook": map[string]any{"enabled": false}}, cluster.InstallOptions{
+		Timeout: time.Minute, CRDs: cluster.CRDsSkip, PostRenderers: []helmrelease.PostRenderer{optOut},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := reconcile.NewClient(env.Config, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := reconcile.NewManager(kc, reconcile.Options{FieldManager: cluster.HelmFieldManager()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := c.Drift(ctx, rel, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.Drifted() {
+		t.Fatalf("drift right after install:\n%s", report.Summary())
+	}
+
+	var dep appsv1.Deployment
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-app"}, &dep); err != nil {
+		t.Fatal(err)
+	}
+	five := int32(5)
+	dep.Spec.Replicas = &five
+	dep.ManagedFields = nil
+	if err := env.Client.Update(ctx, &dep, client.FieldOwner("kubectl")); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-app"}}); err != nil {
+		t.Fatal(err)
+	}
+	var svc corev1.Service
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-app"}, &svc); err != nil {
+		t.Fatal(err)
+	}
+	if svc.Annotations[cluster.DriftDetectionAnnotation] != "disabled" {
+		t.Fatalf("post-renderer did not annotate the Service: %v", svc.Annotations)
+	}
+	svc.Spec.Ports[0].Port = 81
+	svc.ManagedFields = nil
+	if err := env.Client.Update(ctx, &svc, client.FieldOwner("kubectl")); err != nil {
+		t.Fatal(err)
+	}
+	report, err = c.Drift(ctx, rel, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := report.Summary(), "ConfigMap/drift/drifty-app created\nDeployment/drift/drifty-app configured"; got != want {
+		t.Fatalf("drift report:\n%s\nwant:\n%s", got, want)
+	}
+
+	res, err := c.Step(ctx, name, cluster.Desired{Chart: ch, KnownRevision: 1}, helmrelease.Observation{Status: helmrelease.StatusDrifted, DriftMode: helmrelease.DriftEnabled}, cluster.StepOptions{Drift: m})
+	if err != nil || res.Decision.Action != helmrelease.ActionCorrectDrift || len(res.Corrected.Entries) != 2 {
+		t.Fatalf("correction: %+v %+v %v", res.Decision, res.Corrected, err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-app"}, &dep); err != nil {
+		t.Fatal(err)
+	}
+	if *dep.Spec.Replicas != 1 {
+		t.Errorf("replicas %d after correction, want 1", *dep.Spec.Replicas)
+	}
+	if report, err = c.Drift(ctx, rel, m); err != nil || report.Drifted() {
+		t.Errorf("drift after correction: %v\n%s", err, report.Summary())
 	}
 }

@@ -15,7 +15,11 @@
 // StepResult (decision, release revision, tests, failure) so a reconciler
 // stays thin: observe, step, record the result in status, requeue.
 //
-// Not covered yet: drift detection and correction (ActionCorrectDrift),
-// the CreateReplace CRD policy for upgrades, and waiting with reconcile's
-// health checks instead of Helm's watcher.
+// Drift diffs the release manifest's objects with the cluster through
+// reconcile's server-side dry-run (ignore rules, per-object opt-out
+// annotation) and returns a typed DriftReport; CorrectDrift re-applies the
+// drifted objects (Flux's driftDetection mode "enabled").
+//
+// Not covered yet: the CreateReplace CRD policy for upgrades, and waiting
+// with reconcile's health checks instead of Helm's watcher.
 package cluster

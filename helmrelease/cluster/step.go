@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/gitopskit/gitopskit/helmrelease"
+	"github.com/gitopskit/gitopskit/reconcile"
 )
 
 // Desired is what a HelmRelease asks for and what it recorded of the
@@ -27,7 +28,9 @@ type Desired struct {
 // uninstalled), Locked (pending-*), Unmanaged (a release the history does
 // not know), Failed, OutOfSync (chart name, version or values digest
 // differ), Untested, Failed on a failed test not ignored, else InSync.
-// Drift is not observed here.
+// Drift is not observed here: call Drift on an InSync release when drift
+// detection is enabled, and pass StatusDrifted to NextAction when it
+// reports changes.
 func (c *Client) Observe(ctx context.Context, name string, want Desired) (helmrelease.ReleaseStatus, *Release, error) {
 	cur, err := c.Last(ctx, name)
 	if errors.Is(err, ErrReleaseNotFound) {
@@ -78,6 +81,9 @@ type StepOptions struct {
 	Test      TestOptions
 	Rollback  RollbackOptions
 	Uninstall UninstallOptions
+	// Drift corrects drift (ActionCorrectDrift) when set; see Drift for
+	// what the Manager must be.
+	Drift *reconcile.Manager
 }
 
 // StepResult is what one step did.
@@ -87,6 +93,8 @@ type StepResult struct {
 	// Release is the release after the action (nil after an uninstall
 	// without history).
 	Release *Release
+	// Corrected lists what drift correction applied.
+	Corrected reconcile.ChangeSet
 	// Failed reports a failed action (its error is returned too): the
 	// caller increments the failure counter of Decision.Action (install or
 	// upgrade; a failed test counts against the last attempted action).
@@ -95,8 +103,8 @@ type StepResult struct {
 
 // Step runs one step of Flux's release loop: it applies the decision
 // helmrelease.NextAction made on obs (observed with Observe) and returns
-// the typed result. ActionNone runs nothing; ActionCorrectDrift is not
-// supported here (it returns an error).
+// the typed result. ActionNone runs nothing; ActionCorrectDrift re-applies
+// the drifted objects with StepOptions.Drift.
 func (c *Client) Step(ctx context.Context, name string, want Desired, obs helmrelease.Observation, opts StepOptions) (StepResult, error) {
 	d, err := helmrelease.NextAction(obs)
 	if err != nil {
@@ -127,6 +135,17 @@ func (c *Client) Step(ctx context.Context, name string, want Desired, obs helmre
 		rel, err = c.Uninstall(ctx, name, opts.Uninstall)
 	case helmrelease.ActionUnlock:
 		rel, err = c.Unlock(ctx, name)
+	case helmrelease.ActionCorrectDrift:
+		if opts.Drift == nil {
+			return res, errors.New("cluster: drift correction needs StepOptions.Drift")
+		}
+		if rel, err = c.Last(ctx, name); err != nil {
+			return res, err
+		}
+		var report DriftReport
+		if report, err = c.Drift(ctx, rel, opts.Drift); err == nil {
+			res.Corrected, err = c.CorrectDrift(ctx, report, opts.Drift)
+		}
 	default:
 		return res, errors.New("cluster: action " + string(d.Action) + " is not supported by Step")
 	}
