@@ -105,7 +105,8 @@ type CRDPolicy string
 const (
 	// CRDsSkip leaves the chart's crds/ directory alone.
 	CRDsSkip CRDPolicy = "Skip"
-	// CRDsCreate creates the CRDs that do not exist (the install default).
+	// CRDsCreate creates the CRDs that do not exist (the install default;
+	// on upgrade, where it must be asked for, Flux's Create).
 	CRDsCreate CRDPolicy = "Create"
 )
 
@@ -157,7 +158,12 @@ func (c *Client) Install(ctx context.Context, name string, ch *helmrelease.Chart
 	in.ReleaseName = name
 	in.Namespace = c.namespace
 	in.Timeout = timeoutOr(opts.Timeout)
-	in.SkipCRDs = opts.CRDs == CRDsSkip
+	in.SkipCRDs = opts.CRDs == CRDsSkip || opts.CRDs == CRDsCreateReplace
+	if opts.CRDs == CRDsCreateReplace {
+		if err := c.applyCRDs(ctx, ch, opts.CRDs, opts.Timeout); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	in.CreateNamespace = opts.CreateNamespace
 	in.DisableHooks = opts.DisableHooks
 	in.WaitStrategy = opts.Wait.strategy()
@@ -200,7 +206,13 @@ func (c *Client) Upgrade(ctx context.Context, name string, ch *helmrelease.Chart
 	up := action.NewUpgrade(c.cfg)
 	up.Namespace = c.namespace
 	up.Timeout = timeoutOr(opts.Timeout)
-	up.SkipCRDs = opts.CRDs != CRDsCreate
+	// Helm never touches crds/ on upgrade; Flux applies them itself.
+	up.SkipCRDs = true
+	if opts.CRDs == CRDsCreate || opts.CRDs == CRDsCreateReplace {
+		if err := c.applyCRDs(ctx, ch, opts.CRDs, opts.Timeout); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	up.DisableHooks = opts.DisableHooks
 	up.WaitStrategy = opts.Wait.strategy()
 	up.WaitForJobs = !opts.Wait.Disable && !opts.Wait.DisableForJobs

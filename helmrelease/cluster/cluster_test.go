@@ -341,3 +341,50 @@ func TestDriftDetectedAndCorrected(t *testing.T) {
 		t.Errorf("drift after correction: %v\n%s", err, report.Summary())
 	}
 }
+
+// TestCRDPolicies: Create leaves an existing CRD alone on upgrade,
+// CreateReplace updates it from the chart.
+func TestCRDPolicies(t *testing.T) {
+	ctx := context.Background()
+	ns := "crds"
+	namespace(t, ns)
+	c := newClient(t, env.Config, ns)
+	ch := chart(t)
+	noHook := map[string]any{"hook": map[string]any{"enabled": false}}
+	if _, err := c.Install(ctx, "crds", ch, noHook, cluster.InstallOptions{Timeout: time.Minute, Wait: cluster.Wait{Disable: true}}); err != nil {
+		t.Fatal(err)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	key := client.ObjectKey{Name: "widgets.example.com"}
+	if err := env.Client.Get(ctx, key, &crd); err != nil {
+		t.Fatal(err)
+	}
+	// Someone else changes a field the chart sets.
+	crd.Spec.Versions[0].Schema.OpenAPIV3Schema.XPreserveUnknownFields = nil
+	crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties = map[string]apiextensionsv1.JSONSchemaProps{"spec": {Type: "object"}}
+	crd.ManagedFields = nil
+	if err := env.Client.Update(ctx, &crd, client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
+	preserved := func() bool {
+		t.Helper()
+		var got apiextensionsv1.CustomResourceDefinition
+		if err := env.Client.Get(ctx, key, &got); err != nil {
+			t.Fatal(err)
+		}
+		p := got.Spec.Versions[0].Schema.OpenAPIV3Schema.XPreserveUnknownFields
+		return p != nil && *p
+	}
+	if _, err := c.Upgrade(ctx, "crds", ch, noHook, cluster.UpgradeOptions{Timeout: time.Minute, CRDs: cluster.CRDsCreate, Wait: cluster.Wait{Disable: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if preserved() {
+		t.Error("Create replaced an existing CRD")
+	}
+	if _, err := c.Upgrade(ctx, "crds", ch, noHook, cluster.UpgradeOptions{Timeout: time.Minute, CRDs: cluster.CRDsCreateReplace, Wait: cluster.Wait{Disable: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if !preserved() {
+		t.Error("CreateReplace did not restore the chart's CRD")
+	}
+}

@@ -20,6 +20,10 @@
 // annotation) and returns a typed DriftReport; CorrectDrift re-applies the
 // drifted objects (Flux's driftDetection mode "enabled").
 //
-// Not covered yet: the CreateReplace CRD policy for upgrades, and waiting
-// with reconcile's health checks instead of Helm's watcher.
+// CRD policies are Flux's: Skip, Create (install default; on upgrade only
+// when asked, since Helm never touches crds/ on upgrade) and
+// CreateReplace (server-side applied, existing CRDs updated).
+//
+// Not covered yet: waiting with reconcile's health checks (kstatus + CEL)
+// instead of Helm's kstatus watcher.
 package cluster
