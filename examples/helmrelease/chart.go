@@ -1,0 +1,154 @@
+package helmrelease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/gitopskit/gitopskit/artifact"
+	"github.com/gitopskit/gitopskit/examples/fluxadapter"
+	"github.com/gitopskit/gitopskit/helmrelease"
+)
+
+// ErrChartNotReady reports a chart source without an artifact yet.
+var ErrChartNotReady = errors.New("chart source is not ready")
+
+// HelmChartFor returns the HelmChart that spec.chart of obj asks for:
+// "<namespace>-<name>" in the namespace of the chart's sourceRef (the
+// HelmRelease's when it names none), with the template's labels,
+// annotations and spec, as Flux's helm-controller creates it.
+func HelmChartFor(obj *helmv2.HelmRelease) *sourcev1.HelmChart {
+	t := obj.Spec.Chart
+	hc := &sourcev1.HelmChart{ObjectMeta: metav1.ObjectMeta{Name: obj.GetHelmChartName(), Namespace: t.GetNamespace(obj.Namespace)}}
+	if m := t.ObjectMeta; m != nil {
+		hc.Labels, hc.Annotations = m.Labels, m.Annotations
+	}
+	hc.Spec = sourcev1.HelmChartSpec{
+		Chart: t.Spec.Chart, Version: t.Spec.Version,
+		SourceRef:                sourcev1.LocalHelmChartSourceReference{Kind: t.Spec.SourceRef.Kind, Name: t.Spec.SourceRef.Name, APIVersion: t.Spec.SourceRef.APIVersion},
+		Interval:                 t.GetInterval(obj.Spec.Interval),
+		ReconcileStrategy:        t.Spec.ReconcileStrategy,
+		ValuesFiles:              t.Spec.ValuesFiles,
+		IgnoreMissingValuesFiles: t.Spec.IgnoreMissingValuesFiles,
+	}
+	if v := t.Spec.Verify; v != nil {
+		hc.Spec.Verify = &sourcev1.HelmChartVerification{Provider: v.Provider, SecretRef: v.SecretRef}
+	}
+	return hc
+}
+
+// ensureHelmChart creates or updates the HelmChart of spec.chart and
+// records it in status.helmChart; a HelmChart of an earlier template (an
+// other namespace) is deleted.
+func (r *Reconciler) ensureHelmChart(ctx context.Context, obj *helmv2.HelmRelease) (*sourcev1.HelmChart, error) {
+	want := HelmChartFor(obj)
+	if ns, name := obj.Status.GetHelmChart(); name != "" && (ns != want.Namespace || name != want.Name) {
+		old := &sourcev1.HelmChart{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+		if err := r.Client.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("failed to delete HelmChart '%s/%s': %w", ns, name, err)
+		}
+	}
+	hc := &sourcev1.HelmChart{ObjectMeta: metav1.ObjectMeta{Namespace: want.Namespace, Name: want.Name}}
+	if _, err := controllerutil.CreateOrPatch(ctx, r.Client, hc, func() error {
+		hc.Labels, hc.Annotations, hc.Spec = want.Labels, want.Annotations, want.Spec
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("failed to create or update HelmChart '%s/%s': %w", want.Namespace, want.Name, err)
+	}
+	obj.Status.HelmChart = want.Namespace + "/" + want.Name
+	return hc, nil
+}
+
+// deleteHelmChart deletes the HelmChart recorded in status.helmChart.
+func (r *Reconciler) deleteHelmChart(ctx context.Context, obj *helmv2.HelmRelease) error {
+	ns, name := obj.Status.GetHelmChart()
+	if name == "" {
+		return nil
+	}
+	hc := &sourcev1.HelmChart{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	if err := r.Client.Delete(ctx, hc); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	obj.Status.HelmChart = ""
+	return nil
+}
+
+// chartSource returns the source of the release's chart: the HelmChart of
+// spec.chart (created when missing) or the OCIRepository or HelmChart of
+// spec.chartRef.
+func (r *Reconciler) chartSource(ctx context.Context, obj *helmv2.HelmRelease) (sourcev1.Source, error) {
+	if obj.Spec.Chart != nil {
+		return r.ensureHelmChart(ctx, obj)
+	}
+	ref := obj.Spec.ChartRef
+	if ref == nil {
+		return nil, errors.New("either spec.chart or spec.chartRef must be set")
+	}
+	if obj.Status.HelmChart != "" {
+		if err := r.deleteHelmChart(ctx, obj); err != nil {
+			return nil, err
+		}
+	}
+	ns := ref.Namespace
+	if ns == "" {
+		ns = obj.Namespace
+	}
+	var src interface {
+		client.Object
+		sourcev1.Source
+	}
+	switch ref.Kind {
+	case sourcev1.OCIRepositoryKind:
+		src = &sourcev1.OCIRepository{}
+	case sourcev1.HelmChartKind:
+		src = &sourcev1.HelmChart{}
+	default:
+		return nil, fmt.Errorf("unsupported chartRef kind '%s'", ref.Kind)
+	}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, src); err != nil {
+		return nil, fmt.Errorf("could not get %s '%s/%s': %w", ref.Kind, ns, ref.Name, err)
+	}
+	return src, nil
+}
+
+// loadChart downloads the chart artifact of src, verifies its digest and
+// loads it.
+func (r *Reconciler) loadChart(ctx context.Context, src sourcev1.Source) (*helmrelease.Chart, *meta.Artifact, error) {
+	a := src.GetArtifact()
+	if a == nil {
+		return nil, nil, ErrChartNotReady
+	}
+	dir, err := os.MkdirTemp(r.TempDir, "helmrelease-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+	f := r.Fetcher
+	if f == nil {
+		f = &artifact.Fetcher{}
+	}
+	file := filepath.Join(dir, "chart.tgz")
+	if err := f.Download(ctx, fluxadapter.Artifact(a), file); err != nil {
+		return nil, nil, fmt.Errorf("failed to download chart artifact: %w", err)
+	}
+	in, err := os.Open(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer in.Close()
+	ch, err := helmrelease.LoadChart(in)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to load chart from artifact %s: %w", a.Revision, err)
+	}
+	return ch, a, nil
+}

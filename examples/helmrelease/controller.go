@@ -1,0 +1,268 @@
+package helmrelease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	"github.com/fluxcd/pkg/apis/meta"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/gitopskit/gitopskit/artifact"
+	"github.com/gitopskit/gitopskit/examples/fluxadapter"
+	"github.com/gitopskit/gitopskit/helmrelease"
+	"github.com/gitopskit/gitopskit/helmrelease/cluster"
+	"github.com/gitopskit/gitopskit/reconcile"
+)
+
+// ControllerName is the reporting controller of Events, as in Flux.
+const ControllerName = "helm-controller"
+
+// The annotations of release Events, as Flux's helm-controller sets them:
+// the chart version and the chart's appVersion.
+const (
+	RevisionAnnotation   = "helm.toolkit.fluxcd.io/revision"
+	AppVersionAnnotation = "helm.toolkit.fluxcd.io/app-version"
+)
+
+// Defaults of the Reconciler's intervals.
+const (
+	DefaultDependencyRequeueInterval = 30 * time.Second
+	DefaultRetryInterval             = 30 * time.Second
+)
+
+// RetriesExceededReason is the Stalled reason of a release whose
+// remediation retries are used up, as in Flux.
+const RetriesExceededReason = "RetriesExceeded"
+
+// maxSteps bounds the release actions of one reconciliation.
+const maxSteps = 8
+
+// Reconciler reconciles HelmRelease objects: reconcile.Lifecycle does the
+// kind-independent steps (finalizer, suspension, status patch),
+// helmrelease composes the values, helmrelease/cluster observes the
+// release and runs the one action Flux's state machine picks per step;
+// what is left here is the HelmRelease's own: its chart source, its
+// dependencies, and its status and Events.
+type Reconciler struct {
+	// Client reads HelmReleases, chart sources, ConfigMaps and Secrets and
+	// patches HelmReleases and HelmCharts.
+	Client client.Client
+	// Config reaches the API server; release actions impersonate
+	// spec.serviceAccountName (or DefaultServiceAccount) through it.
+	Config *rest.Config
+	// Fetcher downloads chart artifacts; nil means a zero artifact.Fetcher.
+	Fetcher *artifact.Fetcher
+	// Recorder records Kubernetes Events; nil means the manager's recorder
+	// (SetupWithManager) or none.
+	Recorder reconcile.EventRecorder
+	// TempDir holds chart downloads; "" means os.TempDir().
+	TempDir string
+	// DependencyRequeueInterval is the wait for dependencies that are not
+	// ready; 0 means DefaultDependencyRequeueInterval.
+	DependencyRequeueInterval time.Duration
+	// RetryInterval is the wait after a failed or remediated release
+	// before the next attempt, unless a RetryOnFailure strategy sets one;
+	// 0 means DefaultRetryInterval.
+	RetryInterval time.Duration
+	// DefaultServiceAccount is impersonated when spec.serviceAccountName
+	// and spec.kubeConfig are empty; "" acts as the controller.
+	DefaultServiceAccount string
+	// KubeConfig restricts the kubeconfigs of spec.kubeConfig; the zero
+	// value refuses exec plugins, insecure TLS and file references.
+	KubeConfig reconcile.KubeConfigOptions
+}
+
+// Reconcile brings one HelmRelease's release in line with its chart and
+// values.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	l := &reconcile.Lifecycle[*helmv2.HelmRelease]{
+		Client:    r.Client,
+		New:       func() *helmv2.HelmRelease { return &helmv2.HelmRelease{} },
+		Finalizer: helmv2.HelmReleaseFinalizer,
+		Run:       r.reconcile,
+		Finalize:  r.finalize,
+		Suspended: func(obj *helmv2.HelmRelease) bool { return obj.Spec.Suspend },
+		Observe: func(obj *helmv2.HelmRelease) {
+			fluxadapter.Observed(obj, &obj.Status.ObservedGeneration, &obj.Status.ReconcileRequestStatus)
+		},
+	}
+	return l.Reconcile(ctx, req)
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, status *reconcile.StatusPatcher) (ctrl.Result, error) {
+	cond := reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
+	fail := func(reason string, err error) (ctrl.Result, error) {
+		cond.Failed(reason, "%s", err.Error())
+		r.event(obj, nil, corev1.EventTypeWarning, reason, err.Error())
+		return ctrl.Result{RequeueAfter: r.retryAfter(obj)}, nil
+	}
+
+	// Dependencies first.
+	if len(obj.Spec.DependsOn) > 0 {
+		if err := r.checkDependencies(ctx, obj); err != nil {
+			wait := durationOr(r.DependencyRequeueInterval, DefaultDependencyRequeueInterval)
+			cond.Failed(helmv2.DependencyNotReadyReason, "Dependencies do not meet ready condition: %s", err.Error())
+			logf.FromContext(ctx).V(1).Info("dependencies not ready", "reason", err.Error())
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+	}
+
+	// The chart.
+	src, err := r.chartSource(ctx, obj)
+	if err != nil {
+		return fail(helmv2.ArtifactFailedReason, err)
+	}
+	ch, art, err := r.loadChart(ctx, src)
+	if errors.Is(err, ErrChartNotReady) {
+		cond.Failed(helmv2.ArtifactFailedReason, "%s", chartNotReady(obj))
+		return ctrl.Result{RequeueAfter: r.retryAfter(obj)}, nil
+	} else if err != nil {
+		return fail(helmv2.ArtifactFailedReason, err)
+	}
+
+	// The values.
+	values, err := helmrelease.ComposeValues(ctx, helmrelease.ValuesOptions{
+		From: valuesFrom(obj), Getter: valuesGetter{reader: r.Client, namespace: obj.Namespace}, Values: obj.GetValues(),
+	})
+	if err != nil {
+		return fail("InitFailed", err)
+	}
+
+	// Failure counters: reset on a new chart, values or spec, or on a
+	// resetAt token; a forceAt token forces the next release.
+	next := helmrelease.Attempt{Generation: obj.Generation, Chart: ch.Version(), ValuesDigest: values.Digest}
+	last := helmrelease.Attempt{Generation: obj.Status.LastAttemptedGeneration, Chart: obj.Status.LastAttemptedRevision, ValuesDigest: obj.Status.LastAttemptedConfigDigest}
+	if helmv2.ShouldHandleResetRequest(obj) || helmrelease.ResetFailures(last, next) {
+		obj.Status.ClearFailures()
+	}
+	force := helmv2.ShouldHandleForceRequest(obj)
+	if last != next {
+		cond.Reconciling(meta.ProgressingReason, "Fulfilling prerequisites")
+		if err := status.Patch(ctx, obj); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	obj.Status.LastAttemptedGeneration, obj.Status.LastAttemptedRevision = next.Generation, next.Chart
+	obj.Status.LastAttemptedRevisionDigest = ociDigest(src, art)
+	obj.Status.LastAttemptedConfigDigest, obj.Status.LastAttemptedValuesChecksum = values.Digest, ""
+	obj.Status.StorageNamespace = obj.GetStorageNamespace()
+
+	// The release, one action at a time.
+	c, err := r.releaseClient(ctx, obj)
+	if err != nil {
+		return fail(reconcile.ReconciliationFailedReason, err)
+	}
+	name := helmrelease.ReleaseName(obj.Name, obj.Spec.TargetNamespace, obj.Spec.ReleaseName)
+	opts, tested := StepOptions(obj), false
+	for range maxSteps {
+		want := cluster.Desired{Chart: ch, Values: values, TestEnabled: obj.GetTest().Enable, IgnoreTestFailures: IgnoreTestFailures(obj)}
+		if s := obj.Status.History.Latest(); s != nil {
+			want.KnownRevision = s.Version
+		}
+		st, _, err := c.Observe(ctx, name, want)
+		if err != nil {
+			return fail(reconcile.ReconciliationFailedReason, err)
+		}
+		if st == helmrelease.StatusInSync && obj.Status.ObservedPostRenderersDigest != PostRenderersDigest(obj) {
+			st = helmrelease.StatusOutOfSync
+		}
+		o := Observation(obj, st, force)
+		o.HasRollbackTarget = obj.Status.History.Previous(want.IgnoreTestFailures) != nil
+		start := time.Now()
+		res, err := c.Step(ctx, name, want, o, opts)
+		if errors.Is(err, helmrelease.ErrRetriesExhausted) || errors.Is(err, helmrelease.ErrMissingRollbackTarget) {
+			msg := fmt.Sprintf("Failed to %s after %d attempt(s)", obj.Status.LastAttemptedReleaseAction, obj.GetActiveRemediation().GetFailureCount(obj))
+			cond.Stalled(RetriesExceededReason, "%s: %s", msg, err.Error())
+			return ctrl.Result{RequeueAfter: obj.Spec.Interval.Duration}, nil
+		}
+		if res.Decision.Action == helmrelease.ActionNone {
+			if err != nil {
+				return fail(reconcile.ReconciliationFailedReason, err)
+			}
+			break
+		}
+		r.record(ctx, c, obj, res, err, time.Since(start), name)
+		if res.Decision.Action == helmrelease.ActionInstall || res.Decision.Action == helmrelease.ActionUpgrade {
+			obj.Status.ObservedPostRenderersDigest = PostRenderersDigest(obj)
+		}
+		tested = tested || res.Decision.Action == helmrelease.ActionTest
+		force = false
+		if res.Decision.Remediation {
+			rem := cond.Get(helmv2.RemediatedCondition)
+			cond.NotReady(rem.Reason, "%s", rem.Message)
+			return ctrl.Result{RequeueAfter: r.retryAfter(obj)}, nil
+		}
+		if err != nil && !res.Failed {
+			return fail(reconcile.ReconciliationFailedReason, err)
+		}
+	}
+	if c := cond.Get(helmv2.ReleasedCondition); c == nil || c.Status != "True" {
+		return ctrl.Result{RequeueAfter: r.retryAfter(obj)}, nil
+	}
+	ready := cond.Get(helmv2.ReleasedCondition)
+	if t := cond.Get(helmv2.TestSuccessCondition); tested && t != nil {
+		ready = t
+	}
+	cond.Delete(helmv2.RemediatedCondition)
+	cond.Ready(ready.Reason, "%s", ready.Message)
+	return ctrl.Result{RequeueAfter: obj.Spec.Interval.Duration}, nil
+}
+
+// checkDependencies applies Flux's rule through reconcile.ObjectReadiness:
+// every HelmRelease depended upon is Ready at its current generation, or
+// satisfies its readyExpr.
+func (r *Reconciler) checkDependencies(ctx context.Context, obj *helmv2.HelmRelease) error {
+	unit := reconcile.Unit{Ref: reconcile.UnitRef{Namespace: obj.Namespace, Name: obj.Name}}
+	for _, d := range obj.Spec.DependsOn {
+		unit.DependsOn = append(unit.DependsOn, reconcile.Dependency{Ref: reconcile.UnitRef{Namespace: d.Namespace, Name: d.Name}, ReadyExpr: d.ReadyExpr})
+	}
+	return reconcile.CheckDependencies(ctx, unit, reconcile.ObjectReadiness{
+		Reader: r.Client,
+		GVK:    helmv2.GroupVersion.WithKind(helmv2.HelmReleaseKind),
+		New:    func() client.Object { return &helmv2.HelmRelease{} },
+	})
+}
+
+// finalize uninstalls the release (not for a suspended HelmRelease, as in
+// Flux) and deletes the HelmChart of spec.chart.
+func (r *Reconciler) finalize(ctx context.Context, obj *helmv2.HelmRelease) error {
+	if !obj.Spec.Suspend && obj.Status.History.Latest() != nil {
+		c, err := r.releaseClient(ctx, obj)
+		if err != nil {
+			return err
+		}
+		name := helmrelease.ReleaseName(obj.Name, obj.Spec.TargetNamespace, obj.Spec.ReleaseName)
+		rel, err := c.Uninstall(ctx, name, StepOptions(obj).Uninstall)
+		switch {
+		case errors.Is(err, cluster.ErrReleaseNotFound):
+		case err != nil:
+			r.event(obj, nil, corev1.EventTypeWarning, helmv2.UninstallFailedReason, err.Error())
+			return err
+		default:
+			r.event(obj, rel, corev1.EventTypeNormal, helmv2.UninstallSucceededReason,
+				fmt.Sprintf("Helm uninstall succeeded for release %s/%s", obj.GetStorageNamespace(), name))
+		}
+	}
+	return r.deleteHelmChart(ctx, obj)
+}
+
+func (r *Reconciler) retryAfter(obj *helmv2.HelmRelease) time.Duration {
+	if rt := obj.GetActiveRetry(false); rt != nil && rt.GetRetryInterval() > 0 {
+		return rt.GetRetryInterval()
+	}
+	return durationOr(r.RetryInterval, DefaultRetryInterval)
+}
+
+func durationOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}

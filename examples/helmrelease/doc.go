@@ -1,0 +1,39 @@
+// Package helmrelease is the example HelmRelease controller
+// (helm.toolkit.fluxcd.io/v2): Flux's helm-controller built from the
+// helmrelease and helmrelease/cluster packages on reconcile.Lifecycle.
+//
+// A reconciliation checks spec.dependsOn (other HelmReleases, Ready at
+// their generation or satisfying their readyExpr), gets the chart (the
+// HelmChart that spec.chart's template creates and owns, named
+// "<namespace>-<name>" in the namespace of the chart's sourceRef, or the
+// OCIRepository or HelmChart of spec.chartRef), downloads and verifies its
+// artifact, composes spec.valuesFrom and spec.values, and then runs release
+// actions one step at a time: cluster.Client.Observe gives Flux's release
+// status and cluster.Client.Step runs the action helmrelease.NextAction
+// picks (install, upgrade, test, rollback or uninstall remediation,
+// unlock), until the release is in sync, a remediation ran (the next
+// attempt follows after RetryInterval) or the retries are used up
+// (Stalled, reason RetriesExceeded).
+//
+// The status is Flux's: history snapshots (with test hooks),
+// installFailures and upgradeFailures (reset on a new chart version,
+// values digest or generation, or a reconcile.fluxcd.io/resetAt token),
+// lastAttemptedRevision, lastAttemptedConfigDigest,
+// lastAttemptedGeneration, lastAttemptedReleaseAction, storageNamespace,
+// observedPostRenderersDigest, helmChart, and the conditions Ready,
+// Released, TestSuccess and Remediated with Flux's reasons
+// (InstallSucceeded, UpgradeFailed, TestSucceeded, RollbackSucceeded, ...).
+// A reconcile.fluxcd.io/forceAt token forces the next release. Each action
+// records an Event annotated with the chart version and appVersion
+// (RevisionAnnotation, AppVersionAnnotation).
+//
+// Helm acts as spec.serviceAccountName, else DefaultServiceAccount, or on
+// the cluster of spec.kubeConfig, so RBAC applies. Deleting a HelmRelease
+// uninstalls its release (unless it is suspended) and deletes its
+// HelmChart.
+//
+// Not handled yet: drift detection (spec.driftDetection; the Drifted
+// condition), spec.waitStrategy and spec.healthCheckExprs (Helm's own
+// watcher waits), ExternalArtifact chart references, and the
+// CreateReplace CRD policy on upgrades.
+package helmrelease

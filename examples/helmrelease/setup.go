@@ -1,0 +1,147 @@
+package helmrelease
+
+import (
+	"context"
+	"fmt"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	ctrlreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/gitopskit/gitopskit/examples/fluxadapter"
+	"github.com/gitopskit/gitopskit/reconcile"
+)
+
+// Field indexes on HelmReleases.
+const (
+	chartIndex     = ".metadata.chartSource"
+	dependsOnIndex = ".metadata.dependsOn"
+)
+
+// Options tunes SetupWithManager. The zero value runs one reconcile at a time.
+type Options = fluxadapter.ControllerOptions
+
+// SetupWithManager registers the reconciler with mgr: HelmReleases are
+// reconciled when their spec or annotations change, when the artifact of
+// their chart (the HelmChart of spec.chart, the OCIRepository or HelmChart
+// of spec.chartRef) changes, and when a HelmRelease they depend on becomes
+// ready.
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if r.Client == nil {
+		r.Client = mgr.GetClient()
+	}
+	if r.Config == nil {
+		r.Config = mgr.GetConfig()
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder(ControllerName)
+	}
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &helmv2.HelmRelease{}, chartIndex, func(o client.Object) []string {
+		return []string{ChartSourceKey(o.(*helmv2.HelmRelease))}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &helmv2.HelmRelease{}, dependsOnIndex, func(o client.Object) []string {
+		hr := o.(*helmv2.HelmRelease)
+		var out []string
+		for _, d := range hr.Spec.DependsOn {
+			ns := d.Namespace
+			if ns == "" {
+				ns = hr.Namespace
+			}
+			out = append(out, ns+"/"+d.Name)
+		}
+		return out
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("helmrelease").
+		For(&helmv2.HelmRelease{}, builder.WithPredicates(
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&helmv2.HelmRelease{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(readyChanged{})).
+		Watches(&sourcev1.HelmChart{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.HelmChartKind)), builder.WithPredicates(artifactChanged{})).
+		Watches(&sourcev1.OCIRepository{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.OCIRepositoryKind)), builder.WithPredicates(artifactChanged{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, SkipNameValidation: &opts.SkipNameValidation}).
+		Complete(r)
+}
+
+// ChartSourceKey is "<kind>/<namespace>/<name>" of the chart source of obj:
+// the HelmChart its spec.chart creates, or its spec.chartRef.
+func ChartSourceKey(obj *helmv2.HelmRelease) string {
+	if ref := obj.Spec.ChartRef; ref != nil {
+		ns := ref.Namespace
+		if ns == "" {
+			ns = obj.Namespace
+		}
+		return fmt.Sprintf("%s/%s/%s", ref.Kind, ns, ref.Name)
+	}
+	if obj.Spec.Chart != nil {
+		return fmt.Sprintf("%s/%s/%s", sourcev1.HelmChartKind, obj.Spec.Chart.GetNamespace(obj.Namespace), obj.GetHelmChartName())
+	}
+	return ""
+}
+
+func (r *Reconciler) forChart(kind string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []ctrlreconcile.Request {
+		return r.list(ctx, client.MatchingFields{chartIndex: fmt.Sprintf("%s/%s/%s", kind, o.GetNamespace(), o.GetName())})
+	}
+}
+
+func (r *Reconciler) dependents(ctx context.Context, o client.Object) []ctrlreconcile.Request {
+	return r.list(ctx, client.MatchingFields{dependsOnIndex: o.GetNamespace() + "/" + o.GetName()})
+}
+
+func (r *Reconciler) list(ctx context.Context, sel client.MatchingFields) []ctrlreconcile.Request {
+	var list helmv2.HelmReleaseList
+	if err := r.Client.List(ctx, &list, sel); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing HelmReleases to enqueue")
+		return nil
+	}
+	out := make([]ctrlreconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, ctrlreconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return out
+}
+
+// artifactChanged passes chart source updates whose artifact revision or
+// digest changed.
+type artifactChanged struct{ predicate.Funcs }
+
+func (artifactChanged) Create(event.CreateEvent) bool   { return false }
+func (artifactChanged) Delete(event.DeleteEvent) bool   { return false }
+func (artifactChanged) Generic(event.GenericEvent) bool { return false }
+func (artifactChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(sourcev1.Source)
+	n, ok2 := e.ObjectNew.(sourcev1.Source)
+	if !ok1 || !ok2 || n.GetArtifact() == nil {
+		return false
+	}
+	a := o.GetArtifact()
+	return a == nil || a.Revision != n.GetArtifact().Revision || a.Digest != n.GetArtifact().Digest
+}
+
+// readyChanged passes HelmRelease updates that made it Ready, which is
+// what dependents wait for.
+type readyChanged struct{ predicate.Funcs }
+
+func (readyChanged) Create(event.CreateEvent) bool   { return false }
+func (readyChanged) Delete(event.DeleteEvent) bool   { return false }
+func (readyChanged) Generic(event.GenericEvent) bool { return false }
+func (readyChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*helmv2.HelmRelease)
+	n, ok2 := e.ObjectNew.(*helmv2.HelmRelease)
+	if !ok1 || !ok2 {
+		return false
+	}
+	return reconcile.IsReady(n.Status.Conditions, n.Generation) && !reconcile.IsReady(o.Status.Conditions, o.Generation)
+}
