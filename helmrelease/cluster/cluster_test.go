@@ -388,3 +388,44 @@ func TestCRDPolicies(t *testing.T) {
 		t.Error("CreateReplace did not restore the chart's CRD")
 	}
 }
+
+// TestWaitHealthy: reconcile's health checks judge a release installed
+// without Helm's wait: healthy when its Deployment is available, a
+// HealthError naming the Deployment when its Pods crash.
+func TestWaitHealthy(t *testing.T) {
+	ctx := context.Background()
+	ns := "health"
+	namespace(t, ns)
+	c := newClient(t, env.Config, ns)
+	kc, err := reconcile.NewClient(env.Config, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := reconcile.NewManager(kc, reconcile.Options{PollInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noWait := cluster.InstallOptions{Timeout: time.Minute, CRDs: cluster.CRDsSkip, Wait: cluster.Wait{Disable: true}}
+	vals := map[string]any{"hook": map[string]any{"enabled": false}}
+	good, err := c.Install(ctx, "good", chart(t), vals, noWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitHealthy(ctx, good, m, reconcile.WaitOptions{Timeout: time.Minute}); err != nil {
+		t.Fatalf("healthy release: %v", err)
+	}
+	crash := helmrelease.Kustomize{Patches: []kustomize.Patch{{
+		Patch:  "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: any\nspec:\n  template:\n    metadata:\n      annotations:\n        " + failAnnotation + ": crash\n",
+		Target: &kustomize.Selector{Kind: "Deployment"},
+	}}}
+	noWait.PostRenderers = []helmrelease.PostRenderer{crash}
+	bad, err := c.Install(ctx, "bad", chart(t), vals, noWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.WaitHealthy(ctx, bad, m, reconcile.WaitOptions{Timeout: 5 * time.Second})
+	var he *reconcile.HealthError
+	if !errors.As(err, &he) || len(he.Objects) != 1 || he.Objects[0].Ref.Kind != "Deployment" || he.Objects[0].Ref.Name != "bad-app" {
+		t.Fatalf("crashing release: %v", err)
+	}
+}

@@ -24,6 +24,7 @@
 // when asked, since Helm never touches crds/ on upgrade) and
 // CreateReplace (server-side applied, existing CRDs updated).
 //
-// Not covered yet: waiting with reconcile's health checks (kstatus + CEL)
-// instead of Helm's kstatus watcher.
+// Actions wait with Helm's kstatus watcher unless Wait.Disable is set;
+// WaitHealthy then waits with reconcile's health rules instead (kstatus,
+// Flux's Job rule and CEL health expressions), as a Kustomization waits.
 package cluster

@@ -75,7 +75,7 @@ func (c *Client) Drift(ctx context.Context, rel *Release, m *reconcile.Manager) 
 	if rel == nil {
 		return DriftReport{}, errors.New("drift: no release")
 	}
-	objs, err := c.manifestObjects(rel)
+	objs, err := c.manifestObjects(rel, true)
 	if err != nil {
 		return DriftReport{}, fmt.Errorf("drift of %s: %w", rel.Name, err)
 	}
@@ -132,9 +132,9 @@ func objectFor(objs []*unstructured.Unstructured, ref reconcile.ObjectRef, i int
 
 // manifestObjects decodes a release manifest as Helm applies it: the
 // release namespace on namespaced objects without one, Helm's ownership
-// label and annotations; objects that opt out of drift detection are left
-// out.
-func (c *Client) manifestObjects(rel *Release) ([]*unstructured.Unstructured, error) {
+// label and annotations; with driftOnly, objects that opt out of drift
+// detection are left out.
+func (c *Client) manifestObjects(rel *Release, driftOnly bool) ([]*unstructured.Unstructured, error) {
 	mapper, err := c.getter.ToRESTMapper()
 	if err != nil {
 		return nil, err
@@ -153,7 +153,7 @@ func (c *Client) manifestObjects(rel *Release) ([]*unstructured.Unstructured, er
 			continue
 		}
 		o := &unstructured.Unstructured{Object: m}
-		if o.GetAnnotations()[DriftDetectionAnnotation] == "disabled" {
+		if driftOnly && o.GetAnnotations()[DriftDetectionAnnotation] == "disabled" {
 			continue
 		}
 		// The ownership metadata Helm adds when it applies.
@@ -182,4 +182,23 @@ func (c *Client) manifestObjects(rel *Release) ([]*unstructured.Unstructured, er
 		}
 		out = append(out, o)
 	}
+}
+
+// WaitHealthy waits until the objects of the release's manifest are
+// healthy by reconcile's rules (kstatus, Flux's Job rule, the CEL health
+// expressions of m): for actions run with Wait.Disable, so that a release
+// is judged healthy as a Kustomization is. It returns reconcile's
+// *HealthError naming each unhealthy object.
+func (c *Client) WaitHealthy(ctx context.Context, rel *Release, m *reconcile.Manager, opts reconcile.WaitOptions) error {
+	if rel == nil {
+		return errors.New("wait: no release")
+	}
+	objs, err := c.manifestObjects(rel, false)
+	if err != nil {
+		return fmt.Errorf("wait for %s: %w", rel.Name, err)
+	}
+	if err := m.Wait(ctx, reconcile.InventoryOf(objs), opts); err != nil {
+		return fmt.Errorf("wait for %s: %w", rel.Name, err)
+	}
+	return nil
 }
