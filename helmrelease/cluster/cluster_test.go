@@ -7,11 +7,16 @@ import (
 	"testing"
 	"time"
 
+	rcommon "helm.sh/helm/v4/pkg/release/common"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/storage"
+	"helm.sh/helm/v4/pkg/storage/driver"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -427,5 +432,60 @@ func TestWaitHealthy(t *testing.T) {
 	var he *reconcile.HealthError
 	if !errors.As(err, &he) || len(he.Objects) != 1 || he.Objects[0].Ref.Kind != "Deployment" || he.Objects[0].Ref.Name != "bad-app" {
 		t.Fatalf("crashing release: %v", err)
+	}
+}
+
+// TestUnlockStalePendingRelease: a release left pending-upgrade (an
+// interrupted action) is observed Locked, Step unlocks it (failed), and
+// the release Secrets live in the storage namespace.
+func TestUnlockStalePendingRelease(t *testing.T) {
+	ctx := context.Background()
+	ns, storageNS := "locked", "locked-storage"
+	namespace(t, ns)
+	namespace(t, storageNS)
+	c, err := cluster.New(ctx, cluster.Options{Config: env.Config, Namespace: ns, StorageNamespace: storageNS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := chart(t)
+	vals := compose(t, map[string]any{"hook": map[string]any{"enabled": false}})
+	if _, err := c.Install(ctx, "stuck", ch, vals.Values, cluster.InstallOptions{Timeout: time.Minute, CRDs: cluster.CRDsSkip, Wait: cluster.Wait{Disable: true}}); err != nil {
+		t.Fatal(err)
+	}
+	var secrets corev1.SecretList
+	if err := env.Client.List(ctx, &secrets, client.InNamespace(storageNS), client.MatchingLabels{"owner": "helm", "name": "stuck"}); err != nil || len(secrets.Items) != 1 {
+		t.Fatalf("release Secrets in the storage namespace: %d %v", len(secrets.Items), err)
+	}
+
+	// Interrupt an upgrade as a crash would: the stored release stays pending.
+	cs, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storage.Init(driver.NewSecrets(cs.CoreV1().Secrets(storageNS)))
+	last, err := st.Last("stuck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := last.(*releasev1.Release)
+	rel.SetStatus(rcommon.StatusPendingUpgrade, "Preparing upgrade")
+	if err := st.Update(rel); err != nil {
+		t.Fatal(err)
+	}
+
+	want := cluster.Desired{Chart: ch, Values: vals, KnownRevision: 1}
+	status, _, err := c.Observe(ctx, "stuck", want)
+	if err != nil || status != helmrelease.StatusLocked {
+		t.Fatalf("pending release: %s %v", status, err)
+	}
+	res, err := c.Step(ctx, "stuck", want, helmrelease.Observation{Status: status}, cluster.StepOptions{})
+	if err != nil || res.Decision.Action != helmrelease.ActionUnlock || res.Release.Status != "failed" {
+		t.Fatalf("unlock: %+v %+v %v", res.Decision, res.Release, err)
+	}
+	if status, _, _ = c.Observe(ctx, "stuck", want); status != helmrelease.StatusFailed {
+		t.Errorf("after unlock: %s", status)
+	}
+	if _, err := c.Uninstall(ctx, "absent", cluster.UninstallOptions{}); !errors.Is(err, cluster.ErrReleaseNotFound) {
+		t.Errorf("uninstall of an absent release: %v", err)
 	}
 }
