@@ -59,12 +59,32 @@
 // the notes and the objects; Rendered.String prints them as helm template
 // does. Helm's slog records go to the logr.Logger of the context.
 //
+// # Release state machine
+//
+// NextAction is Flux's helm-controller decision as a pure function: from
+// the observed ReleaseStatus (Absent, Unmanaged, OutOfSync, Drifted,
+// Locked, Untested, InSync, Failed) and the remediation settings and
+// failure counters in an Observation, it returns the next Action
+// (install, upgrade, test, rollback, uninstall, unlock, correct-drift or
+// none) with its reason, or ErrRetriesExhausted / ErrMissingRollbackTarget.
+// Retries are counted as Flux counts them (negative retries: forever),
+// rollback is the upgrade default and uninstall the only install
+// strategy, RetryOnFailure retries without remediating, remediateLastFailure
+// keeps Flux's defaults, and a pending forceAt token forces an upgrade or
+// install. ResetFailures says when the failure counters start over (a new
+// generation, chart version or values, or a resetAt token) and
+// TargetChanged when the release must be uninstalled and installed anew
+// (storage namespace, namespace, release name, or chart name unless the
+// change is asked to happen in place).
+//
 // # For a reconciler
 //
-// A HelmRelease reconciler fetches and unpacks the chart artifact,
-// calls LoadChart, ComposeValues (a ValuesGetter over its client,
+// A HelmRelease reconciler fetches and unpacks the chart artifact, calls
+// LoadChart, ComposeValues (a ValuesGetter over its client,
 // kustomize/sopsdecrypt as Decryptor when spec.decryption is set),
-// ReleaseName, and Render with FluxPostRenderers for a dry run or a diff.
-// The release actions on a cluster (install, upgrade, test, rollback,
-// uninstall, remediation) are not part of this package yet.
+// ReleaseName, TargetChanged and ResetFailures; then, with the
+// helmrelease/cluster package, Observe (the ReleaseStatus) and Step (which
+// runs NextAction's choice and returns a typed result), Drift when drift
+// detection is on, and records the result in the object's status. Render
+// with FluxPostRenderers serves dry runs and diffs without a cluster.
 package helmrelease

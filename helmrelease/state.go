@@ -237,20 +237,61 @@ func NextAction(o Observation) (Decision, error) {
 	}
 }
 
-// Attempt identifies what a release action was attempted with: Flux
-// resets the failure counters when any of it changes.
+// Attempt identifies what a release action was attempted with (Flux's
+// status.lastAttempted* fields): the failure counters are reset when any
+// of it changes.
 type Attempt struct {
 	// Generation is the HelmRelease's metadata.generation.
 	Generation int64
-	// Chart is "<name>@<version>" (or the chart artifact's revision).
-	Chart string
-	// ValuesDigest is ComposedValues.Digest.
+	// ChartVersion is the chart's version.
+	ChartVersion string
+	// ValuesDigest is ComposedValues.Digest; an empty last digest is not
+	// compared (nothing was recorded).
 	ValuesDigest string
 }
 
-// ResetFailures reports whether the failure counters must be reset before
-// the next step: the chart, the values or the spec changed since the last
-// attempt.
-func ResetFailures(last, next Attempt) bool {
-	return last != next
+// ResetFailures reports whether, and why, the failure counters must be
+// reset before the next step, as Flux decides: the generation, the chart
+// version or the values changed since the last attempt, or a resetAt
+// token is pending (resetRequested).
+func ResetFailures(last, next Attempt, resetRequested bool) (string, bool) {
+	switch {
+	case last.Generation != next.Generation:
+		return "generation differs from last attempt", true
+	case last.ChartVersion != next.ChartVersion:
+		return "chart version differs from last attempt", true
+	case last.ValuesDigest != "" && last.ValuesDigest != next.ValuesDigest:
+		return "values differ from last attempt", true
+	case resetRequested:
+		return "reset requested through annotation", true
+	}
+	return "", false
+}
+
+// Target is where a release lives: Flux uninstalls the release and installs
+// it anew when this changes (the chart name only with the Reinstall chart
+// name change strategy, its default).
+type Target struct {
+	StorageNamespace, Namespace, ReleaseName, ChartName string
+}
+
+// TargetChanged reports whether, and why, the release must be uninstalled
+// and installed anew: last is what the HelmRelease's status recorded
+// (zero when nothing was), next what its spec and chart give now.
+// inPlaceChartChange is Flux's chartNameChangeStrategy InPlaceUpdate: a
+// new chart name then upgrades the release instead.
+func TargetChanged(last, next Target, inPlaceChartChange bool) (string, bool) {
+	switch {
+	case last.StorageNamespace == "" || last.ReleaseName == "":
+		return "", false
+	case last.StorageNamespace != next.StorageNamespace:
+		return "storage namespace", true
+	case last.Namespace != next.Namespace:
+		return "release namespace", true
+	case last.ReleaseName != ShortenName(next.ReleaseName):
+		return "release name", true
+	case last.ChartName != next.ChartName && !inPlaceChartChange:
+		return "chart name", true
+	}
+	return "", false
 }

@@ -2,6 +2,7 @@ package helmrelease_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/gitopskit/gitopskit/helmrelease"
@@ -72,13 +73,49 @@ func TestNextAction(t *testing.T) {
 }
 
 func TestResetFailures(t *testing.T) {
-	a := helmrelease.Attempt{Generation: 1, Chart: "app@1.0.0", ValuesDigest: "sha256:a"}
-	if helmrelease.ResetFailures(a, a) {
-		t.Error("same attempt resets failures")
+	a := helmrelease.Attempt{Generation: 1, ChartVersion: "1.0.0", ValuesDigest: "sha256:a"}
+	tests := []struct {
+		last, next helmrelease.Attempt
+		reset      bool
+		want       string
+	}{
+		{a, a, false, ""},
+		{a, a, true, "reset requested through annotation"},
+		{a, helmrelease.Attempt{Generation: 2, ChartVersion: "1.0.0", ValuesDigest: "sha256:a"}, false, "generation differs from last attempt"},
+		{a, helmrelease.Attempt{Generation: 1, ChartVersion: "1.0.1", ValuesDigest: "sha256:a"}, false, "chart version differs from last attempt"},
+		{a, helmrelease.Attempt{Generation: 1, ChartVersion: "1.0.0", ValuesDigest: "sha256:b"}, false, "values differ from last attempt"},
+		{helmrelease.Attempt{Generation: 1, ChartVersion: "1.0.0"}, a, false, ""},
 	}
-	for _, b := range []helmrelease.Attempt{{Generation: 2, Chart: a.Chart, ValuesDigest: a.ValuesDigest}, {Generation: 1, Chart: "app@1.0.1", ValuesDigest: a.ValuesDigest}, {Generation: 1, Chart: a.Chart, ValuesDigest: "sha256:b"}} {
-		if !helmrelease.ResetFailures(a, b) {
-			t.Errorf("%+v after %+v keeps failures", b, a)
+	for _, tt := range tests {
+		got, ok := helmrelease.ResetFailures(tt.last, tt.next, tt.reset)
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("%+v → %+v reset=%v: %q %v, want %q", tt.last, tt.next, tt.reset, got, ok, tt.want)
 		}
+	}
+}
+
+func TestTargetChanged(t *testing.T) {
+	long := strings.Repeat("n", 60)
+	last := helmrelease.Target{StorageNamespace: "flux", Namespace: "apps", ReleaseName: helmrelease.ShortenName(long), ChartName: "app"}
+	tests := []struct {
+		next    helmrelease.Target
+		inPlace bool
+		want    string
+	}{
+		{helmrelease.Target{StorageNamespace: "flux", Namespace: "apps", ReleaseName: long, ChartName: "app"}, false, ""},
+		{helmrelease.Target{StorageNamespace: "other", Namespace: "apps", ReleaseName: long, ChartName: "app"}, false, "storage namespace"},
+		{helmrelease.Target{StorageNamespace: "flux", Namespace: "web", ReleaseName: long, ChartName: "app"}, false, "release namespace"},
+		{helmrelease.Target{StorageNamespace: "flux", Namespace: "apps", ReleaseName: "short", ChartName: "app"}, false, "release name"},
+		{helmrelease.Target{StorageNamespace: "flux", Namespace: "apps", ReleaseName: long, ChartName: "app2"}, false, "chart name"},
+		{helmrelease.Target{StorageNamespace: "flux", Namespace: "apps", ReleaseName: long, ChartName: "app2"}, true, ""},
+	}
+	for _, tt := range tests {
+		got, ok := helmrelease.TargetChanged(last, tt.next, tt.inPlace)
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("%+v inPlace=%v: %q %v, want %q", tt.next, tt.inPlace, got, ok, tt.want)
+		}
+	}
+	if _, ok := helmrelease.TargetChanged(helmrelease.Target{}, last, false); ok {
+		t.Error("nothing recorded yet, yet a target change")
 	}
 }
