@@ -1,9 +1,11 @@
 package helmrelease_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -92,5 +94,27 @@ func FuzzComposeValues(f *testing.F) {
 				t.Fatalf("bad result %+v", got)
 			}
 		}
+	})
+}
+
+// FuzzLoadChart: any archive loads or fails without panicking, and a
+// chart that loads renders or fails without panicking.
+func FuzzLoadChart(f *testing.F) {
+	dir := f.TempDir()
+	out := helmCmd(f, "package", "testdata/app", "-d", dir)
+	tgz := strings.TrimSpace(string(out[bytes.LastIndexByte(bytes.TrimSpace(out), ' ')+1:]))
+	data, err := os.ReadFile(tgz)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add(data[:len(data)/2])
+	f.Add([]byte{0x1f, 0x8b, 0x08, 0x00})
+	f.Fuzz(func(t *testing.T, archive []byte) {
+		ch, err := helmrelease.LoadChart(bytes.NewReader(archive))
+		if err != nil {
+			return
+		}
+		_, _ = helmrelease.Render(context.Background(), ch, helmrelease.RenderOptions{})
 	})
 }
