@@ -137,9 +137,10 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 
 	// Failure counters: reset on a new chart, values or spec, or on a
 	// resetAt token; a forceAt token forces the next release.
-	next := helmrelease.Attempt{Generation: obj.Generation, Chart: ch.Version(), ValuesDigest: values.Digest}
-	last := helmrelease.Attempt{Generation: obj.Status.LastAttemptedGeneration, Chart: obj.Status.LastAttemptedRevision, ValuesDigest: obj.Status.LastAttemptedConfigDigest}
-	if helmv2.ShouldHandleResetRequest(obj) || helmrelease.ResetFailures(last, next) {
+	next := helmrelease.Attempt{Generation: obj.Generation, ChartVersion: ch.Version(), ValuesDigest: values.Digest}
+	last := helmrelease.Attempt{Generation: obj.Status.LastAttemptedGeneration, ChartVersion: obj.Status.LastAttemptedRevision, ValuesDigest: obj.Status.LastAttemptedConfigDigest}
+	if why, reset := helmrelease.ResetFailures(last, next, helmv2.ShouldHandleResetRequest(obj)); reset {
+		logf.FromContext(ctx).V(1).Info("failure counters reset", "reason", why)
 		obj.Status.ClearFailures()
 	}
 	force := helmv2.ShouldHandleForceRequest(obj)
@@ -149,7 +150,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 			return ctrl.Result{}, err
 		}
 	}
-	obj.Status.LastAttemptedGeneration, obj.Status.LastAttemptedRevision = next.Generation, next.Chart
+	obj.Status.LastAttemptedGeneration, obj.Status.LastAttemptedRevision = next.Generation, next.ChartVersion
 	obj.Status.LastAttemptedRevisionDigest = ociDigest(src, art)
 	obj.Status.LastAttemptedConfigDigest, obj.Status.LastAttemptedValuesChecksum = values.Digest, ""
 	obj.Status.StorageNamespace = obj.GetStorageNamespace()
@@ -196,7 +197,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 		force = false
 		if res.Decision.Remediation {
 			rem := cond.Get(helmv2.RemediatedCondition)
-			cond.NotReady(rem.Reason, "%s", rem.Message)
+			cond.Failed(rem.Reason, "%s", rem.Message)
 			return ctrl.Result{RequeueAfter: r.retryAfter(obj)}, nil
 		}
 		if err != nil && !res.Failed {
