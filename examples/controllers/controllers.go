@@ -17,6 +17,7 @@ import (
 	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/examples/gitrepository"
 	"github.com/gitopskit/gitopskit/examples/helmchart"
+	"github.com/gitopskit/gitopskit/examples/helmrelease"
 	"github.com/gitopskit/gitopskit/examples/helmrepository"
 	"github.com/gitopskit/gitopskit/examples/image"
 	"github.com/gitopskit/gitopskit/examples/kustomization"
@@ -43,7 +44,8 @@ type Config struct {
 	LeaderElection          bool
 	LeaderElectionNamespace string
 	// GitConcurrency and KustomizationConcurrency are the parallel
-	// reconciles of each controller; 0 means 2 and 4. The OCIRepository,
+	// reconciles of each controller; 0 means 2 and 4. The HelmRelease
+	// controller runs KustomizationConcurrency reconciles. The OCIRepository,
 	// Bucket, HelmRepository, HelmChart and image controllers run
 	// GitConcurrency reconciles too.
 	GitConcurrency, KustomizationConcurrency int
@@ -200,6 +202,15 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 		Recorder:                  notifying(mgr, cfg, kustomization.ControllerName, reconcile.ReconciliationSucceededReason),
 	}
 	if err := kr.SetupWithManager(ctx, mgr, kustomization.Options{MaxConcurrentReconciles: kN, SkipNameValidation: cfg.SkipNameValidation}); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	hr := &helmrelease.Reconciler{
+		DependencyRequeueInterval: cfg.DependencyRequeueInterval,
+		DefaultServiceAccount:     cfg.Lockdown.DefaultServiceAccount,
+		Recorder:                  notifying(mgr, cfg, helmrelease.ControllerName),
+	}
+	if err := hr.SetupWithManager(ctx, mgr, helmrelease.Options{MaxConcurrentReconciles: kN, SkipNameValidation: cfg.SkipNameValidation}); err != nil {
 		ln.Close()
 		return nil, err
 	}

@@ -152,7 +152,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 	}
 	obj.Status.LastAttemptedGeneration, obj.Status.LastAttemptedRevision = next.Generation, next.ChartVersion
 	obj.Status.LastAttemptedRevisionDigest = ociDigest(src, art)
-	obj.Status.LastAttemptedConfigDigest, obj.Status.LastAttemptedValuesChecksum = values.Digest, ""
+	obj.Status.LastAttemptedConfigDigest = values.Digest
 	obj.Status.StorageNamespace = obj.GetStorageNamespace()
 
 	// The release, one action at a time.
