@@ -3,6 +3,7 @@ package helmrelease_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -267,5 +268,35 @@ func TestRenderErrors(t *testing.T) {
 	}
 	if _, err := helmrelease.Render(context.Background(), ch, helmrelease.RenderOptions{KubeVersion: "banana"}); err == nil {
 		t.Error("an invalid kube version rendered")
+	}
+}
+
+// TestRenderConcurrently renders with post-renderers from several
+// goroutines, as a controller does for many releases (run with -race).
+func TestRenderConcurrently(t *testing.T) {
+	ch, err := helmrelease.LoadChartDir("testdata/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := helmrelease.RenderOptions{ReleaseName: "web", PostRenderers: helmrelease.FluxPostRenderers("ns", "web",
+		[]helmrelease.Kustomize{{Images: []kustomize.Image{{Name: "ghcr.io/example/app", NewTag: "2"}}}}, &helmrelease.CommonMetadata{Labels: map[string]string{"a": "b"}})}
+	want, err := helmrelease.Render(context.Background(), ch, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			got, err := helmrelease.Render(context.Background(), ch, opts)
+			if err == nil && got.String() != want.String() {
+				err = errors.New("concurrent render differs")
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
