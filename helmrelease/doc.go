@@ -27,8 +27,9 @@
 //
 // Two things Flux users keep asking for are here, behind options:
 // ValuesOptions.Files are values documents from another source artifact
-// (a GitRepository, OCIRepository or Bucket path), merged in order before
-// the references, without repackaging the chart; and
+// (a GitRepository, OCIRepository or Bucket path; ReadValuesFiles reads
+// them from the unpacked artifact, confined to it and size-capped), merged
+// in order before the references, without repackaging the chart; and
 // ValuesOptions.Decryptor (the kustomize package's Decryptor, implemented
 // by kustomize/sopsdecrypt with SOPS's key sources) decrypts values
 // documents and Secret or ConfigMap keys encrypted with SOPS. Without a
