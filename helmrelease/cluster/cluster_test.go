@@ -489,3 +489,35 @@ func TestUnlockStalePendingRelease(t *testing.T) {
 		t.Errorf("uninstall of an absent release: %v", err)
 	}
 }
+
+// TestValuesGetter composes values from a ConfigMap and a Secret in the
+// cluster; an absent optional reference is tolerated.
+func TestValuesGetter(t *testing.T) {
+	ctx := context.Background()
+	ns := "values"
+	namespace(t, ns)
+	if err := env.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "defaults", Namespace: ns}, Data: map[string]string{"values.yaml": "replicaCount: 2\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: ns}, Data: map[string][]byte{"token": []byte("s3cr3t")}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := helmrelease.ComposeValues(ctx, helmrelease.ValuesOptions{
+		Getter: cluster.ValuesGetter(env.Client, ns),
+		From: []helmrelease.ValuesReference{
+			{Kind: "ConfigMap", Name: "defaults"},
+			{Kind: "Secret", Name: "creds", ValuesKey: "token", TargetPath: "auth.token"},
+			{Kind: "Secret", Name: "absent", Optional: true},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Values["replicaCount"] != float64(2) || got.Values["auth"].(map[string]any)["token"] != "s3cr3t" {
+		t.Errorf("values %v", got.Values)
+	}
+	_, err = helmrelease.ComposeValues(ctx, helmrelease.ValuesOptions{Getter: cluster.ValuesGetter(env.Client, ns), From: []helmrelease.ValuesReference{{Kind: "Secret", Name: "absent"}}})
+	if !errors.Is(err, helmrelease.ErrNotFound) {
+		t.Errorf("absent Secret: %v", err)
+	}
+}

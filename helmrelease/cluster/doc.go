@@ -9,6 +9,9 @@
 // serviceAccountName, RESTConfigFromKubeConfig for kubeConfig), so RBAC
 // applies to every object Helm touches and to the release Secrets.
 //
+// ValuesGetter reads the ConfigMaps and Secrets of valuesFrom through a
+// controller-runtime client, for helmrelease.ComposeValues.
+//
 // Observe compares the release in storage with what the HelmRelease asks
 // for and returns Flux's release status; Step feeds an Observation to
 // helmrelease.NextAction and runs the chosen action, returning a
