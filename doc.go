@@ -41,6 +41,10 @@
 //     get, finalizer, suspension, status patch).
 //   - reconcile/reconciletest: a real API server for tests of code built on
 //     reconcile.
+//   - helmrelease: values composition, release naming, offline render with
+//     post-renderers and Flux's release state machine on the Helm SDK;
+//     helmrelease/cluster runs the actions (install, upgrade, test,
+//     rollback, uninstall) one step at a time, and detects drift.
 //   - selector: the one Selector type, shared by kustomize patch targets and
 //     reconcile ignore rules.
 //   - notify: Flux's event payload and the Recorder every reporter takes;

@@ -63,6 +63,12 @@ func TestLightPackages(t *testing.T) {
 		{"imagepolicy/update", slices.Concat([]string{"github.com/go-git/go-git", "sigs.k8s.io/kustomize"}, heavy)},
 		{"imagepolicy/gitpush", heavy},
 		{"imagepolicy/pullrequest", slices.Concat([]string{"github.com/go-git/go-git"}, heavy)},
+		// Helm's SDK, and client-go with it, only in helmrelease.
+		{"helmrelease", []string{"github.com/aws/aws-sdk-go", "github.com/Azure/azure-sdk-for-go", "cloud.google.com/go",
+			"google.golang.org/api", "github.com/getsops/sops", "github.com/sigstore"}},
+		{"helmrelease/cluster", []string{"github.com/aws/aws-sdk-go", "github.com/Azure/azure-sdk-for-go", "cloud.google.com/go",
+			"google.golang.org/api", "github.com/getsops/sops", "github.com/sigstore"}},
+		{"reconcile", []string{"helm.sh/helm", "github.com/getsops/sops", "github.com/sigstore"}},
 		// Each cloud provider links its own SDK and no other.
 		{"source/bucket/azureblob", []string{"github.com/Azure/azure-sdk-for-go/sdk/azidentity", "github.com/AzureAD",
 			"github.com/aws/aws-sdk-go", "cloud.google.com/go", "google.golang.org/api", "github.com/getsops/sops",
