@@ -9,6 +9,7 @@ import (
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	"github.com/fluxcd/pkg/apis/meta"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -135,6 +136,13 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 		return fail("InitFailed", err)
 	}
 
+	// A release elsewhere, or of another chart, is uninstalled first.
+	name := helmrelease.ReleaseName(obj.Name, obj.Spec.TargetNamespace, obj.Spec.ReleaseName)
+	target := helmrelease.Target{StorageNamespace: obj.GetStorageNamespace(), Namespace: obj.GetReleaseNamespace(), ReleaseName: name, ChartName: ch.Name()}
+	if err := r.retarget(ctx, obj, target); err != nil {
+		return fail(helmv2.UninstallFailedReason, err)
+	}
+
 	// Failure counters: reset on a new chart, values or spec, or on a
 	// resetAt token; a forceAt token forces the next release.
 	next := helmrelease.Attempt{Generation: obj.Generation, ChartVersion: ch.Version(), ValuesDigest: values.Digest}
@@ -160,7 +168,6 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 	if err != nil {
 		return fail(reconcile.ReconciliationFailedReason, err)
 	}
-	name := helmrelease.ReleaseName(obj.Name, obj.Spec.TargetNamespace, obj.Spec.ReleaseName)
 	opts, tested := StepOptions(obj), false
 	for range maxSteps {
 		want := cluster.Desired{Chart: ch, Values: values, TestEnabled: obj.GetTest().Enable, IgnoreTestFailures: IgnoreTestFailures(obj)}
@@ -204,11 +211,11 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 			return fail(reconcile.ReconciliationFailedReason, err)
 		}
 	}
-	if c := cond.Get(helmv2.ReleasedCondition); c == nil || c.Status != "True" {
+	if c := cond.Get(helmv2.ReleasedCondition); c == nil || c.Status != metav1.ConditionTrue {
 		return ctrl.Result{RequeueAfter: r.retryAfter(obj)}, nil
 	}
 	ready := cond.Get(helmv2.ReleasedCondition)
-	if t := cond.Get(helmv2.TestSuccessCondition); tested && t != nil {
+	if t := cond.Get(helmv2.TestSuccessCondition); tested && t != nil && t.Status == metav1.ConditionTrue {
 		ready = t
 	}
 	cond.Delete(helmv2.RemediatedCondition)

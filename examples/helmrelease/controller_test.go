@@ -2,6 +2,7 @@ package helmrelease_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,5 +206,78 @@ func TestHelmReleaseChartRefDependsOn(t *testing.T) {
 	}
 	if c := apimeta.FindStatusCondition(frontend.Status.Conditions, helmv2.TestSuccessCondition); c != nil {
 		t.Errorf("TestSuccess without tests: %+v", c)
+	}
+}
+
+// A failing test hook is counted against the install and, without
+// remediation retries, stalls the HelmRelease; ignoring test failures
+// (a new generation, so the counters reset) makes it Ready. A new release
+// name uninstalls the old release and installs the new one. Impersonating
+// a service account without RBAC fails the install with Flux's reason.
+func TestHelmReleaseFailures(t *testing.T) {
+	ctx := context.Background()
+	startControllers(t)
+	ns := "hr-failures"
+	sourcetest.Namespace(t, env, ns)
+	repository(t, ns, "1.2.3")
+	release := func(name string) *helmv2.HelmRelease {
+		return &helmv2.HelmRelease{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: helmv2.HelmReleaseSpec{
+				Interval: metav1.Duration{Duration: time.Hour},
+				Timeout:  &metav1.Duration{Duration: 90 * time.Second},
+				Chart: &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{
+					Chart: "app", SourceRef: helmv2.CrossNamespaceObjectReference{Kind: sourcev1.HelmRepositoryKind, Name: "charts"},
+				}},
+			},
+		}
+	}
+
+	// A failing test.
+	hr := release("checked")
+	hr.Spec.Test = &helmv2.Test{Enable: true}
+	hr.Spec.Values = values(t, map[string]any{"test": map[string]any{"podAnnotations": map[string]any{testenv.FailAnnotation: "no answer"}}})
+	create(t, hr)
+	waitFor(t, hr, releaseWait, "stalled on a failed test", condition(meta.StalledCondition, metav1.ConditionTrue, helmrelease.RetriesExceededReason))
+	if !condition(helmv2.TestSuccessCondition, metav1.ConditionFalse, helmv2.TestFailedReason)(hr) ||
+		!condition(meta.ReadyCondition, metav1.ConditionFalse, helmrelease.RetriesExceededReason)(hr) ||
+		hr.Status.InstallFailures != 1 || !hr.Status.History.Latest().HasTestInPhase("Failed") {
+		t.Errorf("status %+v", hr.Status)
+	}
+	event(t, ns, "checked", helmv2.TestFailedReason, "Helm test failed for release "+ns+"/checked.v1")
+
+	// Ignored.
+	update(t, hr, func(o *helmv2.HelmRelease) { o.Spec.Test.IgnoreFailures = true })
+	waitFor(t, hr, releaseWait, "test failures ignored", ready(helmv2.InstallSucceededReason, 1))
+	if hr.Status.InstallFailures != 0 || apimeta.FindStatusCondition(hr.Status.Conditions, meta.StalledCondition) != nil {
+		t.Errorf("status %+v", hr.Status)
+	}
+
+	// Another release name: reinstalled under it.
+	update(t, hr, func(o *helmv2.HelmRelease) { o.Spec.ReleaseName = "renamed" })
+	waitFor(t, hr, releaseWait, "reinstalled", func(o *helmv2.HelmRelease) bool {
+		l := o.Status.History.Latest()
+		return ready(helmv2.InstallSucceededReason, 1)(o) && l.Name == "renamed" && len(o.Status.History) == 1
+	})
+	sourcetest.Poll(t, 30*time.Second, "old release gone", func(ctx context.Context) (bool, error) {
+		err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checked-app"}, &appsv1.Deployment{})
+		return apierrors.IsNotFound(err), nil
+	})
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "renamed-app"}, &appsv1.Deployment{}); err != nil {
+		t.Error(err)
+	}
+
+	// A service account that may do nothing.
+	create(t, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "nobody", Namespace: ns}})
+	denied := release("denied")
+	denied.Spec.ServiceAccountName = "nobody"
+	create(t, denied)
+	waitFor(t, denied, releaseWait, "denied", condition(meta.StalledCondition, metav1.ConditionTrue, helmrelease.RetriesExceededReason))
+	c := apimeta.FindStatusCondition(denied.Status.Conditions, helmv2.ReleasedCondition)
+	if c == nil || c.Reason != helmv2.InstallFailedReason || !strings.Contains(c.Message, "forbidden") || !strings.Contains(c.Message, "system:serviceaccount:"+ns+":nobody") {
+		t.Errorf("Released %+v", c)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "denied-app"}, &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
+		t.Errorf("Deployment of a denied release: %v", err)
 	}
 }

@@ -52,14 +52,17 @@ func (r *Reconciler) record(ctx context.Context, c *cluster.Client, obj *helmv2.
 		}
 		cond.Set(helmv2.ReleasedCondition, status, reason, "%s", msg)
 	case helmrelease.ActionTest:
-		msg = fmt.Sprintf("Helm test %s for release %s%s", outcome, ref, chart)
 		if rel != nil && rel.TestsFailed() {
-			status, reason = metav1.ConditionFalse, helmv2.TestFailedReason
+			status, reason, outcome = metav1.ConditionFalse, helmv2.TestFailedReason, "failed"
+		}
+		msg = fmt.Sprintf("Helm test %s for release %s%s", outcome, ref, chart)
+		if err == nil && status == metav1.ConditionFalse {
+			msg += ": failures ignored"
 		}
 		if err != nil {
 			msg += ": " + err.Error()
 			r.countFailure(obj)
-		} else if rel != nil {
+		} else if rel != nil && status == metav1.ConditionTrue {
 			msg += fmt.Sprintf(": %d test hook(s) completed", len(rel.Tests))
 		}
 		cond.Set(helmv2.TestSuccessCondition, status, reason, "%s", msg)
