@@ -11,6 +11,7 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -272,8 +273,23 @@ func TestHelmReleaseFailures(t *testing.T) {
 	denied := release("denied")
 	denied.Spec.ServiceAccountName = "nobody"
 	create(t, denied)
-	waitFor(t, denied, releaseWait, "denied", condition(meta.StalledCondition, metav1.ConditionTrue, helmrelease.RetriesExceededReason))
-	c := apimeta.FindStatusCondition(denied.Status.Conditions, helmv2.ReleasedCondition)
+	// Not even the release storage.
+	waitFor(t, denied, releaseWait, "storage denied", condition(meta.ReadyCondition, metav1.ConditionFalse, meta.ReconciliationFailedReason))
+	c := apimeta.FindStatusCondition(denied.Status.Conditions, meta.ReadyCondition)
+	if !strings.Contains(c.Message, "forbidden") || !strings.Contains(c.Message, "system:serviceaccount:"+ns+":nobody") {
+		t.Errorf("Ready %+v", c)
+	}
+	// The release storage but not the chart's objects.
+	create(t, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "helm-storage", Namespace: ns},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"*"}}}})
+	create(t, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "nobody-helm-storage", Namespace: ns},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "helm-storage"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "nobody", Namespace: ns}}})
+	update(t, denied, func(o *helmv2.HelmRelease) {
+		o.Annotations = map[string]string{meta.ReconcileRequestAnnotation: "rbac"}
+	})
+	waitFor(t, denied, releaseWait, "install denied", condition(meta.StalledCondition, metav1.ConditionTrue, helmrelease.RetriesExceededReason))
+	c = apimeta.FindStatusCondition(denied.Status.Conditions, helmv2.ReleasedCondition)
 	if c == nil || c.Reason != helmv2.InstallFailedReason || !strings.Contains(c.Message, "forbidden") || !strings.Contains(c.Message, "system:serviceaccount:"+ns+":nobody") {
 		t.Errorf("Released %+v", c)
 	}
