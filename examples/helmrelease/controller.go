@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -78,6 +79,9 @@ type Reconciler struct {
 	// KubeConfig restricts the kubeconfigs of spec.kubeConfig; the zero
 	// value refuses exec plugins, insecure TLS and file references.
 	KubeConfig reconcile.KubeConfigOptions
+
+	clientsOnce sync.Once
+	clients     *reconcile.Clients
 }
 
 // Reconcile brings one HelmRelease's release in line with its chart and
@@ -174,12 +178,15 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 		if s := obj.Status.History.Latest(); s != nil {
 			want.KnownRevision = s.Version
 		}
-		st, _, err := c.Observe(ctx, name, want)
+		st, cur, err := c.Observe(ctx, name, want)
 		if err != nil {
 			return fail(reconcile.ReconciliationFailedReason, err)
 		}
 		if st == helmrelease.StatusInSync && obj.Status.ObservedPostRenderersDigest != PostRenderersDigest(obj) {
 			st = helmrelease.StatusOutOfSync
+		}
+		if st, err = r.drift(ctx, obj, c, cur, st, &opts); err != nil {
+			return fail(reconcile.ReconciliationFailedReason, err)
 		}
 		o := Observation(obj, st, force)
 		o.HasRollbackTarget = obj.Status.History.Previous(want.IgnoreTestFailures) != nil

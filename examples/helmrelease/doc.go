@@ -27,13 +27,21 @@
 // records an Event annotated with the chart version and appVersion
 // (RevisionAnnotation, AppVersionAnnotation).
 //
+// With spec.driftDetection.mode warn or enabled, an in-sync release is
+// diffed with the cluster through reconcile's server-side dry-run
+// (spec.driftDetection.ignore as ignore rules): the Drifted condition says
+// what differs, and mode enabled re-applies the drifted objects. A new
+// release name, namespace, storage namespace or chart name (unless
+// spec.upgrade.chartNameChangeStrategy is InPlaceUpdate) uninstalls the
+// old release before the new one is installed.
+//
 // Helm acts as spec.serviceAccountName, else DefaultServiceAccount, or on
 // the cluster of spec.kubeConfig, so RBAC applies. Deleting a HelmRelease
 // uninstalls its release (unless it is suspended) and deletes its
 // HelmChart.
 //
-// Not handled yet: drift detection (spec.driftDetection; the Drifted
-// condition), spec.waitStrategy and spec.healthCheckExprs (Helm's own
-// watcher waits), ExternalArtifact chart references, and the
-// CreateReplace CRD policy on upgrades.
+// Not handled yet: spec.waitStrategy and spec.healthCheckExprs (Helm's
+// own watcher waits), spec.persistentClient, ExternalArtifact chart
+// references, SOPS-decrypted values (spec has no field for it in Flux's
+// API) and values files from other sources.
 package helmrelease

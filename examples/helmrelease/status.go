@@ -83,6 +83,11 @@ func (r *Reconciler) record(ctx context.Context, c *cluster.Client, obj *helmv2.
 				s.Status = "uninstalled"
 			}
 		}
+	case helmrelease.ActionCorrectDrift:
+		reason, msg = helmv2.DriftDetectedReason, fmt.Sprintf("Cluster state of release %s has been corrected:\n%s", ref, res.Corrected.String())
+		if err != nil {
+			msg = fmt.Sprintf("Failed to correct the cluster state of release %s: %s", ref, err.Error())
+		}
 	default:
 		reason, msg = "ReleaseUnlocked", fmt.Sprintf("Helm release %s unlocked: %s", ref, res.Decision.Reason)
 	}
