@@ -26,6 +26,7 @@ import (
 	"github.com/gitopskit/gitopskit/examples/helmrelease"
 	"github.com/gitopskit/gitopskit/examples/helmrepository"
 	"github.com/gitopskit/gitopskit/examples/internal/sourcetest"
+	"github.com/gitopskit/gitopskit/examples/ocirepository"
 	"github.com/gitopskit/gitopskit/internal/testenv"
 	"github.com/gitopskit/gitopskit/source/helm"
 	"github.com/gitopskit/gitopskit/source/helm/helmtest"
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 	sourcetest.Main(m, testenv.Options{}, &env)
 }
 
-// startControllers runs the HelmRepository, HelmChart and HelmRelease
+// startControllers runs the HelmRepository, HelmChart, OCIRepository and HelmRelease
 // controllers in a fresh manager until the test ends.
 func startControllers(t *testing.T) {
 	t.Helper()
@@ -48,6 +49,9 @@ func startControllers(t *testing.T) {
 	}, func(ctx context.Context, mgr ctrl.Manager, store *artifact.Store) error {
 		r := &helmchart.Reconciler{Store: store, TempDir: t.TempDir(), Cache: cache}
 		return r.SetupWithManager(ctx, mgr, helmchart.Options{MaxConcurrentReconciles: 2, SkipNameValidation: true})
+	}, func(_ context.Context, mgr ctrl.Manager, store *artifact.Store) error {
+		r := &ocirepository.Reconciler{Store: store, TempDir: t.TempDir()}
+		return r.SetupWithManager(mgr, ocirepository.Options{MaxConcurrentReconciles: 2, SkipNameValidation: true})
 	}, func(ctx context.Context, mgr ctrl.Manager, _ *artifact.Store) error {
 		// A remediated release is retried after an hour: the tests see
 		// each remediation once.
