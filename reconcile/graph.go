@@ -41,6 +41,7 @@ type CycleError struct {
 	Cycle []UnitRef
 }
 
+// Error names the units of the cycle in order.
 func (e *CycleError) Error() string {
 	parts := make([]string, len(e.Cycle))
 	for i, r := range e.Cycle {
@@ -194,6 +195,7 @@ type DependencyNotReadyError struct {
 	Reasons map[UnitRef]error
 }
 
+// Error names each dependency that is not ready and why.
 func (e *DependencyNotReadyError) Error() string {
 	refs := make([]UnitRef, 0, len(e.Reasons))
 	for r := range e.Reasons {

@@ -256,6 +256,7 @@ type ApplyError struct {
 	Err error
 }
 
+// Error returns Err's text.
 func (e *ApplyError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the underlying error (an API status error, usually, so

@@ -24,6 +24,7 @@ type PruneError struct {
 	Errs      []error
 }
 
+// Error counts the objects that could not be deleted and gives each failure.
 func (e *PruneError) Error() string {
 	msgs := make([]string, len(e.Errs))
 	for i, err := range e.Errs {

@@ -44,6 +44,7 @@ type HealthError struct {
 	Objects []UnhealthyObject
 }
 
+// Error names the objects that did not become healthy.
 func (e *HealthError) Error() string {
 	var b strings.Builder
 	if e.TimedOut {
