@@ -55,7 +55,7 @@
 //     imagepolicy/gitpush commits (signed) and pushes, and
 //     imagepolicy/pullrequest opens or updates a pull or merge request.
 //   - examples: thin controllers for Flux's GitRepository, OCIRepository,
-//     Bucket, HelmRepository, HelmChart, Kustomization and the image
+//     Bucket, HelmRepository, HelmChart, Kustomization, HelmRelease and the image
 //     automation kinds (examples/image) built only from the packages above
 //     (examples/fluxadapter converts Flux's API types and holds what the
 //     source reconcilers share; a controller for another kind goes beside
