@@ -1,6 +1,7 @@
 package sigstoreverify_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,8 +13,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -376,4 +379,27 @@ func TestCaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRefused(t, fetch(t, reg, "app", "sbom", v), other, "no Sigstore bundle")
+}
+
+// A registry that answers the referrers API with an index over the
+// client's manifest cap is refused before the index is read.
+func TestReferrersIndexCap(t *testing.T) {
+	reg := ocitest.New(t, ocitest.WithMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.Contains(r.URL.Path, "/referrers/") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			body := append([]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`),
+				bytes.Repeat([]byte(" "), 5<<20)...)
+			w.Header().Set("Content-Type", "application/vnd.oci.image.index.v1+json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			_, _ = w.Write(body)
+		})
+	}))
+	s := newSigstore(t)
+	digest := pushArtifact(t, reg, "app", "v1", "v1")
+	v := newVerifier(t, sigstoreverify.Options{TrustedRoot: s.TrustedRoot(), Identities: []sigstoreverify.Identity{{Subject: signer, Issuer: issuer}}})
+	err := fetch(t, reg, "app", "v1", v)
+	wantRefused(t, err, digest, "larger than the cap")
 }
