@@ -79,6 +79,9 @@ type Reconciler struct {
 	// KubeConfig restricts the kubeconfigs of spec.kubeConfig; the zero
 	// value refuses exec plugins, insecure TLS and file references.
 	KubeConfig reconcile.KubeConfigOptions
+	// NoCrossNamespaceRefs stalls (AccessDenied) a HelmRelease failing
+	// CheckNamespaceRefs, before its chart or dependencies are read.
+	NoCrossNamespaceRefs bool
 
 	clientsOnce sync.Once
 	clients     *reconcile.Clients
@@ -109,7 +112,13 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 		return ctrl.Result{RequeueAfter: r.retryAfter(obj)}, nil
 	}
 
-	// Dependencies first.
+	if err := CheckNamespaceRefs(obj); r.NoCrossNamespaceRefs && err != nil {
+		cond.Stalled(reconcile.AccessDeniedReason, "%s", err.Error())
+		r.event(obj, nil, corev1.EventTypeWarning, reconcile.AccessDeniedReason, err.Error())
+		return ctrl.Result{}, nil
+	}
+
+	// Dependencies next.
 	if len(obj.Spec.DependsOn) > 0 {
 		if err := r.checkDependencies(ctx, obj); err != nil {
 			wait := durationOr(r.DependencyRequeueInterval, DefaultDependencyRequeueInterval)
@@ -201,6 +210,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 			if err != nil {
 				return fail(reconcile.ReconciliationFailedReason, err)
 			}
+			updateInventory(ctx, c, obj, res.Release)
 			break
 		}
 		r.record(ctx, c, obj, res, err, time.Since(start), name)

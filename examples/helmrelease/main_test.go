@@ -39,8 +39,9 @@ func TestMain(m *testing.M) {
 }
 
 // startControllers runs the HelmRepository, HelmChart, OCIRepository and HelmRelease
-// controllers in a fresh manager until the test ends.
-func startControllers(t *testing.T) {
+// controllers in a fresh manager until the test ends; configure adjusts
+// the HelmRelease reconciler.
+func startControllers(t *testing.T, configure ...func(*helmrelease.Reconciler)) {
 	t.Helper()
 	cache := helm.NewIndexCache(helm.CacheOptions{})
 	sourcetest.Start(t, env, func(_ context.Context, mgr ctrl.Manager, store *artifact.Store) error {
@@ -56,6 +57,9 @@ func startControllers(t *testing.T) {
 		// A remediated release is retried after an hour: the tests see
 		// each remediation once.
 		r := &helmrelease.Reconciler{TempDir: t.TempDir(), DependencyRequeueInterval: time.Second, RetryInterval: time.Hour}
+		for _, c := range configure {
+			c(r)
+		}
 		return r.SetupWithManager(ctx, mgr, helmrelease.Options{MaxConcurrentReconciles: 4, SkipNameValidation: true})
 	})
 }

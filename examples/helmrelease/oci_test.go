@@ -2,6 +2,7 @@ package helmrelease_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -55,11 +56,24 @@ func TestHelmReleaseChartRefOCIRepository(t *testing.T) {
 	if s := hr.Status.History.Latest(); s.ChartVersion != "1.2.3" || hr.Status.LastAttemptedRevisionDigest != repo.Status.Artifact.Digest {
 		t.Errorf("status %+v, artifact %+v", hr.Status, repo.Status.Artifact)
 	}
+	// status.inventory lists the release's objects (not its hooks nor the
+	// CRDs of crds/), as Flux records them.
+	wantInventory := []helmv2.ResourceRef{
+		{ID: ns + "_web-app__ConfigMap", Version: "v1"},
+		{ID: ns + "_web-app__Service", Version: "v1"},
+		{ID: ns + "_web-app_apps_Deployment", Version: "v1"},
+	}
+	if inv := hr.Status.Inventory; inv == nil || !reflect.DeepEqual(inv.Entries, wantInventory) {
+		t.Errorf("inventory %+v, want %+v", inv, wantInventory)
+	}
 	// The OCIRepository's new artifact triggers the upgrade.
 	update(t, repo, func(o *sourcev1.OCIRepository) { o.Spec.Reference.Tag = "1.3.0" })
 	waitFor(t, hr, releaseWait, "upgraded", ready(helmv2.UpgradeSucceededReason, 2))
 	if s := hr.Status.History.Latest(); s.ChartVersion != "1.3.0" {
 		t.Errorf("history %+v", hr.Status.History)
+	}
+	if inv := hr.Status.Inventory; inv == nil || !reflect.DeepEqual(inv.Entries, wantInventory) {
+		t.Errorf("inventory after the upgrade %+v, want %+v", inv, wantInventory)
 	}
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web-app", Namespace: ns}}
 	waitFor(t, d, 10*time.Second, "Deployment", func(d *appsv1.Deployment) bool { return d.Labels["helm.sh/chart"] == "app-1.3.0" })

@@ -92,6 +92,12 @@ func (r *Reconciler) record(ctx context.Context, c *cluster.Client, obj *helmv2.
 		reason, msg = "ReleaseUnlocked", fmt.Sprintf("Helm release %s unlocked: %s", ref, res.Decision.Reason)
 	}
 	r.updateHistory(ctx, c, obj, rel, action, name)
+	switch {
+	case action == helmrelease.ActionUninstall && err == nil:
+		updateInventory(ctx, c, obj, nil)
+	case rel != nil && (action == helmrelease.ActionInstall || action == helmrelease.ActionUpgrade || action == helmrelease.ActionRollback):
+		updateInventory(ctx, c, obj, rel)
+	}
 	eventType := corev1.EventTypeNormal
 	if err != nil {
 		eventType = corev1.EventTypeWarning
