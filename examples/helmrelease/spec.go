@@ -21,7 +21,8 @@ import (
 // spec.uninstall of a HelmRelease to the options of the release actions,
 // with Flux's defaults: spec.timeout for every action that sets none, CRDs
 // created on install and skipped on upgrade, server-side apply unless
-// disabled, and the post-renderers of FluxPostRenderers.
+// disabled, the post-renderers of FluxPostRenderers, and
+// spec.waitStrategy with spec.healthCheckExprs.
 func StepOptions(obj *helmv2.HelmRelease) cluster.StepOptions {
 	def := obj.GetTimeout()
 	in, up, ts, rb, un := obj.GetInstall(), obj.GetUpgrade(), obj.GetTest(), obj.GetRollback(), obj.GetUninstall()
@@ -69,6 +70,7 @@ func StepOptions(obj *helmv2.HelmRelease) cluster.StepOptions {
 		}
 		opts.Test.Filters[key] = append(opts.Test.Filters[key], f.Name)
 	}
+	withWaitStrategy(obj, &opts)
 	return opts
 }
 

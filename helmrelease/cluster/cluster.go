@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gitopskit/gitopskit/helmrelease"
+	"github.com/gitopskit/gitopskit/reconcile"
 )
 
 // DefaultTimeout is the timeout of an action whose options leave it zero
@@ -117,11 +118,21 @@ type Wait struct {
 	// DisableForJobs does not wait for Jobs to complete
 	// (spec.*.disableWaitForJobs).
 	DisableForJobs bool
+	// Legacy waits with Helm 3's logic instead of the kstatus watcher
+	// (spec.waitStrategy.name legacy).
+	Legacy bool
+	// HealthChecks are CEL health expressions (spec.healthCheckExprs) the
+	// kstatus watcher uses for their kinds; ignored when Disable or Legacy
+	// is set, as in Flux.
+	HealthChecks []reconcile.HealthCheckExpr
 }
 
 func (w Wait) strategy() kube.WaitStrategy {
-	if w.Disable {
+	switch {
+	case w.Disable:
 		return kube.HookOnlyStrategy
+	case w.Legacy:
+		return kube.LegacyStrategy
 	}
 	return kube.StatusWatcherStrategy
 }
@@ -167,6 +178,11 @@ func (c *Client) Install(ctx context.Context, name string, ch *helmrelease.Chart
 	in.CreateNamespace = opts.CreateNamespace
 	in.DisableHooks = opts.DisableHooks
 	in.WaitStrategy = opts.Wait.strategy()
+	waitOpts, werr := c.waitOptions(opts.Wait)
+	if werr != nil {
+		return nil, fmt.Errorf("%s: %w", name, werr)
+	}
+	in.WaitOptions = waitOpts
 	in.WaitForJobs = !opts.Wait.Disable && !opts.Wait.DisableForJobs
 	in.Replace = opts.Replace
 	in.ServerSideApply = !opts.ClientSideApply
@@ -215,6 +231,11 @@ func (c *Client) Upgrade(ctx context.Context, name string, ch *helmrelease.Chart
 	}
 	up.DisableHooks = opts.DisableHooks
 	up.WaitStrategy = opts.Wait.strategy()
+	waitOpts, werr := c.waitOptions(opts.Wait)
+	if werr != nil {
+		return nil, fmt.Errorf("%s: %w", name, werr)
+	}
+	up.WaitOptions = waitOpts
 	up.WaitForJobs = !opts.Wait.Disable && !opts.Wait.DisableForJobs
 	up.ForceReplace = opts.Force
 	up.CleanupOnFail = opts.CleanupOnFail
@@ -277,6 +298,11 @@ func (c *Client) Rollback(ctx context.Context, name string, opts RollbackOptions
 	rb.Timeout = timeoutOr(opts.Timeout)
 	rb.DisableHooks = opts.DisableHooks
 	rb.WaitStrategy = opts.Wait.strategy()
+	waitOpts, werr := c.waitOptions(opts.Wait)
+	if werr != nil {
+		return nil, fmt.Errorf("%s: %w", name, werr)
+	}
+	rb.WaitOptions = waitOpts
 	rb.WaitForJobs = !opts.Wait.Disable && !opts.Wait.DisableForJobs
 	rb.ForceReplace = opts.Force
 	rb.CleanupOnFail = opts.CleanupOnFail
