@@ -40,8 +40,23 @@
 // uninstalls its release (unless it is suspended) and deletes its
 // HelmChart.
 //
-// Not handled yet: spec.waitStrategy and spec.healthCheckExprs (Helm's
-// own watcher waits), spec.persistentClient, ExternalArtifact chart
+// Actions wait with Helm's kstatus watcher (spec.waitStrategy poller, the
+// default), whose status readers include spec.healthCheckExprs, so that an
+// object an expression finds failed fails the action and remediation
+// follows; spec.waitStrategy legacy waits as Helm 3 did, without the
+// expressions. status.inventory lists the objects of the latest release
+// ("<namespace>_<name>_<group>_<kind>" with the API version; hooks and the
+// CRDs of the chart's crds directory are not part of it), refreshed on
+// every release action and in-sync reconciliation and cleared by an
+// uninstall.
+//
+// Reconciler.NoCrossNamespaceRefs is Flux's --no-cross-namespace-refs: a
+// HelmRelease whose chart source, chartRef or dependsOn entry is in
+// another namespace stalls with reason AccessDenied before anything is
+// read (CheckNamespaceRefs; spec.valuesFrom has no namespace in Flux's
+// API).
+//
+// Not handled yet: spec.persistentClient, ExternalArtifact chart
 // references, SOPS-decrypted values (spec has no field for it in Flux's
 // API) and values files from other sources.
 package helmrelease

@@ -27,7 +27,11 @@
 // when asked, since Helm never touches crds/ on upgrade) and
 // CreateReplace (server-side applied, existing CRDs updated).
 //
-// Actions wait with Helm's kstatus watcher unless Wait.Disable is set;
-// WaitHealthy then waits with reconcile's health rules instead (kstatus,
+// Actions wait with Helm's kstatus watcher unless Wait.Disable is set
+// (hooks only) or Wait.Legacy (Helm 3's wait); Wait.HealthChecks give the
+// watcher reconcile's CEL health expressions for their kinds, so that a
+// failing expression fails the action as Flux's poller strategy does.
+// WaitHealthy waits with reconcile's health rules instead (kstatus,
 // Flux's Job rule and CEL health expressions), as a Kustomization waits.
+// Inventory lists a release's objects for Flux's status.inventory.
 package cluster

@@ -32,7 +32,9 @@ func (c *Client) waitOptions(w Wait) ([]kube.WaitOption, error) {
 			return nil, err
 		}
 		readers = append(readers, healthReader{gk: ev.GroupKind(), generic: statusreaders.NewGenericStatusReader(mapper,
-			func(u *unstructured.Unstructured) (*status.Result, error) { return ev.Evaluate(context.Background(), u) })})
+			func(u *unstructured.Unstructured) (*status.Result, error) {
+				return ev.Evaluate(context.Background(), u)
+			})})
 	}
 	return []kube.WaitOption{kube.WithKStatusReaders(readers...)}, nil
 }
