@@ -20,6 +20,9 @@
 // 20 releases), and Flux's published figure is printed as the anchor.
 //
 // Usage: go run ./examples/benchcmd/helmscale [-n 100,500,1000] [-timeout 10m] [-concurrency 20]
+//
+// -cpuprofile and -memprofile apply to a child run (-child N): the heap
+// profile is written once all N are Ready.
 package main
 
 import (
@@ -58,6 +61,10 @@ type result struct {
 	N          int           `json:"n"`
 	Ready      time.Duration `json:"ready"`
 	PeakRSSKiB int64         `json:"peakRSSKiB"`
+	// BaseRSSKiB is VmHWM before the HelmReleases are created: control
+	// plane client, chart repository, controllers started and the chart
+	// artifact ready.
+	BaseRSSKiB int64 `json:"baseRSSKiB"`
 	// Helm is the time of HelmReleases sequential `helm upgrade --install
 	// --wait` runs, when measured.
 	Helm         time.Duration `json:"helm,omitempty"`
@@ -81,6 +88,7 @@ func main() {
 	helmRef := flag.Bool("helm", false, "internal: also time the helm CLI in the child")
 	concurrency := flag.Int("concurrency", 20, "parallel HelmRelease reconciles")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of a -child run to this file")
+	memProfile := flag.String("memprofile", "", "write a heap profile of a -child run to this file once all are Ready")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -90,6 +98,12 @@ func main() {
 	}
 	if *child > 0 {
 		r := measure(*child, *concurrency, *timeout, *helmRef)
+		if *memProfile != "" {
+			if f, err := os.Create(*memProfile); err == nil {
+				_ = pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}
 		_ = json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
@@ -135,11 +149,12 @@ func parent(list string, concurrency int, timeout time.Duration) error {
 	fmt.Println("layout: one target namespace per release (created beforehand, not timed), release storage in the HelmReleases' namespace")
 	fmt.Printf("local control plane on this machine (2 cores shared with etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok); controller concurrency %d\n", concurrency)
 	fmt.Println()
-	fmt.Printf("%-6s %-8s %16s %14s %18s\n", "N", "objects", "all Ready (ours)", "peak RSS", "Ready/release")
+	fmt.Printf("%-6s %-8s %16s %14s %18s %18s\n", "N", "objects", "all Ready (ours)", "peak RSS", "RSS before HRs", "Ready/release")
 	for _, r := range results {
-		fmt.Printf("%-6d %-8d %16s %10.1f MiB %15.1f ms\n", r.N, objects*r.N, r.Ready.Round(100*time.Millisecond),
-			float64(r.PeakRSSKiB)/1024, float64(r.Ready.Milliseconds())/float64(r.N))
+		fmt.Printf("%-6d %-8d %16s %10.1f MiB %14.1f MiB %15.1f ms\n", r.N, objects*r.N, r.Ready.Round(100*time.Millisecond),
+			float64(r.PeakRSSKiB)/1024, float64(r.BaseRSSKiB)/1024, float64(r.Ready.Milliseconds())/float64(r.N))
 	}
+	fmt.Println("(peak RSS is the whole process: the controllers plus the benchmark's own client and chart repository; RSS before HRs is its peak before the first HelmRelease)")
 	fmt.Println()
 	for _, r := range results {
 		if r.Helm > 0 {
@@ -234,6 +249,9 @@ func measureErr(n, concurrency int, timeout time.Duration, withHelm bool) (resul
 		return res, fmt.Errorf("HelmChart: %w", err)
 	}
 
+	if res.BaseRSSKiB, err = peakRSS(); err != nil {
+		return res, err
+	}
 	for i := range n {
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: target(i)}}); err != nil {
 			return res, err
