@@ -82,7 +82,9 @@ type Lockdown struct {
 	// and confines a Kustomization with a targetNamespace to that
 	// namespace: its build and its apply refuse, before anything is
 	// applied, objects in other namespaces and cluster-scoped objects. It
-	// also confines GitRepository submodules to their parent's host.
+	// also confines GitRepository submodules to their parent's host, and
+	// stalls a HelmRelease whose chart sourceRef, chartRef or dependsOn
+	// names another namespace.
 	NoCrossNamespaceRefs bool
 	// DefaultServiceAccount is the service account, in the object's
 	// namespace, that the controllers impersonate for an object that names
@@ -208,6 +210,7 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 	hr := &helmrelease.Reconciler{
 		DependencyRequeueInterval: cfg.DependencyRequeueInterval,
 		DefaultServiceAccount:     cfg.Lockdown.DefaultServiceAccount,
+		NoCrossNamespaceRefs:      cfg.Lockdown.NoCrossNamespaceRefs,
 		Recorder:                  notifying(mgr, cfg, helmrelease.ControllerName),
 	}
 	if err := hr.SetupWithManager(ctx, mgr, helmrelease.Options{MaxConcurrentReconciles: kN, SkipNameValidation: cfg.SkipNameValidation}); err != nil {
