@@ -68,8 +68,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 		For(&helmv2.HelmRelease{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&helmv2.HelmRelease{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(readyChanged{})).
-		Watches(&sourcev1.HelmChart{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.HelmChartKind)), builder.WithPredicates(artifactChanged{})).
-		Watches(&sourcev1.OCIRepository{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.OCIRepositoryKind)), builder.WithPredicates(artifactChanged{})).
+		Watches(&sourcev1.HelmChart{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.HelmChartKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
+		Watches(&sourcev1.OCIRepository{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.OCIRepositoryKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, SkipNameValidation: &opts.SkipNameValidation}).
 		Complete(r)
 }
@@ -101,33 +101,7 @@ func (r *Reconciler) dependents(ctx context.Context, o client.Object) []ctrlreco
 }
 
 func (r *Reconciler) list(ctx context.Context, sel client.MatchingFields) []ctrlreconcile.Request {
-	var list helmv2.HelmReleaseList
-	if err := r.Client.List(ctx, &list, sel); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing HelmReleases to enqueue")
-		return nil
-	}
-	out := make([]ctrlreconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		out = append(out, ctrlreconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return out
-}
-
-// artifactChanged passes chart source updates whose artifact revision or
-// digest changed.
-type artifactChanged struct{ predicate.Funcs }
-
-func (artifactChanged) Create(event.CreateEvent) bool   { return false }
-func (artifactChanged) Delete(event.DeleteEvent) bool   { return false }
-func (artifactChanged) Generic(event.GenericEvent) bool { return false }
-func (artifactChanged) Update(e event.UpdateEvent) bool {
-	o, ok1 := e.ObjectOld.(sourcev1.Source)
-	n, ok2 := e.ObjectNew.(sourcev1.Source)
-	if !ok1 || !ok2 || n.GetArtifact() == nil {
-		return false
-	}
-	a := o.GetArtifact()
-	return a == nil || a.Revision != n.GetArtifact().Revision || a.Digest != n.GetArtifact().Digest
+	return fluxadapter.Requests(ctx, r.Client, &helmv2.HelmReleaseList{}, sel)
 }
 
 // readyChanged passes HelmRelease updates that made it Ready, which is

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/gitopskit/gitopskit/examples/fluxadapter"
 	gkreconcile "github.com/gitopskit/gitopskit/reconcile"
 )
 
@@ -78,7 +79,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 			SkipNameValidation:      &opts.SkipNameValidation,
 		})
 	for _, src := range []client.Object{&sourcev1.GitRepository{}, &sourcev1.OCIRepository{}, &sourcev1.Bucket{}} {
-		b = b.Watches(src, handler.EnqueueRequestsFromMapFunc(r.forSource), builder.WithPredicates(artifactChanged{}))
+		b = b.Watches(src, handler.EnqueueRequestsFromMapFunc(r.forSource), builder.WithPredicates(fluxadapter.ArtifactChanged()))
 	}
 	return b.Complete(r)
 }
@@ -114,33 +115,7 @@ func (r *Reconciler) dependents(ctx context.Context, o client.Object) []reconcil
 }
 
 func (r *Reconciler) list(ctx context.Context, sel client.MatchingFields) []reconcile.Request {
-	var list kustomizev1.KustomizationList
-	if err := r.Client.List(ctx, &list, sel); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing Kustomizations to enqueue")
-		return nil
-	}
-	out := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return out
-}
-
-// artifactChanged passes source updates whose artifact revision or digest
-// changed.
-type artifactChanged struct{ predicate.Funcs }
-
-func (artifactChanged) Create(event.CreateEvent) bool   { return false }
-func (artifactChanged) Delete(event.DeleteEvent) bool   { return false }
-func (artifactChanged) Generic(event.GenericEvent) bool { return false }
-func (artifactChanged) Update(e event.UpdateEvent) bool {
-	o, ok1 := e.ObjectOld.(sourcev1.Source)
-	n, ok2 := e.ObjectNew.(sourcev1.Source)
-	if !ok1 || !ok2 || n.GetArtifact() == nil {
-		return false
-	}
-	a := o.GetArtifact()
-	return a == nil || a.Revision != n.GetArtifact().Revision || a.Digest != n.GetArtifact().Digest
+	return fluxadapter.Requests(ctx, r.Client, &kustomizev1.KustomizationList{}, sel)
 }
 
 // readyChanged passes Kustomization updates that made it Ready or changed
