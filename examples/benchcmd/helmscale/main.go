@@ -28,7 +28,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -49,6 +48,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/gitopskit/gitopskit/examples/benchcmd/internal/benchproc"
 	"github.com/gitopskit/gitopskit/examples/controllers"
 	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/internal/testbin"
@@ -240,7 +240,7 @@ func measureErr(n, concurrency int, timeout time.Duration, withHelm bool) (resul
 	if err := c.Create(ctx, hc); err != nil {
 		return res, err
 	}
-	if err := waitFor(ctx, time.Minute, func() (bool, error) {
+	if err := benchproc.WaitFor(ctx, time.Minute, func() (bool, error) {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(hc), hc); err != nil {
 			return false, err
 		}
@@ -249,7 +249,7 @@ func measureErr(n, concurrency int, timeout time.Duration, withHelm bool) (resul
 		return res, fmt.Errorf("HelmChart: %w", err)
 	}
 
-	if res.BaseRSSKiB, err = peakRSS(); err != nil {
+	if res.BaseRSSKiB, err = benchproc.PeakRSS(); err != nil {
 		return res, err
 	}
 	for i := range n {
@@ -279,7 +279,7 @@ func measureErr(n, concurrency int, timeout time.Duration, withHelm bool) (resul
 		}
 	}
 	last := time.Now()
-	if err := waitFor(ctx, timeout, func() (bool, error) {
+	if err := benchproc.WaitFor(ctx, timeout, func() (bool, error) {
 		var list helmv2.HelmReleaseList
 		if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
 			return false, err
@@ -299,7 +299,7 @@ func measureErr(n, concurrency int, timeout time.Duration, withHelm bool) (resul
 		return res, fmt.Errorf("waiting for Ready: %w%s", err, notReady(ctx, c))
 	}
 	res.Ready = time.Since(start)
-	if res.PeakRSSKiB, err = peakRSS(); err != nil {
+	if res.PeakRSSKiB, err = benchproc.PeakRSS(); err != nil {
 		return res, err
 	}
 	if withHelm {
@@ -330,36 +330,6 @@ func notReady(ctx context.Context, c client.Client) string {
 		}
 	}
 	return ""
-}
-
-func waitFor(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		ok, err := cond()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return errors.Join(ctx.Err(), err)
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-// peakRSS reads VmHWM of this process.
-func peakRSS() (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
-			return strconv.ParseInt(f[1], 10, 64)
-		}
-	}
-	return 0, errors.New("VmHWM not found in /proc/self/status")
 }
 
 // chart returns the files of the benchmark's chart: a ServiceAccount, a

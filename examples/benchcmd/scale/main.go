@@ -22,7 +22,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -42,6 +41,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/gitopskit/gitopskit/examples/benchcmd/internal/benchproc"
 	"github.com/gitopskit/gitopskit/examples/controllers"
 	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/internal/testbin"
@@ -218,7 +218,7 @@ func measureErr(n, concurrency int, withKubectl, shared bool) (result, error) {
 	if err := c.Create(ctx, gr); err != nil {
 		return res, err
 	}
-	if err := waitFor(ctx, time.Minute, func() (bool, error) {
+	if err := benchproc.WaitFor(ctx, time.Minute, func() (bool, error) {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(gr), gr); err != nil {
 			return false, err
 		}
@@ -261,7 +261,7 @@ func measureErr(n, concurrency int, withKubectl, shared bool) (result, error) {
 		}
 	}
 	last := time.Now()
-	if err := waitFor(ctx, 10*time.Minute, func() (bool, error) {
+	if err := benchproc.WaitFor(ctx, 10*time.Minute, func() (bool, error) {
 		var list kustomizev1.KustomizationList
 		if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
 			return false, err
@@ -281,7 +281,7 @@ func measureErr(n, concurrency int, withKubectl, shared bool) (result, error) {
 		return res, fmt.Errorf("waiting for Ready: %w", err)
 	}
 	res.Ready = time.Since(start)
-	if res.PeakRSSKiB, err = peakRSS(); err != nil {
+	if res.PeakRSSKiB, err = benchproc.PeakRSS(); err != nil {
 		return res, err
 	}
 	if withKubectl {
@@ -290,36 +290,6 @@ func measureErr(n, concurrency int, withKubectl, shared bool) (result, error) {
 		}
 	}
 	return res, nil
-}
-
-func waitFor(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		ok, err := cond()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return errors.Join(ctx.Err(), err)
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-// peakRSS reads VmHWM of this process.
-func peakRSS() (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
-			return strconv.ParseInt(f[1], 10, 64)
-		}
-	}
-	return 0, errors.New("VmHWM not found in /proc/self/status")
 }
 
 func template(prefix, app string) string {
