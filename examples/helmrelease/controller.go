@@ -85,6 +85,9 @@ type Reconciler struct {
 
 	clientsOnce sync.Once
 	clients     *reconcile.Clients
+
+	validationOnce sync.Once
+	validation     *cluster.FieldValidation
 }
 
 // Reconcile brings one HelmRelease's release in line with its chart and

@@ -50,7 +50,9 @@ func (r *Reconciler) clientFor(ctx context.Context, obj *helmv2.HelmRelease, nam
 			maxHistory = -1
 		}
 	}
-	return cluster.New(ctx, cluster.Options{Config: cfg, Namespace: namespace, StorageNamespace: storageNamespace, MaxHistory: maxHistory})
+	r.validationOnce.Do(func() { r.validation = cluster.NewFieldValidation() })
+	return cluster.New(ctx, cluster.Options{Config: cfg, Namespace: namespace, StorageNamespace: storageNamespace, MaxHistory: maxHistory,
+		FieldValidation: r.validation})
 }
 
 // retarget uninstalls the release the history records when its storage

@@ -15,6 +15,7 @@ import (
 	"helm.sh/helm/v4/pkg/storage/driver"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 
 	"github.com/gitopskit/gitopskit/helmrelease"
 	"github.com/gitopskit/gitopskit/reconcile"
@@ -46,6 +47,11 @@ type Options struct {
 	// MaxHistory is the number of revisions kept (spec.maxHistory); 0 means
 	// DefaultMaxHistory, negative means unlimited.
 	MaxHistory int
+	// FieldValidation, when set, is shared by the Clients of a controller
+	// so that a kind's server-side field validation support is looked up
+	// in the server's OpenAPI documents once, not on every action; nil
+	// looks it up on every action, as Helm does.
+	FieldValidation *FieldValidation
 }
 
 // Client runs Helm actions on one release namespace and storage
@@ -81,6 +87,11 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	handler := logr.ToSlogHandler(logr.FromContextOrDiscard(ctx))
 	cfg := action.NewConfiguration(action.ConfigurationSetLogger(handler))
 	kc := kube.New(getter)
+	if opts.FieldValidation != nil {
+		if f, ok := kc.Factory.(cmdutil.Factory); ok {
+			kc.Factory = &validatingFactory{Factory: f, v: opts.FieldValidation, server: opts.Config.Host + opts.Config.APIPath}
+		}
+	}
 	kc.Namespace = opts.Namespace
 	kc.SetLogger(handler)
 	d := driver.NewSecrets(cs.CoreV1().Secrets(storageNS))

@@ -34,4 +34,12 @@
 // WaitHealthy waits with reconcile's health rules instead (kstatus,
 // Flux's Job rule and CEL health expressions), as a Kustomization waits.
 // Inventory lists a release's objects for Flux's status.inventory.
+//
+// Helm checks, before each install or upgrade, whether the server
+// validates the fields of each kind the chart renders, by downloading and
+// parsing the server's OpenAPI documents. A FieldValidation shared by the
+// Clients of a controller (Options.FieldValidation) remembers the kinds
+// the server validates, so that those documents are read once per kind
+// rather than on every action; a kind not yet seen, such as one a CRD
+// policy just installed, is looked up as before.
 package cluster
