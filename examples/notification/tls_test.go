@@ -59,21 +59,26 @@ func TestProviderCertSecretRef(t *testing.T) {
 	// The controller may not see the new Alerts at once: post the event
 	// again, worded anew so that it is not de-duplicated, until delivered.
 	sent := 0
+	// nudge records a new event every tenth call, so that an Alert the
+	// dispatcher did not know yet when the last one came still gets one.
+	nudge := func(ctx context.Context) error {
+		if sent++; sent%10 != 1 {
+			return nil
+		}
+		return rec.Record(ctx, notify.Event{
+			InvolvedObject:      notify.ObjectReference{Kind: "Kustomization", APIVersion: "kustomize.toolkit.fluxcd.io/v1", Namespace: ns, Name: "app"},
+			Severity:            notify.SeverityInfo,
+			Reason:              "ReconciliationSucceeded",
+			Message:             fmt.Sprintf("Applied revision: main@sha1:0123456789abcdef (%d)", sent),
+			ReportingController: "kustomize-controller",
+		})
+	}
 	for _, path := range []string{"/good", "/legacy"} {
 		poll(t, 60*time.Second, "notification delivered at "+path, func(ctx context.Context) (bool, error) {
 			if _, ok := tlsSink.find(func(r sinkRequest) bool { return r.path == path }); ok {
 				return true, nil
 			}
-			if sent++; sent%10 != 1 {
-				return false, nil
-			}
-			return false, rec.Record(ctx, notify.Event{
-				InvolvedObject:      notify.ObjectReference{Kind: "Kustomization", APIVersion: "kustomize.toolkit.fluxcd.io/v1", Namespace: ns, Name: "app"},
-				Severity:            notify.SeverityInfo,
-				Reason:              "ReconciliationSucceeded",
-				Message:             fmt.Sprintf("Applied revision: main@sha1:0123456789abcdef (%d)", sent),
-				ReportingController: "kustomize-controller",
-			})
+			return false, nudge(ctx)
 		})
 	}
 	warning := func(alert, reason string) (eventsv1.Event, bool, error) {
@@ -89,16 +94,20 @@ func TestProviderCertSecretRef(t *testing.T) {
 		return eventsv1.Event{}, false, nil
 	}
 	var bad eventsv1.Event
-	poll(t, 60*time.Second, "InvalidConfig Event on the Alert bad", func(context.Context) (ok bool, err error) {
-		bad, ok, err = warning("bad", notification.InvalidConfigReason)
-		return ok, err
+	poll(t, 60*time.Second, "InvalidConfig Event on the Alert bad", func(ctx context.Context) (ok bool, err error) {
+		if bad, ok, err = warning("bad", notification.InvalidConfigReason); ok || err != nil {
+			return ok, err
+		}
+		return false, nudge(ctx)
 	})
 	if !strings.Contains(bad.Note, `"bad-ca"`) || strings.Contains(bad.Note, garbage) {
 		t.Errorf("InvalidConfig note %q: want the Secret's name and not its content", bad.Note)
 	}
-	poll(t, 60*time.Second, "NotificationDispatchFailed Event on the Alert none", func(context.Context) (ok bool, err error) {
-		_, ok, err = warning("none", notification.NotificationDispatchFailedReason)
-		return ok, err
+	poll(t, 60*time.Second, "NotificationDispatchFailed Event on the Alert none", func(ctx context.Context) (ok bool, err error) {
+		if _, ok, err = warning("none", notification.NotificationDispatchFailedReason); ok || err != nil {
+			return ok, err
+		}
+		return false, nudge(ctx)
 	})
 	for _, path := range []string{"/none", "/bad"} {
 		if r, ok := tlsSink.find(func(r sinkRequest) bool { return r.path == path }); ok {
