@@ -56,6 +56,12 @@ type Env struct {
 
 	env   *envtest.Environment
 	procs []*process
+	// api is the kube-apiserver StartAPIServer started, nil while the
+	// first one runs; apiStopped is set between StopAPIServer and
+	// StartAPIServer.
+	api        *process
+	apiStopped bool
+	apiBin     string
 }
 
 // process is a child process started by Start.
@@ -174,7 +180,14 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 			return p
 		}
 		te.ControlPlane.Etcd = &envtest.Etcd{Path: wrap("etcd")}
-		api := &envtest.APIServer{Path: wrap("kube-apiserver")}
+		// kube-apiserver's wrapper also records its process id and
+		// arguments, so that StopAPIServer and StartAPIServer can stop it
+		// and start it again as it was.
+		apiPath, err := e.recordingWrapper(filepath.Join(assets, "kube-apiserver"), setpriv)
+		if err != nil {
+			return nil, err
+		}
+		api := &envtest.APIServer{Path: apiPath}
 		// The default /24 service range fills up at 254 Services.
 		api.Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
 		te.ControlPlane.APIServer = api
