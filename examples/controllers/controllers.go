@@ -10,6 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gitopskit/gitopskit/artifact"
@@ -62,6 +63,25 @@ type Config struct {
 	// do; the zero value is Flux's defaults, except that remote bases are
 	// refused.
 	Lockdown Lockdown
+	// WatchLabelSelector restricts the controllers to the Flux objects whose
+	// labels match it, in the syntax of Flux's --watch-label-selector flag:
+	// "sharding.fluxcd.io/key=shard1" for a shard,
+	// "!sharding.fluxcd.io/key" for the catch-all that reconciles every
+	// object without a shard; "" (the zero value) reconciles everything.
+	// Every kind of fluxscheme.ReconciledObjects is filtered in the
+	// manager's cache, so this manager does not even see the other shards'
+	// objects. Since the Kustomization, HelmRelease and image controllers
+	// read sources and dependencies through that cache, an object's source,
+	// its dependencies (spec.dependsOn and the gitopskit.io/depends-on
+	// annotation), the HelmChart of a HelmRelease (through
+	// spec.chart.metadata.labels), the ImageRepository of an ImagePolicy
+	// and the GitRepository and ImagePolicies of an ImageUpdateAutomation
+	// must carry the same shard label; one that does not is reported as
+	// not found. Flux differs here: each of its controllers filters only
+	// the kinds it reconciles and still sees every source, because its
+	// shards are separate controller processes. An invalid selector makes
+	// Start fail with an error quoting it.
+	WatchLabelSelector string
 	// SkipNameValidation allows several managers in one process (tests).
 	SkipNameValidation bool
 	// Logger is the manager's logger; the zero Logger discards.
@@ -113,6 +133,10 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 	if cfg.REST == nil || cfg.StoreDir == "" {
 		return nil, errors.New("controllers: REST and StoreDir are required")
 	}
+	byObject, err := fluxscheme.WatchByObject(cfg.WatchLabelSelector)
+	if err != nil {
+		return nil, fmt.Errorf("controllers: WatchLabelSelector: %w", err)
+	}
 	scheme, err := fluxscheme.New()
 	if err != nil {
 		return nil, err
@@ -137,6 +161,7 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 	}
 	mgr, err := ctrl.NewManager(cfg.REST, ctrl.Options{
 		Scheme:                  scheme,
+		Cache:                   cache.Options{ByObject: byObject},
 		Logger:                  cfg.Logger,
 		Metrics:                 metricsserver.Options{BindAddress: metrics},
 		LeaderElection:          cfg.LeaderElection,
