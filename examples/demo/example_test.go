@@ -2,19 +2,20 @@ package main
 
 import (
 	"os"
-
-	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Example_writeKustomizations prints the table the demo shows while it
-// waits, in the layout of `flux get kustomizations`.
-func Example_writeKustomizations() {
-	k := kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}
-	k.Status.LastAppliedRevision = "main@sha1:0123456789abcdef0123456789abcdef01234567"
-	k.Status.Conditions = []metav1.Condition{{Type: "Ready", Status: "True", Message: "Applied revision: main@sha1:01234567"}}
-	writeKustomizations(os.Stdout, []kustomizev1.Kustomization{k})
+// Example_writeTable prints the status table the demo shows while it
+// waits, in the layout of `flux get all -A`.
+func Example_writeTable() {
+	writeTable(os.Stdout, []row{
+		{Name: "gitrepository/fleet", Revision: "main@sha1:0123456789abcdef0123456789abcdef01234567", Ready: "True",
+			Message: "stored artifact for revision 'main@sha1:0123456789abcdef0123456789abcdef01234567'"},
+		{Name: "helmrelease/backend", Revision: "1.0.0 (v1)", Ready: "True", Message: "Helm install succeeded for release demo-apps/backend.v1 with chart backend@1.0.0"},
+		{Name: "kustomization/apps", Ready: "False", Message: "dependency 'gitopskit-demo/backend' is not ready"},
+	})
 	// Output:
-	// NAME  REVISION            SUSPENDED  READY  MESSAGE
-	// apps  main@sha1:01234567  false      True   Applied revision: main@sha1:01234567
+	// NAME                 REVISION            SUSPENDED  READY  MESSAGE
+	// gitrepository/fleet  main@sha1:01234567  false      True   stored artifact for revision 'main@sha1:0123456789abcdef0123456789abcdef01234...
+	// helmrelease/backend  1.0.0 (v1)          false      True   Helm install succeeded for release demo-apps/backend.v1 with chart backend@1.0.0
+	// kustomization/apps                       false      False  dependency 'gitopskit-demo/backend' is not ready
 }

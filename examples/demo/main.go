@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -13,14 +12,10 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"filippo.io/age"
-	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
-	"github.com/fluxcd/pkg/apis/meta"
-	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
@@ -35,9 +30,13 @@ import (
 
 	"github.com/gitopskit/gitopskit/examples/controllers"
 	"github.com/gitopskit/gitopskit/examples/fluxscheme"
+	"github.com/gitopskit/gitopskit/examples/notification"
 	"github.com/gitopskit/gitopskit/internal/testenv"
-	"github.com/gitopskit/gitopskit/reconcile"
+	"github.com/gitopskit/gitopskit/notify"
 	"github.com/gitopskit/gitopskit/source/git/gittest"
+	"github.com/gitopskit/gitopskit/source/helm/helmtest"
+	"github.com/gitopskit/gitopskit/source/oci"
+	"github.com/gitopskit/gitopskit/source/oci/ocitest"
 )
 
 // options are the demo's settings.
@@ -74,6 +73,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(os.Stderr, "demo: interrupted; every process it started is stopped")
+			os.Exit(130)
+		}
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -84,7 +87,23 @@ type demo struct {
 	o     options
 	start time.Time
 	c     client.Client
-	repo  *gittest.Worktree
+
+	repo     *gittest.Worktree
+	registry *ocitest.Registry
+	// image is the edge-proxy image, "<registry host>/edge-proxy".
+	image string
+	// password is the database password encrypted in Git.
+	password string
+	// receiverURL is the Receiver's webhook server.
+	receiverURL string
+	sink        *sink
+
+	// firstSeen records when each status row first was Ready for its
+	// generation ("<kind>/<name>") and when apps was first applied.
+	firstSeen map[string]time.Duration
+	// orderViolated is set when apps was seen applied before the backend
+	// HelmRelease was ever Ready.
+	orderViolated bool
 }
 
 func (d *demo) step(format string, args ...any) {
@@ -96,7 +115,7 @@ func (d *demo) info(format string, args ...any) {
 }
 
 func run(ctx context.Context, o options) (err error) {
-	d := &demo{o: o, start: time.Now()}
+	d := &demo{o: o, start: time.Now(), firstSeen: map[string]time.Duration{}}
 	logf.SetLogger(logr.Discard())
 	logger := logr.Discard()
 	if o.verbose {
@@ -111,6 +130,9 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	defer os.RemoveAll(work)
+	if _, err := exec.LookPath("git"); err != nil {
+		return fmt.Errorf("the demo needs the git command on PATH: %w", err)
+	}
 
 	// The cluster.
 	var cfg *rest.Config
@@ -123,7 +145,7 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	} else {
-		d.step("Starting a local control plane (etcd, kube-apiserver, kube-controller-manager)")
+		d.step("Starting a local control plane (etcd, kube-apiserver, kube-controller-manager, kwok nodes)")
 		env, err := testenv.Start(ctx, testenv.Options{FluxCRDs: true, Scheme: scheme})
 		if err != nil {
 			return fmt.Errorf("%w (run `make controlplane` or pass --kubeconfig)", err)
@@ -139,21 +161,40 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 
-	// The Git server and the fleet repository.
-	d.step("Starting an in-process Git server with the sample fleet repository")
+	// The servers a fleet lives on.
+	d.step("Starting in-process servers: Git, Helm chart repository, OCI registry, notification sink")
 	gitRoot := filepath.Join(work, "git")
 	if err := os.MkdirAll(gitRoot, 0o755); err != nil {
 		return err
 	}
-	srv, err := gittest.StartHTTPServer(gitRoot)
+	gitSrv, err := gittest.StartHTTPServer(gitRoot)
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
-	if _, err := exec.LookPath("git"); err != nil {
-		return fmt.Errorf("the demo needs the git command on PATH: %w", err)
+	defer gitSrv.Close()
+	charts := helmtest.Start()
+	defer charts.Close()
+	if _, err := charts.AddChart(backendChart()); err != nil {
+		return err
 	}
-	if d.repo, err = srv.InitWorktree("fleet"); err != nil {
+	d.info("Helm repository %s serves chart backend 1.0.0", charts.URL)
+	d.registry = ocitest.Start()
+	defer d.registry.Close()
+	d.image = d.registry.Host + "/" + proxyImage
+	if err := d.pushImage(ctx, "1.0.0"); err != nil {
+		return err
+	}
+	apps, err := d.registry.PushFiles(ctx, appsArtifact, "latest", appsFiles(), oci.PushOptions{Source: "demo"})
+	if err != nil {
+		return fmt.Errorf("pushing the apps artifact: %w", err)
+	}
+	d.info("registry %s: image %s:1.0.0, artifact %s:latest (%s)", d.registry.Host, proxyImage, appsArtifact, shortRevision(apps.Revision))
+	d.sink = startSink(d.start)
+	defer d.sink.Close()
+	d.info("notification sink %s", d.sink.srv.URL)
+
+	// The fleet repository.
+	if d.repo, err = gitSrv.InitWorktree("fleet"); err != nil {
 		return err
 	}
 	id, err := age.GenerateX25519Identity()
@@ -164,21 +205,22 @@ func run(ctx context.Context, o options) (err error) {
 	if _, err := rand.Read(pw); err != nil {
 		return err
 	}
-	enc, err := encryptYAML([]byte(dbSecret(hex.EncodeToString(pw))), id.Recipient().String())
+	d.password = hex.EncodeToString(pw)
+	enc, err := encryptYAML([]byte(backendValues(d.password)), id.Recipient().String())
 	if err != nil {
 		return err
 	}
-	files := fleetV1()
-	files["infrastructure/db-credentials.yaml"] = string(enc)
-	head, err := d.repo.Commit("Add infrastructure and apps", files)
+	files := fleetV1(d.image)
+	files["infrastructure/backend-values.yaml"] = string(enc)
+	head, err := d.repo.Commit("Add the infrastructure", files)
 	if err != nil {
 		return err
 	}
-	d.info("repository %s, commit %s", d.repo.URL, head[:8])
-	d.info("infrastructure/db-credentials.yaml is SOPS-encrypted for age recipient %s", id.Recipient())
+	d.info("Git repository %s, commit %s", d.repo.URL, head[:8])
+	d.info("infrastructure/backend-values.yaml is SOPS-encrypted for age recipient %s", id.Recipient())
 
 	// The controllers.
-	d.step("Starting the GitRepository and Kustomization controllers (one manager)")
+	d.step("Starting the controllers: sources, Kustomization, HelmRelease, image automation, notification")
 	storeDir := filepath.Join(work, "artifacts")
 	if err := os.MkdirAll(storeDir, 0o755); err != nil {
 		return err
@@ -186,6 +228,24 @@ func run(ctx context.Context, o options) (err error) {
 	if err := d.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
+	nc, err := notification.Start(ctx, cfg, notification.Options{Logger: logger, SkipNameValidation: o.skipNameValidation,
+		NoCrossNamespaceRefs: o.lockdown.NoCrossNamespaceRefs})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, nc.Stop()) }()
+	d.receiverURL = nc.ReceiverURL
+	// The controllers post their events to the notification controller's
+	// event server, as Flux's controllers do.
+	events, err := notify.NewHTTPRecorder(nc.EventURL, notify.WithBackoff(100*time.Millisecond, time.Second))
+	if err != nil {
+		return err
+	}
+	queue := notify.NewQueue(events, 1024, func(_ notify.Event, err error) { logger.Error(err, "posting an event") })
+	qctx, qcancel := context.WithCancel(ctx)
+	qdone := make(chan struct{})
+	go func() { defer close(qdone); _ = queue.Run(qctx) }()
+	defer func() { qcancel(); <-qdone }()
 	running, err := controllers.Start(ctx, controllers.Config{
 		REST: cfg, StoreDir: storeDir, Logger: logger,
 		MetricsAddr: o.metrics, LeaderElection: o.leader, LeaderElectionNamespace: demoNamespace,
@@ -193,6 +253,7 @@ func run(ctx context.Context, o options) (err error) {
 		Lockdown:                  o.lockdown,
 		DependencyRequeueInterval: 2 * time.Second,
 		HealthPollInterval:        time.Second,
+		Notify:                    queue,
 	})
 	if err != nil {
 		return err
@@ -201,51 +262,30 @@ func run(ctx context.Context, o options) (err error) {
 		d.step("Stopping the controllers")
 		err = errors.Join(err, running.Stop())
 	}()
-	d.info("artifacts served at %s", running.StoreURL)
+	d.info("artifacts served at %s, events at %s, webhooks at %s", running.StoreURL, nc.EventURL, nc.ReceiverURL)
 	if o.metrics != "" {
 		d.info("metrics at http://%s/metrics", o.metrics)
 	}
 
 	// The Flux objects.
 	d.step("Creating the Flux objects in namespace %s", demoNamespace)
-	if err := d.createObjects(ctx, id.String()); err != nil {
+	if err := d.createObjects(ctx, id.String(), charts.URL); err != nil {
 		return err
 	}
 	if o.kubeconfig != "" {
 		defer func() { err = errors.Join(err, d.cleanup(context.WithoutCancel(ctx))) }()
 	}
-	rev1 := "main@sha1:" + head
-	d.step("Waiting for both Kustomizations to apply %s", shortRevision(rev1))
-	if err := d.waitApplied(ctx, rev1); err != nil {
+	if err := d.converge(ctx, "main@sha1:"+head, apps.Revision); err != nil {
 		return err
 	}
-	if err := d.showCluster(ctx); err != nil {
+	if err := d.imageUpdate(ctx); err != nil {
 		return err
 	}
-
-	// A change.
-	d.step("Committing a change: new greeting, nginx 1.28, legacy-banner.yaml removed")
-	v2, removed := fleetV2()
-	if err := d.repo.Remove(removed...); err != nil {
+	if err := d.change(ctx); err != nil {
 		return err
 	}
-	head2, err := d.repo.Commit("Update web, drop the legacy banner", v2)
-	if err != nil {
-		return err
-	}
-	d.info("commit %s; requesting a reconcile of the GitRepository (reconcile.fluxcd.io/requestedAt)", head2[:8])
-	if err := d.requestReconcile(ctx); err != nil {
-		return err
-	}
-	rev2 := "main@sha1:" + head2
-	d.step("Waiting for both Kustomizations to apply %s", shortRevision(rev2))
-	if err := d.waitApplied(ctx, rev2); err != nil {
-		return err
-	}
-	if err := d.showCluster(ctx); err != nil {
-		return err
-	}
-	d.step("Done: the new revision is applied and the removed object was pruned")
+	d.showSink(ctx)
+	d.step("Done: every kind reconciled, the image update and the change applied within seconds of their webhooks")
 	return nil
 }
 
@@ -266,206 +306,12 @@ func installCRDs(cfg *rest.Config, scheme *runtime.Scheme) error {
 	}
 }
 
-func (d *demo) createObjects(ctx context.Context, ageKey string) error {
-	objs := []client.Object{
-		&corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: "sops-age", Namespace: demoNamespace},
-			Data:       map[string][]byte{"identity.agekey": []byte(ageKey)},
-		},
-		&corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: "cluster-vars", Namespace: demoNamespace},
-			Data:       map[string]string{"cluster_name": "demo-cluster"},
-		},
-		&sourcev1.GitRepository{
-			ObjectMeta: metav1.ObjectMeta{Name: "fleet", Namespace: demoNamespace},
-			Spec: sourcev1.GitRepositorySpec{
-				URL:       d.repo.URL,
-				Interval:  metav1.Duration{Duration: time.Minute},
-				Reference: &sourcev1.GitRepositoryRef{Branch: "main"},
-			},
-		},
-		&kustomizev1.Kustomization{
-			ObjectMeta: metav1.ObjectMeta{Name: "infrastructure", Namespace: demoNamespace},
-			Spec: kustomizev1.KustomizationSpec{
-				Interval:   metav1.Duration{Duration: 10 * time.Minute},
-				Path:       "./infrastructure",
-				Prune:      true,
-				Wait:       true,
-				SourceRef:  kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "fleet"},
-				Decryption: &kustomizev1.Decryption{Provider: "sops", SecretRef: &meta.LocalObjectReference{Name: "sops-age"}},
-			},
-		},
-		&kustomizev1.Kustomization{
-			ObjectMeta: metav1.ObjectMeta{Name: "apps", Namespace: demoNamespace},
-			Spec: kustomizev1.KustomizationSpec{
-				Interval:  metav1.Duration{Duration: 10 * time.Minute},
-				Path:      "./apps",
-				Prune:     true,
-				Wait:      true,
-				DependsOn: []kustomizev1.DependencyReference{{Name: "infrastructure"}},
-				SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "fleet"},
-				PostBuild: &kustomizev1.PostBuild{
-					Substitute:     map[string]string{"cluster_env": "staging"},
-					SubstituteFrom: []kustomizev1.SubstituteReference{{Kind: "ConfigMap", Name: "cluster-vars"}},
-				},
-			},
-		},
-	}
-	for _, o := range objs {
-		if err := d.c.Create(ctx, o); err != nil {
-			return fmt.Errorf("creating %T %s: %w", o, o.GetName(), err)
-		}
-		d.info("created %s/%s", kindOf(o), o.GetName())
+// pushImage pushes tag of the edge-proxy image (a small artifact: the
+// image automation only reads tags).
+func (d *demo) pushImage(ctx context.Context, tag string) error {
+	_, err := d.registry.PushFiles(ctx, proxyImage, tag, map[string]string{"version.txt": tag}, oci.PushOptions{Source: "demo"})
+	if err != nil {
+		return fmt.Errorf("pushing %s:%s: %w", proxyImage, tag, err)
 	}
 	return nil
-}
-
-func kindOf(o client.Object) string {
-	switch o.(type) {
-	case *corev1.Secret:
-		return "Secret"
-	case *corev1.ConfigMap:
-		return "ConfigMap"
-	case *sourcev1.GitRepository:
-		return "GitRepository"
-	default:
-		return "Kustomization"
-	}
-}
-
-// tables renders the current source and Kustomization tables.
-func (d *demo) tables(ctx context.Context) (string, []kustomizev1.Kustomization, error) {
-	var repos sourcev1.GitRepositoryList
-	if err := d.c.List(ctx, &repos, client.InNamespace(demoNamespace)); err != nil {
-		return "", nil, err
-	}
-	var ks kustomizev1.KustomizationList
-	if err := d.c.List(ctx, &ks, client.InNamespace(demoNamespace)); err != nil {
-		return "", nil, err
-	}
-	var b bytes.Buffer
-	b.WriteString("$ flux get sources git\n")
-	writeSources(&b, repos.Items)
-	b.WriteString("$ flux get kustomizations\n")
-	writeKustomizations(&b, ks.Items)
-	return b.String(), ks.Items, nil
-}
-
-// waitApplied prints the tables whenever they change until every
-// Kustomization is Ready at rev.
-func (d *demo) waitApplied(ctx context.Context, rev string) error {
-	ctx, cancel := context.WithTimeout(ctx, d.o.timeout)
-	defer cancel()
-	last, lastPrint := "", time.Now()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		table, ks, err := d.tables(ctx)
-		if err == nil {
-			if table != last {
-				fmt.Fprintf(d.o.out, "[%6.1fs]\n%s", time.Since(d.start).Seconds(), indent(table))
-				last, lastPrint = table, time.Now()
-			} else if time.Since(lastPrint) > 5*time.Second {
-				fmt.Fprintf(d.o.out, "[%6.1fs] still waiting...\n", time.Since(d.start).Seconds())
-				lastPrint = time.Now()
-			}
-			done := len(ks) > 0
-			for _, k := range ks {
-				done = done && k.Status.LastAppliedRevision == rev && reconcile.IsReady(k.Status.Conditions, k.Generation)
-			}
-			if done {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w\n%s", rev, ctx.Err(), last)
-		case <-tick.C:
-		}
-	}
-}
-
-func indent(s string) string {
-	var b strings.Builder
-	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
-		b.WriteString("    " + l + "\n")
-	}
-	return b.String()
-}
-
-// showCluster prints what the controllers applied.
-func (d *demo) showCluster(ctx context.Context) error {
-	var k kustomizev1.Kustomization
-	for _, name := range []string{"infrastructure", "apps"} {
-		if err := d.c.Get(ctx, client.ObjectKey{Namespace: demoNamespace, Name: name}, &k); err != nil {
-			return err
-		}
-		var ids []string
-		if k.Status.Inventory != nil {
-			for _, e := range k.Status.Inventory.Entries {
-				ids = append(ids, e.ID)
-			}
-		}
-		d.info("%s inventory: %s", name, strings.Join(ids, ", "))
-	}
-	var s corev1.Secret
-	if err := d.c.Get(ctx, client.ObjectKey{Namespace: appsNamespace, Name: "db-credentials"}, &s); err != nil {
-		return err
-	}
-	d.info("Secret %s/db-credentials decrypted in-cluster: DB_USER=%s, DB_PASSWORD has %d characters",
-		appsNamespace, s.Data["DB_USER"], len(s.Data["DB_PASSWORD"]))
-	var cm corev1.ConfigMap
-	if err := d.c.Get(ctx, client.ObjectKey{Namespace: appsNamespace, Name: "web-config"}, &cm); err != nil {
-		return err
-	}
-	d.info("ConfigMap %s/web-config (post-build substitution): greeting=%q environment=%q", appsNamespace, cm.Data["greeting"], cm.Data["environment"])
-	err := d.c.Get(ctx, client.ObjectKey{Namespace: appsNamespace, Name: "legacy-banner"}, &corev1.ConfigMap{})
-	switch {
-	case err == nil:
-		d.info("ConfigMap %s/legacy-banner: present", appsNamespace)
-	case apierrors.IsNotFound(err):
-		d.info("ConfigMap %s/legacy-banner: pruned (removed from Git, deleted from the cluster)", appsNamespace)
-	default:
-		return err
-	}
-	return nil
-}
-
-func (d *demo) requestReconcile(ctx context.Context) error {
-	var gr sourcev1.GitRepository
-	if err := d.c.Get(ctx, client.ObjectKey{Namespace: demoNamespace, Name: "fleet"}, &gr); err != nil {
-		return err
-	}
-	patch := client.MergeFrom(gr.DeepCopy())
-	if gr.Annotations == nil {
-		gr.Annotations = map[string]string{}
-	}
-	gr.Annotations[meta.ReconcileRequestAnnotation] = time.Now().Format(time.RFC3339Nano)
-	return d.c.Patch(ctx, &gr, patch)
-}
-
-// cleanup deletes the demo's objects from an existing cluster, letting the
-// controllers prune what they applied.
-func (d *demo) cleanup(ctx context.Context) error {
-	d.step("Cleaning up the demo objects (Kustomizations prune what they applied)")
-	ctx, cancel := context.WithTimeout(ctx, d.o.timeout)
-	defer cancel()
-	for _, name := range []string{"apps", "infrastructure"} {
-		k := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: demoNamespace}}
-		if err := client.IgnoreNotFound(d.c.Delete(ctx, k)); err != nil {
-			return err
-		}
-		for {
-			err := d.c.Get(ctx, client.ObjectKeyFromObject(k), k)
-			if apierrors.IsNotFound(err) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
-	}
-	return client.IgnoreNotFound(d.c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}}))
 }
