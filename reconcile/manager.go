@@ -22,6 +22,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/gitopskit/selector"
@@ -149,6 +150,10 @@ type Manager struct {
 	opts    Options
 	memory  *Memory
 	optsKey string
+	// applied holds the status-less objects applied lately (see Wait).
+	applied appliedSet
+	// healthExprKinds are the kinds with a health expression.
+	healthExprKinds map[schema.GroupKind]bool
 }
 
 // NewManager returns a Manager using c (a controller-runtime client that
@@ -177,15 +182,18 @@ func NewManager(c client.Client, opts Options) (*Manager, error) {
 		return nil, errors.New("reconcile: Owner.Namespace is set but Owner.Name is empty")
 	}
 	var readers []engine.StatusReader
+	exprKinds := map[schema.GroupKind]bool{}
 	for _, h := range opts.HealthChecks {
 		ev, err := CompileHealthCheck(h)
 		if err != nil {
 			return nil, err
 		}
 		readers = append(readers, newCELStatusReader(c.RESTMapper(), ev))
+		exprKinds[ev.gk] = true
 	}
-	// Health expressions come first: one for Jobs replaces the Job reader.
-	readers = append(readers, newJobStatusReader(c.RESTMapper()))
+	// Health expressions come first: one for Jobs replaces the Job reader,
+	// one for Deployments the Deployment reader.
+	readers = append(readers, newJobStatusReader(c.RESTMapper()), newDeploymentStatusReader(c.RESTMapper()))
 	popts := polling.Options{CustomStatusReaders: readers}
 	if !opts.CachingStatusReader {
 		popts.ClusterReaderFactory = engine.ClusterReaderFactoryFunc(clusterreader.NewDirectClusterReader)
@@ -201,7 +209,7 @@ func NewManager(c client.Client, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: options: %w", err)
 	}
-	return &Manager{c: c, rm: rm, poller: poller, opts: opts, memory: mem, optsKey: string(key)}, nil
+	return &Manager{c: c, rm: rm, poller: poller, opts: opts, memory: mem, optsKey: string(key), healthExprKinds: exprKinds}, nil
 }
 
 // OwnerLabels returns the labels Apply sets and Prune requires, or nil
@@ -374,13 +382,18 @@ func (m *Manager) applyStage(ctx context.Context, objs []*unstructured.Unstructu
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			live, wasListed := listed[i]
+			if !wasListed && listed != nil && !excludedFromFastPath(o) {
+				live, wasListed = m.getLive(ctx, o)
+			}
 			if wasListed {
 				e, handled, err := m.fastApply(ctx, o, live)
 				if handled {
 					if err != nil {
 						errs[i] = err
+						m.applied.forget(RefOf(o).ID())
 					} else {
 						entries[i] = &e
+						m.noteApplied(o, e)
 					}
 					return
 				}
@@ -388,6 +401,7 @@ func (m *Manager) applyStage(ctx context.Context, objs []*unstructured.Unstructu
 			e, err := m.rm.Apply(ctx, o, opts)
 			if err != nil {
 				errs[i] = &ApplyError{Ref: RefOf(o), Err: err}
+				m.applied.forget(RefOf(o).ID())
 				return
 			}
 			entry := fromSSA(*e)
@@ -407,6 +421,7 @@ func (m *Manager) applyStage(ctx context.Context, objs []*unstructured.Unstructu
 			default:
 				m.memory.cache.forget(entry.Ref.ID())
 			}
+			m.noteApplied(o, entry)
 			entries[i] = &entry
 		}()
 	}

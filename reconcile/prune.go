@@ -95,6 +95,7 @@ func (m *Manager) deleteOne(ctx context.Context, o *unstructured.Unstructured, o
 	ref := RefOf(o)
 	entry := ChangeSetEntry{Ref: ref, Action: Deleted}
 	m.memory.cache.forget(ref.ID())
+	m.applied.forget(ref.ID())
 	live := ref.Unstructured()
 	if err := m.c.Get(ctx, client.ObjectKeyFromObject(o), live); err != nil {
 		if apierrors.IsNotFound(err) {

@@ -69,13 +69,24 @@ func (e *HealthError) Error() string {
 // any object with standard conditions, Flux kinds), Flux's rule for Jobs
 // (Current once complete, Failed with the Job's reason as soon as it has
 // failed, in progress while it runs) or the CEL health
-// expressions configured for their kind. It returns a *HealthError listing
+// expressions configured for their kind. Objects of kinds that kstatus
+// finds Current as soon as they exist (ConfigMaps, Secrets,
+// ServiceAccounts, RBAC roles and bindings, Services other than
+// LoadBalancers, ...) and that this Manager applied in the last minute,
+// and has not deleted since, are not read again: the apply saw them exist. It returns a *HealthError listing
 // each unhealthy object and why when one fails (unless NoFailFast) or the
 // timeout elapses, and ctx's error when ctx is cancelled.
 func (m *Manager) Wait(ctx context.Context, inv Inventory, opts WaitOptions) error {
-	refs, err := inv.Refs()
+	all, err := inv.Refs()
 	if err != nil {
 		return err
+	}
+	now := time.Now()
+	refs := make([]ObjectRef, 0, len(all))
+	for _, r := range all {
+		if !m.applied.fresh(r.ID(), now) {
+			refs = append(refs, r)
+		}
 	}
 	if len(refs) == 0 {
 		return nil

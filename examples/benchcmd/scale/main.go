@@ -67,6 +67,8 @@ func main() {
 	concurrency := flag.Int("concurrency", 20, "parallel Kustomization reconciles")
 	shared := flag.Bool("shared-namespace", false, "put every app in one namespace instead of one namespace per app")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of a -child run to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of a -child run to this file once all are Ready")
+	requests := flag.Bool("requests", false, "print the controllers' API requests by verb and resource of a -child run to stderr")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -75,7 +77,13 @@ func main() {
 		}
 	}
 	if *child > 0 {
-		r := measure(*child, *concurrency, *kubectlRef, *shared)
+		r := measure(*child, *concurrency, *kubectlRef, *shared, *requests)
+		if *memProfile != "" {
+			if f, err := os.Create(*memProfile); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}
 		_ = json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
@@ -151,15 +159,15 @@ func parent(list string, concurrency int, shared bool) error {
 }
 
 // measure runs one child measurement; errors are reported in the result.
-func measure(n, concurrency int, withKubectl, shared bool) result {
-	r, err := measureErr(n, concurrency, withKubectl, shared)
+func measure(n, concurrency int, withKubectl, shared, requests bool) result {
+	r, err := measureErr(n, concurrency, withKubectl, shared, requests)
 	if err != nil {
 		r.Err = err.Error()
 	}
 	return r
 }
 
-func measureErr(n, concurrency int, withKubectl, shared bool) (result, error) {
+func measureErr(n, concurrency int, withKubectl, shared, requests bool) (result, error) {
 	res := result{N: n}
 	ctx := context.Background()
 	logf.SetLogger(logr.Discard())
@@ -194,8 +202,14 @@ func measureErr(n, concurrency int, withKubectl, shared bool) (result, error) {
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		return res, err
 	}
+	rest := env.Config
+	var counter *benchproc.RequestCounter
+	if requests {
+		counter = &benchproc.RequestCounter{}
+		rest = counter.Wrap(env.Config)
+	}
 	running, err := controllers.Start(ctx, controllers.Config{
-		REST: env.Config, StoreDir: store,
+		REST: rest, StoreDir: store,
 		KustomizationConcurrency: concurrency,
 		HealthPollInterval:       time.Second,
 	})
@@ -281,6 +295,9 @@ func measureErr(n, concurrency int, withKubectl, shared bool) (result, error) {
 		return res, fmt.Errorf("waiting for Ready: %w", err)
 	}
 	res.Ready = time.Since(start)
+	if counter != nil {
+		counter.Print(os.Stderr)
+	}
 	if res.PeakRSSKiB, err = benchproc.PeakRSS(); err != nil {
 		return res, err
 	}
