@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // UnitRef names a unit of reconciliation (a Kustomization, a HelmRelease,
@@ -27,6 +29,10 @@ type Dependency struct {
 	// object) and `dep` (the dependency) that replaces the built-in
 	// readiness check.
 	ReadyExpr string
+	// Kind is the kind of the unit depended upon when it differs from the
+	// dependent's (a cross-kind dependency, see DependsOnAnnotation); ""
+	// means the dependent's own kind.
+	Kind string
 }
 
 // Unit is a node of a dependency Graph.
@@ -229,4 +235,86 @@ func CheckDependencies(ctx context.Context, unit Unit, checker ReadinessChecker)
 		return &DependencyNotReadyError{Unit: unit.Ref, Reasons: notReady}
 	}
 	return nil
+}
+
+// DependsOnAnnotation lists dependencies of a Kustomization or HelmRelease
+// beyond its spec.dependsOn, of either kind (Flux's dependsOn has no kind,
+// so a Kustomization cannot depend on a HelmRelease there, nor the
+// reverse): comma-separated entries `<Kind>/[<namespace>/]<name>`, Kind
+// being DependsOnKindKustomization or DependsOnKindHelmRelease and the
+// namespace defaulting to the dependent's. ParseDependsOn reads it.
+const DependsOnAnnotation = "gitopskit.io/depends-on"
+
+// The kinds a DependsOnAnnotation entry may name.
+const (
+	DependsOnKindKustomization = "Kustomization"
+	DependsOnKindHelmRelease   = "HelmRelease"
+)
+
+// InvalidDependsOnReason is the Stalled reason of an object whose
+// DependsOnAnnotation does not parse.
+const InvalidDependsOnReason = "InvalidDependsOn"
+
+// ParseDependsOn parses the value of DependsOnAnnotation into
+// dependencies with Kind set and, where the entry names none, an empty
+// namespace (the dependent's). Spaces around entries are ignored; an
+// empty value has no entries. The error names the first malformed entry:
+// an empty one, an unknown kind, a missing or invalid name or namespace.
+func ParseDependsOn(value string) ([]Dependency, error) {
+	if strings.TrimSpace(value) == "" {
+		return nil, nil
+	}
+	var out []Dependency
+	for i, entry := range strings.Split(value, ",") {
+		entry = strings.TrimSpace(entry)
+		d, err := parseDependsOnEntry(entry)
+		if err != nil {
+			return nil, fmt.Errorf("annotation %s: entry %d %q: %w", DependsOnAnnotation, i+1, entry, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func parseDependsOnEntry(entry string) (Dependency, error) {
+	if entry == "" {
+		return Dependency{}, errors.New("empty entry")
+	}
+	parts := strings.Split(entry, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		return Dependency{}, errors.New("want <Kind>/[<namespace>/]<name>")
+	}
+	kind := parts[0]
+	if kind != DependsOnKindKustomization && kind != DependsOnKindHelmRelease {
+		return Dependency{}, fmt.Errorf("unknown kind %q (want %s or %s)", kind, DependsOnKindKustomization, DependsOnKindHelmRelease)
+	}
+	d := Dependency{Kind: kind, Ref: UnitRef{Name: parts[len(parts)-1]}}
+	if len(parts) == 3 {
+		d.Ref.Namespace = parts[1]
+		if msgs := validation.IsDNS1123Label(d.Ref.Namespace); len(msgs) > 0 {
+			return Dependency{}, fmt.Errorf("invalid namespace %q: %s", d.Ref.Namespace, strings.Join(msgs, "; "))
+		}
+	}
+	if msgs := validation.IsDNS1123Subdomain(d.Ref.Name); len(msgs) > 0 {
+		return Dependency{}, fmt.Errorf("invalid name %q: %s", d.Ref.Name, strings.Join(msgs, "; "))
+	}
+	return d, nil
+}
+
+// KindReadiness checks each dependency with the checker of its Kind ("" for
+// the dependent's own kind); the reason a cross-kind dependency is not
+// ready starts with its kind. A kind without a checker is an error.
+type KindReadiness map[string]ReadinessChecker
+
+// CheckReady implements ReadinessChecker.
+func (k KindReadiness) CheckReady(ctx context.Context, self UnitRef, dep Dependency) error {
+	c, ok := k[dep.Kind]
+	if !ok {
+		return fmt.Errorf("no readiness check for kind %q", dep.Kind)
+	}
+	err := c.CheckReady(ctx, self, dep)
+	if err != nil && dep.Kind != "" {
+		return fmt.Errorf("%s: %w", dep.Kind, err)
+	}
+	return err
 }

@@ -115,6 +115,12 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 		return ctrl.Result{RequeueAfter: r.retryAfter(obj)}, nil
 	}
 
+	deps, err := Dependencies(obj)
+	if err != nil {
+		cond.Stalled(reconcile.InvalidDependsOnReason, "%s", err.Error())
+		r.event(obj, nil, corev1.EventTypeWarning, reconcile.InvalidDependsOnReason, err.Error())
+		return ctrl.Result{}, nil
+	}
 	if err := CheckNamespaceRefs(obj); r.NoCrossNamespaceRefs && err != nil {
 		cond.Stalled(reconcile.AccessDeniedReason, "%s", err.Error())
 		r.event(obj, nil, corev1.EventTypeWarning, reconcile.AccessDeniedReason, err.Error())
@@ -122,8 +128,8 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 	}
 
 	// Dependencies next.
-	if len(obj.Spec.DependsOn) > 0 {
-		if err := r.checkDependencies(ctx, obj); err != nil {
+	if len(deps.DependsOn) > 0 {
+		if err := r.checkDependencies(ctx, deps); err != nil {
 			wait := durationOr(r.DependencyRequeueInterval, DefaultDependencyRequeueInterval)
 			cond.Failed(helmv2.DependencyNotReadyReason, "Dependencies do not meet ready condition: %s", err.Error())
 			logf.FromContext(ctx).V(1).Info("dependencies not ready", "reason", err.Error())
@@ -241,21 +247,6 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 	cond.Delete(helmv2.RemediatedCondition)
 	cond.Ready(ready.Reason, "%s", ready.Message)
 	return ctrl.Result{RequeueAfter: obj.Spec.Interval.Duration}, nil
-}
-
-// checkDependencies applies Flux's rule through reconcile.ObjectReadiness:
-// every HelmRelease depended upon is Ready at its current generation, or
-// satisfies its readyExpr.
-func (r *Reconciler) checkDependencies(ctx context.Context, obj *helmv2.HelmRelease) error {
-	unit := reconcile.Unit{Ref: reconcile.UnitRef{Namespace: obj.Namespace, Name: obj.Name}}
-	for _, d := range obj.Spec.DependsOn {
-		unit.DependsOn = append(unit.DependsOn, reconcile.Dependency{Ref: reconcile.UnitRef{Namespace: d.Namespace, Name: d.Name}, ReadyExpr: d.ReadyExpr})
-	}
-	return reconcile.CheckDependencies(ctx, unit, reconcile.ObjectReadiness{
-		Reader: r.Client,
-		GVK:    helmv2.GroupVersion.WithKind(helmv2.HelmReleaseKind),
-		New:    func() client.Object { return &helmv2.HelmRelease{} },
-	})
 }
 
 // finalize uninstalls the release (not for a suspended HelmRelease, as in

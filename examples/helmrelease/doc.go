@@ -56,6 +56,22 @@
 // read (CheckNamespaceRefs; spec.valuesFrom has no namespace in Flux's
 // API).
 //
+// Cross-kind dependencies (Flux's dependsOn has no kind): the annotation
+// reconcile.DependsOnAnnotation ("gitopskit.io/depends-on") lists further
+// dependencies, comma-separated, each "<Kind>/[<namespace>/]<name>" with
+// Kind HelmRelease or Kustomization, the namespace defaulting to the
+// HelmRelease's (reconcile.ParseDependsOn reads it, Dependencies merges it
+// with spec.dependsOn). A HelmRelease entry is checked as a spec.dependsOn
+// entry; a Kustomization entry as kustomize-controller checks its own
+// dependencies (Ready at its generation; the same-source revision rule
+// cannot apply, a HelmRelease reading no Kustomization source). While one
+// is not ready the HelmRelease waits with reason DependencyNotReady and
+// DependencyRequeueInterval, and a dependency of either kind becoming
+// Ready (a Kustomization also: applying a new revision) requeues it at
+// once. A malformed entry or an unknown kind stalls it (reason
+// InvalidDependsOn, naming the entry); NoCrossNamespaceRefs refuses
+// entries in other namespaces (AccessDenied).
+//
 // Not handled yet: spec.persistentClient, ExternalArtifact chart
 // references, SOPS-decrypted values (spec has no field for it in Flux's
 // API) and values files from other sources.

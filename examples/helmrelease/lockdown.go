@@ -12,7 +12,9 @@ import (
 // CheckNamespaceRefs returns an error wrapping reconcile.ErrAccessDenied
 // that names each reference of obj to another namespace: the source of
 // spec.chart (spec.chart.spec.sourceRef), spec.chartRef and the entries
-// of spec.dependsOn. It is what Reconciler.NoCrossNamespaceRefs (Flux's
+// of spec.dependsOn and of reconcile.DependsOnAnnotation (a malformed
+// annotation is not checked here: the reconciler stalls on it first). It
+// is what Reconciler.NoCrossNamespaceRefs (Flux's
 // --no-cross-namespace-refs) refuses. spec.valuesFrom has no namespace in
 // Flux's API: values always come from the HelmRelease's own namespace.
 func CheckNamespaceRefs(obj *helmv2.HelmRelease) error {
@@ -26,6 +28,10 @@ func CheckNamespaceRefs(obj *helmv2.HelmRelease) error {
 	}
 	for i, d := range obj.Spec.DependsOn {
 		errs = append(errs, reconcile.CheckSameNamespace(fmt.Sprintf("spec.dependsOn[%d]", i), helmv2.HelmReleaseKind+"/"+d.Name, obj.Namespace, d.Namespace))
+	}
+	extra, _ := reconcile.ParseDependsOn(obj.GetAnnotations()[reconcile.DependsOnAnnotation])
+	for _, d := range extra {
+		errs = append(errs, reconcile.CheckSameNamespace("metadata.annotations["+reconcile.DependsOnAnnotation+"]", d.Kind+"/"+d.Ref.Name, obj.Namespace, d.Ref.Namespace))
 	}
 	return errors.Join(errs...)
 }

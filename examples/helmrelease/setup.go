@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -31,8 +32,8 @@ type Options = fluxadapter.ControllerOptions
 // SetupWithManager registers the reconciler with mgr: HelmReleases are
 // reconciled when their spec or annotations change, when the artifact of
 // their chart (the HelmChart of spec.chart, the OCIRepository or HelmChart
-// of spec.chartRef) changes, and when a HelmRelease they depend on becomes
-// ready.
+// of spec.chartRef) changes, and when a HelmRelease they depend on (or a
+// Kustomization of the reconcile.DependsOnAnnotation) becomes ready.
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if r.Client == nil {
 		r.Client = mgr.GetClient()
@@ -50,16 +51,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 		return err
 	}
 	if err := idx.IndexField(ctx, &helmv2.HelmRelease{}, dependsOnIndex, func(o client.Object) []string {
-		hr := o.(*helmv2.HelmRelease)
-		var out []string
-		for _, d := range hr.Spec.DependsOn {
-			ns := d.Namespace
-			if ns == "" {
-				ns = hr.Namespace
-			}
-			out = append(out, ns+"/"+d.Name)
-		}
-		return out
+		return dependencyKeys(o.(*helmv2.HelmRelease))
 	}); err != nil {
 		return err
 	}
@@ -68,6 +60,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 		For(&helmv2.HelmRelease{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&helmv2.HelmRelease{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(readyChanged{})).
+		Watches(&kustomizev1.Kustomization{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(kustomizationReady())).
 		Watches(&sourcev1.HelmChart{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.HelmChartKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
 		Watches(&sourcev1.OCIRepository{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.OCIRepositoryKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, SkipNameValidation: &opts.SkipNameValidation}).
@@ -96,8 +89,14 @@ func (r *Reconciler) forChart(kind string) handler.MapFunc {
 	}
 }
 
+// dependents enqueues the HelmReleases that depend on o, a HelmRelease or
+// a Kustomization.
 func (r *Reconciler) dependents(ctx context.Context, o client.Object) []ctrlreconcile.Request {
-	return r.list(ctx, client.MatchingFields{dependsOnIndex: o.GetNamespace() + "/" + o.GetName()})
+	kind := helmv2.HelmReleaseKind
+	if _, ok := o.(*kustomizev1.Kustomization); ok {
+		kind = kustomizev1.KustomizationKind
+	}
+	return r.list(ctx, client.MatchingFields{dependsOnIndex: fmt.Sprintf("%s/%s/%s", kind, o.GetNamespace(), o.GetName())})
 }
 
 func (r *Reconciler) list(ctx context.Context, sel client.MatchingFields) []ctrlreconcile.Request {

@@ -11,7 +11,6 @@ import (
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
-	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -115,6 +114,10 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *kustomizev1.Kustomizati
 		return ctrl.Result{}, nil
 	}
 
+	deps, err := Dependencies(obj)
+	if err != nil {
+		return stall(reconcile.InvalidDependsOnReason, err)
+	}
 	if err := CheckNamespaceRefs(obj); r.NoCrossNamespaceRefs && err != nil {
 		return stall(reconcile.AccessDeniedReason, err)
 	}
@@ -133,8 +136,8 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *kustomizev1.Kustomizati
 	revision := art.Revision
 
 	// Dependencies first.
-	if len(obj.Spec.DependsOn) > 0 {
-		if err := r.checkDependencies(ctx, obj, src); err != nil {
+	if len(deps.DependsOn) > 0 {
+		if err := r.checkDependencies(ctx, deps, revision); err != nil {
 			msg := fmt.Sprintf("Dependencies do not meet ready condition, retrying in %s", r.depInterval())
 			cond.Failed(reconcile.DependencyNotReadyReason, "%s: %s", msg, err.Error())
 			logf.FromContext(ctx).V(1).Info(msg, "reason", err.Error())
@@ -232,19 +235,6 @@ func (r *Reconciler) depInterval() time.Duration {
 		return r.DependencyRequeueInterval
 	}
 	return DefaultDependencyRequeueInterval
-}
-
-// checkDependencies applies Flux's rule through reconcile.ObjectReadiness:
-// every dependency is Ready at its current generation and, when it reads
-// the same source, has applied the source's current revision; a
-// dependency with a readyExpr is judged by that expression instead.
-func (r *Reconciler) checkDependencies(ctx context.Context, obj *kustomizev1.Kustomization, src sourcev1.Source) error {
-	return reconcile.CheckDependencies(ctx, DependencyUnit(obj), reconcile.ObjectReadiness{
-		Reader:   r.Client,
-		GVK:      kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind),
-		New:      func() client.Object { return &kustomizev1.Kustomization{} },
-		Revision: reconcile.RevisionRule{Revision: src.GetArtifact().Revision},
-	})
 }
 
 // manager returns the Manager that applies obj's objects through the

@@ -7,6 +7,21 @@
 // inventory, waits for health (kstatus, healthChecks, healthCheckExprs),
 // orders dependsOn and finalizes by deletionPolicy.
 //
+// Cross-kind dependencies (Flux's dependsOn has no kind): the annotation
+// reconcile.DependsOnAnnotation ("gitopskit.io/depends-on") lists further
+// dependencies, comma-separated, each "<Kind>/[<namespace>/]<name>" with
+// Kind Kustomization or HelmRelease, the namespace defaulting to the
+// Kustomization's (reconcile.ParseDependsOn reads it, Dependencies merges
+// it with spec.dependsOn). A Kustomization entry is checked as a
+// spec.dependsOn entry (Ready at its generation and, reading the same
+// source, at the source's revision); a HelmRelease entry as helm-controller
+// checks its own dependencies (Ready at its generation). While one is not
+// ready the Kustomization waits with Flux's DependencyNotReady reason and
+// DependencyRequeueInterval, and a dependency of either kind becoming
+// Ready requeues it at once. A malformed entry or an unknown kind stalls
+// it (reason InvalidDependsOn, naming the entry); NoCrossNamespaceRefs
+// refuses entries in other namespaces (AccessDenied).
+//
 // Status follows Flux: inventory, lastAppliedRevision,
 // lastAttemptedRevision, lastHandledReconcileAt, observedGeneration and the
 // Ready, Reconciling, Stalled and Healthy conditions with Flux's reasons;

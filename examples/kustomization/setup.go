@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -36,7 +37,8 @@ type Options struct {
 
 // SetupWithManager registers the reconciler with mgr: Kustomizations are
 // reconciled when their spec or annotations change, when the artifact of
-// their source changes and when a dependency becomes ready.
+// their source changes and when a dependency (a Kustomization, or a
+// HelmRelease of the reconcile.DependsOnAnnotation) becomes ready.
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if r.Client == nil {
 		r.Client = mgr.GetClient()
@@ -55,16 +57,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 		return err
 	}
 	if err := idx.IndexField(ctx, &kustomizev1.Kustomization{}, dependsOnIndex, func(o client.Object) []string {
-		k := o.(*kustomizev1.Kustomization)
-		var out []string
-		for _, d := range k.Spec.DependsOn {
-			ns := d.Namespace
-			if ns == "" {
-				ns = k.Namespace
-			}
-			out = append(out, ns+"/"+d.Name)
-		}
-		return out
+		return dependencyKeys(o.(*kustomizev1.Kustomization))
 	}); err != nil {
 		return err
 	}
@@ -74,6 +67,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&kustomizev1.Kustomization{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
 			builder.WithPredicates(readyChanged{})).
+		Watches(&helmv2.HelmRelease{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
+			builder.WithPredicates(helmReleaseReady())).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 			SkipNameValidation:      &opts.SkipNameValidation,
@@ -109,9 +104,14 @@ func (r *Reconciler) forSource(ctx context.Context, o client.Object) []reconcile
 	return r.list(ctx, client.MatchingFields{sourceIndex: sourceKey(kind, o.GetNamespace(), o.GetName())})
 }
 
-// dependents enqueues the Kustomizations that depend on o.
+// dependents enqueues the Kustomizations that depend on o, a
+// Kustomization or a HelmRelease.
 func (r *Reconciler) dependents(ctx context.Context, o client.Object) []reconcile.Request {
-	return r.list(ctx, client.MatchingFields{dependsOnIndex: o.GetNamespace() + "/" + o.GetName()})
+	kind := kustomizev1.KustomizationKind
+	if _, ok := o.(*helmv2.HelmRelease); ok {
+		kind = helmv2.HelmReleaseKind
+	}
+	return r.list(ctx, client.MatchingFields{dependsOnIndex: dependencyKey(kind, o.GetNamespace(), o.GetName())})
 }
 
 func (r *Reconciler) list(ctx context.Context, sel client.MatchingFields) []reconcile.Request {

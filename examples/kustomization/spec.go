@@ -82,16 +82,22 @@ func ManagerOptions(obj *kustomizev1.Kustomization) reconcile.Options {
 }
 
 // CheckNamespaceRefs returns an error wrapping reconcile.ErrAccessDenied
-// that names each spec.sourceRef or spec.dependsOn entry of obj in another
-// namespace: what Reconciler.NoCrossNamespaceRefs (Flux's
-// --no-cross-namespace-refs) refuses. Flux checks only the source; a
-// dependency is refused too, since reading it would tell its readiness
-// across the namespace boundary.
+// that names each spec.sourceRef, spec.dependsOn entry or
+// reconcile.DependsOnAnnotation entry of obj in another namespace: what
+// Reconciler.NoCrossNamespaceRefs (Flux's --no-cross-namespace-refs)
+// refuses. Flux checks only the source; a dependency is refused too, since
+// reading it would tell its readiness across the namespace boundary. A
+// malformed annotation is not checked here (the reconciler stalls on it
+// first).
 func CheckNamespaceRefs(obj *kustomizev1.Kustomization) error {
 	ref := obj.Spec.SourceRef
 	errs := []error{reconcile.CheckSameNamespace("spec.sourceRef", ref.Kind+"/"+ref.Name, obj.Namespace, ref.Namespace)}
 	for i, d := range obj.Spec.DependsOn {
 		errs = append(errs, reconcile.CheckSameNamespace(fmt.Sprintf("spec.dependsOn[%d]", i), "Kustomization/"+d.Name, obj.Namespace, d.Namespace))
+	}
+	extra, _ := reconcile.ParseDependsOn(obj.GetAnnotations()[reconcile.DependsOnAnnotation])
+	for _, d := range extra {
+		errs = append(errs, reconcile.CheckSameNamespace("metadata.annotations["+reconcile.DependsOnAnnotation+"]", d.Kind+"/"+d.Ref.Name, obj.Namespace, d.Ref.Namespace))
 	}
 	return errors.Join(errs...)
 }

@@ -1,0 +1,92 @@
+package helmrelease
+
+import (
+	"context"
+	"fmt"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/gitopskit/gitopskit/reconcile"
+)
+
+// Dependencies maps a HelmRelease's spec.dependsOn and the entries of its
+// reconcile.DependsOnAnnotation to the unit reconcile.CheckDependencies
+// checks. HelmRelease entries of the annotation are checked exactly as
+// spec.dependsOn entries (their Kind is left empty); Kustomization entries
+// keep their Kind. The error names a malformed annotation entry.
+func Dependencies(obj *helmv2.HelmRelease) (reconcile.Unit, error) {
+	unit := reconcile.Unit{Ref: reconcile.UnitRef{Namespace: obj.Namespace, Name: obj.Name}}
+	for _, d := range obj.Spec.DependsOn {
+		unit.DependsOn = append(unit.DependsOn, reconcile.Dependency{Ref: reconcile.UnitRef{Namespace: d.Namespace, Name: d.Name}, ReadyExpr: d.ReadyExpr})
+	}
+	extra, err := reconcile.ParseDependsOn(obj.GetAnnotations()[reconcile.DependsOnAnnotation])
+	if err != nil {
+		return unit, err
+	}
+	for _, d := range extra {
+		if d.Kind == helmv2.HelmReleaseKind {
+			d.Kind = ""
+		}
+		unit.DependsOn = append(unit.DependsOn, d)
+	}
+	return unit, nil
+}
+
+// checkDependencies applies Flux's rules through reconcile.ObjectReadiness:
+// every HelmRelease depended upon is Ready at its current generation, or
+// satisfies its readyExpr; every Kustomization depended upon is Ready at
+// its current generation (a HelmRelease reads no Kustomization source, so
+// Flux's same-source revision rule never applies).
+func (r *Reconciler) checkDependencies(ctx context.Context, unit reconcile.Unit) error {
+	return reconcile.CheckDependencies(ctx, unit, reconcile.KindReadiness{
+		"": reconcile.ObjectReadiness{
+			Reader: r.Client,
+			GVK:    helmv2.GroupVersion.WithKind(helmv2.HelmReleaseKind),
+			New:    func() client.Object { return &helmv2.HelmRelease{} },
+		},
+		kustomizev1.KustomizationKind: reconcile.ObjectReadiness{
+			Reader: r.Client,
+			GVK:    kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind),
+			New:    func() client.Object { return &kustomizev1.Kustomization{} },
+		},
+	})
+}
+
+// dependencyKeys are the dependsOn index values of a HelmRelease:
+// "<Kind>/<namespace>/<name>" of each dependency, from spec.dependsOn and
+// from a well-formed annotation.
+func dependencyKeys(hr *helmv2.HelmRelease) []string {
+	unit, _ := Dependencies(hr)
+	out := make([]string, 0, len(unit.DependsOn))
+	for _, d := range unit.DependsOn {
+		kind, ns := d.Kind, d.Ref.Namespace
+		if kind == "" {
+			kind = helmv2.HelmReleaseKind
+		}
+		if ns == "" {
+			ns = hr.Namespace
+		}
+		out = append(out, fmt.Sprintf("%s/%s/%s", kind, ns, d.Ref.Name))
+	}
+	return out
+}
+
+// kustomizationReady passes Kustomization updates that made it Ready or
+// changed its applied revision, which is what dependents wait for.
+func kustomizationReady() predicate.Funcs {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(*kustomizev1.Kustomization)
+			n, ok2 := e.ObjectNew.(*kustomizev1.Kustomization)
+			return ok1 && ok2 && reconcile.IsReady(n.Status.Conditions, n.Generation) &&
+				(!reconcile.IsReady(o.Status.Conditions, o.Generation) || o.Status.LastAppliedRevision != n.Status.LastAppliedRevision)
+		},
+	}
+}

@@ -1,0 +1,94 @@
+package kustomization
+
+import (
+	"context"
+	"fmt"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/gitopskit/gitopskit/reconcile"
+)
+
+// Dependencies maps a Kustomization's spec.dependsOn and the entries of
+// its reconcile.DependsOnAnnotation to the unit reconcile.CheckDependencies
+// checks. Kustomization entries of the annotation are checked exactly as
+// spec.dependsOn entries (their Kind is left empty); HelmRelease entries
+// keep their Kind. The error names a malformed annotation entry.
+func Dependencies(obj *kustomizev1.Kustomization) (reconcile.Unit, error) {
+	unit := DependencyUnit(obj)
+	extra, err := reconcile.ParseDependsOn(obj.GetAnnotations()[reconcile.DependsOnAnnotation])
+	if err != nil {
+		return unit, err
+	}
+	for _, d := range extra {
+		if d.Kind == kustomizev1.KustomizationKind {
+			d.Kind = ""
+		}
+		unit.DependsOn = append(unit.DependsOn, d)
+	}
+	return unit, nil
+}
+
+// checkDependencies applies Flux's rule through reconcile.ObjectReadiness:
+// every Kustomization depended upon is Ready at its current generation
+// and, when it reads the same source, has applied the source's current
+// revision (a readyExpr replaces that check); a HelmRelease depended upon
+// is Ready at its current generation, as helm-controller requires.
+func (r *Reconciler) checkDependencies(ctx context.Context, unit reconcile.Unit, revision string) error {
+	return reconcile.CheckDependencies(ctx, unit, reconcile.KindReadiness{
+		"": reconcile.ObjectReadiness{
+			Reader:   r.Client,
+			GVK:      kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind),
+			New:      func() client.Object { return &kustomizev1.Kustomization{} },
+			Revision: reconcile.RevisionRule{Revision: revision},
+		},
+		helmv2.HelmReleaseKind: reconcile.ObjectReadiness{
+			Reader: r.Client,
+			GVK:    helmv2.GroupVersion.WithKind(helmv2.HelmReleaseKind),
+			New:    func() client.Object { return &helmv2.HelmRelease{} },
+		},
+	})
+}
+
+// dependencyKeys are the dependsOn index values of a Kustomization:
+// "<Kind>/<namespace>/<name>" of each dependency, from spec.dependsOn and
+// from a well-formed annotation.
+func dependencyKeys(k *kustomizev1.Kustomization) []string {
+	unit, _ := Dependencies(k)
+	out := make([]string, 0, len(unit.DependsOn))
+	for _, d := range unit.DependsOn {
+		kind, ns := d.Kind, d.Ref.Namespace
+		if kind == "" {
+			kind = kustomizev1.KustomizationKind
+		}
+		if ns == "" {
+			ns = k.Namespace
+		}
+		out = append(out, dependencyKey(kind, ns, d.Ref.Name))
+	}
+	return out
+}
+
+func dependencyKey(kind, namespace, name string) string {
+	return fmt.Sprintf("%s/%s/%s", kind, namespace, name)
+}
+
+// helmReleaseReady passes HelmRelease updates that made it Ready, which is
+// what dependents wait for.
+func helmReleaseReady() predicate.Funcs {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(*helmv2.HelmRelease)
+			n, ok2 := e.ObjectNew.(*helmv2.HelmRelease)
+			return ok1 && ok2 && reconcile.IsReady(n.Status.Conditions, n.Generation) &&
+				!reconcile.IsReady(o.Status.Conditions, o.Generation)
+		},
+	}
+}
