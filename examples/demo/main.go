@@ -104,6 +104,8 @@ type demo struct {
 	// orderViolated is set when apps was seen applied before the backend
 	// HelmRelease was ever Ready.
 	orderViolated bool
+	// appsWaiting is the first message of apps waiting for the HelmRelease.
+	appsWaiting string
 }
 
 func (d *demo) step(format string, args ...any) {

@@ -19,14 +19,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+
+	"github.com/gitopskit/gitopskit/reconcile"
 )
 
 const (
 	// gitInterval is the GitRepository's interval: long, so that what
 	// arrives sooner was brought by the Receiver.
 	gitInterval = 10 * time.Minute
-	// dependsOnAnnotation lists dependencies of other kinds.
-	dependsOnAnnotation = "gitopskit.io/depends-on"
 	// webhookSecret is the Receiver's HMAC secret, shared with the Git
 	// host.
 	webhookSecret = "demo-webhook-secret"
@@ -105,7 +105,7 @@ func (d *demo) createObjects(ctx context.Context, ageKey, chartsURL string) erro
 			ObjectMeta: metav1.ObjectMeta{Name: "apps", Namespace: demoNamespace,
 				// A dependency of another kind: the HelmRelease the
 				// infrastructure Kustomization applies.
-				Annotations: map[string]string{dependsOnAnnotation: helmv2.HelmReleaseKind + "/backend"}},
+				Annotations: map[string]string{reconcile.DependsOnAnnotation: reconcile.DependsOnKindHelmRelease + "/backend"}},
 			Spec: kustomizev1.KustomizationSpec{
 				Interval:  every(10 * time.Minute),
 				Path:      "./",
@@ -153,7 +153,7 @@ func (d *demo) createObjects(ctx context.Context, ageKey, chartsURL string) erro
 	d.info("Receiver github (push events for GitRepository fleet)")
 	d.info("GitRepository fleet (interval %s), HelmRepository charts, OCIRepository apps", gitInterval)
 	d.info("Kustomization infrastructure (Git, SOPS decryption): Namespace, HelmRelease backend, its values Secret, Deployment edge-proxy")
-	d.info("Kustomization apps (OCI), dependsOn Kustomization/infrastructure and, across kinds (%s), HelmRelease/backend", dependsOnAnnotation)
+	d.info("Kustomization apps (OCI), dependsOn Kustomization/infrastructure and, across kinds (%s), HelmRelease/backend", reconcile.DependsOnAnnotation)
 	d.info("ImageRepository, ImagePolicy (semver >=1.0.0) and ImageUpdateAutomation for %s", proxyImage)
 	return nil
 }

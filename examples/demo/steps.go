@@ -93,6 +93,9 @@ func (d *demo) observe(v view) {
 			d.firstSeen[name] = now
 		}
 	}
+	if apps := v[rowApps]; d.appsWaiting == "" && apps.Ready == "False" && strings.Contains(apps.Message, "HelmRelease") {
+		d.appsWaiting = apps.Message
+	}
 	if _, seen := d.firstSeen["applied:apps"]; !seen && v[rowApps].Revision != "" {
 		d.firstSeen["applied:apps"] = now
 		if _, ready := d.firstSeen[rowBackend]; !ready {
@@ -158,6 +161,9 @@ func (d *demo) converge(ctx context.Context, gitRev, ociRev string) error {
 	} else {
 		d.info("HelmRelease backend Ready at %.1fs, then Kustomization apps applied at %.1fs: apps waited for its dependency across kinds",
 			hrAt.Seconds(), appsAt.Seconds())
+	}
+	if d.appsWaiting != "" {
+		d.info("while waiting, apps reported: %s", d.appsWaiting)
 	}
 	return nil
 }
