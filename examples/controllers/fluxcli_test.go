@@ -59,12 +59,17 @@ type fluxCLIObject struct {
 
 // fluxCLIFixture is what TestFluxCLI set up.
 type fluxCLIFixture struct {
+	flux string
 	c    client.Client
 	repo *gittest.Repo
-	// ociRev, bucketRev are the revisions the sources must report.
-	ociRev string
-	// appsDir is a checkout of the apps directory of the Git repository.
-	appsDir string
+	// rev1 is the first commit, rev3 the one the reconcile subtest makes
+	// the Kustomization apply.
+	rev1, rev3 string
+	// ociHost is the registry, ociDigest the manifest digest of the
+	// OCIRepository's tag v1.
+	ociHost, ociDigest string
+	// image is the ImageRepository's image.
+	image string
 }
 
 // TestFluxCLI runs the real flux CLI (bin/flux, v2.9.5) against the example
@@ -76,62 +81,378 @@ func TestFluxCLI(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	f := fluxCLISetup(ctx, t)
-	flux := testbin.Tool(t, "flux")
 	ns := fluxCLINamespace
 
-	run := func(t *testing.T, args ...string) (string, int) {
-		t.Helper()
-		cmd := exec.Command(flux, append([]string{"--kubeconfig", env.KubeconfigPath, "--timeout", "90s"}, args...)...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		code := 0
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			code = exit.ExitCode()
-		} else if err != nil {
-			t.Fatalf("flux %s: %v", strings.Join(args, " "), err)
+	t.Run("get", func(t *testing.T) {
+		rev1 := "main@sha1:" + f.rev1[:8]
+		oci := "v1@sha256:" + strings.TrimPrefix(f.ociDigest, "sha256:")[:8]
+		row := func(name, cols string) string { return `^` + name + `\s+` + cols + `\s*$` }
+		git := `main@sha1:[0-9a-f]{8}\s+False\s+True\s+stored artifact for revision 'main@sha1:[0-9a-f]{8}'`
+		gitRev1 := regexp.QuoteMeta(rev1) + `\s+False\s+True\s+stored artifact for revision '` + regexp.QuoteMeta(rev1) + `'`
+		ociRow := regexp.QuoteMeta(oci) + `\s+False\s+True\s+stored artifact for digest '` + regexp.QuoteMeta(oci) + `'`
+		index := `(sha256:[0-9a-f]{8})\s+False\s+True\s+stored artifact: revision '(sha256:[0-9a-f]{8})'`
+		chart := `1\.0\.0\s+False\s+True\s+pulled 'app' chart with version '1\.0\.0'`
+		ks := func(rev string) string {
+			return regexp.QuoteMeta(rev) + `\s+False\s+True\s+Applied revision: ` + regexp.QuoteMeta(rev)
 		}
-		return out.String(), code
-	}
-	// expect runs flux and checks its exit code and that every pattern
-	// matches its output (multi-line mode).
-	expect := func(t *testing.T, wantCode int, patterns []string, args ...string) string {
-		t.Helper()
-		out, code := run(t, args...)
-		if code != wantCode {
-			t.Errorf("flux %s: exit %d, want %d\n%s", strings.Join(args, " "), code, wantCode, out)
-			return out
+		release := `1\.0\.0\s+False\s+True\s+Helm install succeeded for release fluxcli/web\.v1 with chart app@1\.0\.0`
+		imageRepo := `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+False\s+True\s+successful scan: found 1 tags with checksum \d+`
+		policy := regexp.QuoteMeta(f.image) + `\s+1\.0\.0\s+True\s+Latest image tag for ` + regexp.QuoteMeta(f.image) + ` resolved to 1\.0\.0`
+		update := `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+False\s+True\s+repository up-to-date`
+		receiver := `False\s+True\s+Receiver initialized for path: /hook/[0-9a-f]{64}`
+		all := func(kindName, cols string) string { return row(ns+`\s+`+kindName, cols) }
+		for _, c := range []fluxCLICase{
+			{args: []string{"get", "all", "-A"}, want: []string{
+				all("gitrepository/fleet", gitRev1), all("ocirepository/manifests", ociRow),
+				all("helmrepository/charts", index), all("bucket/fleet", index),
+				all("helmchart/app", chart), all("helmchart/fluxcli-web", chart),
+				all("kustomization/apps", ks(rev1)), all("kustomization/oci", ks(oci)),
+				all("helmrelease/web", release), all("imagerepository/web", imageRepo),
+				all("imagepolicy/web", policy), all("imageupdateautomation/web", update),
+				all("receiver/hook", receiver), all("provider/sink", `True\s+Provider is Ready`),
+				all("alert/all", `False\s+True\s+Alert is Ready`),
+			}},
+			{args: []string{"get", "sources", "git", "-n", ns}, want: []string{`^NAME\s+REVISION\s+SUSPENDED\s+READY\s+MESSAGE`, row("fleet", git)}},
+			{args: []string{"get", "sources", "oci", "-n", ns}, want: []string{row("manifests", ociRow)}},
+			{args: []string{"get", "sources", "helm", "-n", ns}, want: []string{row("charts", index)}},
+			{args: []string{"get", "sources", "bucket", "-n", ns}, want: []string{row("fleet", index)}},
+			{args: []string{"get", "sources", "chart", "-n", ns}, want: []string{row("app", chart), row("fluxcli-web", chart)}},
+			{args: []string{"get", "kustomizations", "-n", ns}, want: []string{row("apps", ks(rev1)), row("oci", ks(oci))}},
+			{args: []string{"get", "helmreleases", "-n", ns}, want: []string{row("web", release)}},
+			{args: []string{"get", "images", "all", "-n", ns}, want: []string{
+				row("imagerepository/web", imageRepo), row("imagepolicy/web", policy), row("imageupdateautomation/web", update)}},
+			{args: []string{"get", "receivers", "-n", ns}, want: []string{row("hook", receiver)}},
+		} {
+			f.check(t, c)
 		}
-		for _, p := range patterns {
-			if !regexp.MustCompile("(?m)" + p).MatchString(out) {
-				t.Errorf("flux %s: output does not match %s\n%s", strings.Join(args, " "), p, out)
+		// The Bucket and HelmRepository rows show the revisions in the
+		// objects' status, shortened as Flux shortens digests.
+		out, _ := f.run(t, "get", "sources", "all", "-n", ns)
+		for _, kind := range []string{sourcev1.BucketKind, sourcev1.HelmRepositoryKind} {
+			rev := f.artifactRevision(t, kind, map[string]string{sourcev1.BucketKind: "fleet", sourcev1.HelmRepositoryKind: "charts"}[kind])
+			if short := rev[:len("sha256:")+8]; !strings.Contains(out, short+"\t") || !strings.Contains(out, "stored artifact: revision '"+short+"'") {
+				t.Errorf("flux get sources all: %s revision %s not shown as %s\n%s", kind, rev, short, out)
 			}
 		}
-		return out
-	}
+	})
 
-	t.Run("get", func(t *testing.T) {
-		for _, args := range [][]string{
-			{"get", "all", "-A"},
-			{"get", "sources", "git", "-n", ns},
-			{"get", "sources", "oci", "-n", ns},
-			{"get", "sources", "helm", "-n", ns},
-			{"get", "sources", "bucket", "-n", ns},
-			{"get", "sources", "chart", "-n", ns},
-			{"get", "kustomizations", "-n", ns},
-			{"get", "helmreleases", "-n", ns},
-			{"get", "images", "all", "-n", ns},
-			{"get", "alerts", "-n", ns},
-			{"get", "alert-providers", "-n", ns},
-			{"get", "receivers", "-n", ns},
+	t.Run("reconcile", func(t *testing.T) {
+		rev2 := f.repo.Commit("second", map[string]string{"apps/app-settings.yaml": fluxCLIConfigMap("app-settings", "off")})
+		f.check(t, fluxCLICase{args: []string{"reconcile", "source", "git", "fleet", "-n", ns}, want: []string{
+			`^► annotating GitRepository fleet in fluxcli namespace$`,
+			`^✔ GitRepository annotated$`,
+			`^✔ fetched revision main@sha1:` + rev2 + `$`,
+		}})
+		// As Flux's kustomize-controller does, the Kustomization follows
+		// its source's new artifact without being asked.
+		fluxCLIWait(t, "Kustomization apps applies the new revision", func() bool {
+			return f.kustomization(t, "apps").Status.LastAppliedRevision == "main@sha1:"+rev2
+		})
+		f.rev3 = f.repo.Commit("third", map[string]string{"apps/app-config.yaml": fluxCLIConfigMap("app-config", "bonjour")})
+		f.check(t, fluxCLICase{args: []string{"reconcile", "kustomization", "apps", "--with-source", "-n", ns}, want: []string{
+			`^► annotating GitRepository fleet in fluxcli namespace$`,
+			`^✔ fetched revision main@sha1:` + f.rev3 + `$`,
+			`^► annotating Kustomization apps in fluxcli namespace$`,
+			`^◎ waiting for Kustomization reconciliation$`,
+			`^✔ applied revision main@sha1:` + f.rev3 + `$`,
+		}})
+		var cm corev1.ConfigMap
+		if err := f.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app-config"}, &cm); err != nil || cm.Data["value"] != "bonjour" {
+			t.Errorf("ConfigMap app-config after reconcile --with-source: %v %v", cm.Data, err)
+		}
+
+		// --force upgrades the release although nothing changed; --reset
+		// clears the failure counters. Both are recorded as handled.
+		f.check(t, fluxCLICase{args: []string{"reconcile", "helmrelease", "web", "--force", "-n", ns}, want: []string{
+			`^► annotating HelmRelease web in fluxcli namespace$`, `^✔ applied revision 1\.0\.0$`}})
+		hr := f.helmRelease(t)
+		if l := hr.Status.History.Latest(); l == nil || l.Version != 2 || hr.Status.LastHandledForceAt == "" ||
+			hr.Status.LastHandledForceAt != hr.Annotations[helmv2.ForceRequestAnnotation] {
+			t.Errorf("after reconcile --force: latest release %+v, lastHandledForceAt %q, annotation %q",
+				l, hr.Status.LastHandledForceAt, hr.Annotations[helmv2.ForceRequestAnnotation])
+		}
+		f.check(t, fluxCLICase{args: []string{"get", "helmreleases", "-n", ns}, want: []string{
+			`^web\s+1\.0\.0\s+False\s+True\s+Helm upgrade succeeded for release fluxcli/web\.v2 with chart app@1\.0\.0\s*$`}})
+		f.check(t, fluxCLICase{args: []string{"reconcile", "helmrelease", "web", "--reset", "-n", ns}, want: []string{
+			`^✔ applied revision 1\.0\.0$`}})
+		hr = f.helmRelease(t)
+		if l := hr.Status.History.Latest(); l == nil || l.Version != 2 || hr.Status.LastHandledResetAt == "" ||
+			hr.Status.LastHandledResetAt != hr.Annotations[helmv2.ResetRequestAnnotation] ||
+			hr.Status.InstallFailures != 0 || hr.Status.UpgradeFailures != 0 {
+			t.Errorf("after reconcile --reset: latest release %+v, lastHandledResetAt %q, annotation %q, failures %d/%d",
+				l, hr.Status.LastHandledResetAt, hr.Annotations[helmv2.ResetRequestAnnotation], hr.Status.InstallFailures, hr.Status.UpgradeFailures)
+		}
+
+		// The other kinds the CLI reconciles.
+		for _, c := range []fluxCLICase{
+			{args: []string{"reconcile", "source", "oci", "manifests", "-n", ns}, want: []string{`^✔ fetched revision v1@` + f.ociDigest + `$`}},
+			{args: []string{"reconcile", "source", "helm", "charts", "-n", ns}, want: []string{`^✔ fetched revision sha256:[0-9a-f]{64}$`}},
+			{args: []string{"reconcile", "source", "bucket", "fleet", "-n", ns}, want: []string{`^✔ fetched revision sha256:[0-9a-f]{64}$`}},
+			{args: []string{"reconcile", "source", "chart", "app", "-n", ns}, want: []string{`^✔ fetched revision 1\.0\.0$`}},
+			{args: []string{"reconcile", "kustomization", "oci", "-n", ns}, want: []string{`^✔ applied revision v1@` + f.ociDigest + `$`}},
+			{args: []string{"reconcile", "image", "repository", "web", "-n", ns}, want: []string{`^✔ scan fetched 1 tags$`}},
+			{args: []string{"reconcile", "image", "policy", "web", "-n", ns}, want: []string{`^✔ selected ref ` + regexp.QuoteMeta(f.image) + `:1\.0\.0$`}},
+			{args: []string{"reconcile", "image", "update", "web", "-n", ns}, want: []string{`^✔ repository up-to-date$`}},
+			{args: []string{"reconcile", "receiver", "hook", "-n", ns}, want: []string{`^✔ Receiver reconciliation completed$`}},
 		} {
-			out, code := run(t, args...)
+			f.check(t, c)
+		}
+	})
+
+	t.Run("suspend-resume", func(t *testing.T) {
+		for _, k := range []struct {
+			args   []string // the CLI's words for the kind, then the name
+			gvk    schema.GroupVersionKind
+			human  string // what the CLI calls it when suspending
+			done   string // the resume's final line
+			column bool   // flux get shows a SUSPENDED column
+		}{
+			{[]string{"source", "git", "fleet"}, sourcev1.GroupVersion.WithKind(sourcev1.GitRepositoryKind), "source git", `fetched revision main@sha1:[0-9a-f]{40}`, true},
+			{[]string{"source", "oci", "manifests"}, sourcev1.GroupVersion.WithKind(sourcev1.OCIRepositoryKind), "source oci", `fetched revision v1@sha256:[0-9a-f]{64}`, true},
+			{[]string{"source", "helm", "charts"}, sourcev1.GroupVersion.WithKind(sourcev1.HelmRepositoryKind), "source helm", `fetched revision sha256:[0-9a-f]{64}`, true},
+			{[]string{"source", "bucket", "fleet"}, sourcev1.GroupVersion.WithKind(sourcev1.BucketKind), "source bucket", `fetched revision sha256:[0-9a-f]{64}`, true},
+			{[]string{"source", "chart", "app"}, sourcev1.GroupVersion.WithKind(sourcev1.HelmChartKind), "source chart", `fetched revision 1\.0\.0`, true},
+			{[]string{"kustomization", "apps"}, kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind), "kustomization", `applied revision main@sha1:[0-9a-f]{40}`, true},
+			{[]string{"helmrelease", "web"}, helmv2.GroupVersion.WithKind(helmv2.HelmReleaseKind), "helmrelease", `applied revision 1\.0\.0`, true},
+			{[]string{"image", "repository", "web"}, imagev1.GroupVersion.WithKind(imagev1.ImageRepositoryKind), "image repository", `scan fetched 1 tags`, true},
+			{[]string{"image", "policy", "web"}, imagev1.GroupVersion.WithKind(imagev1.ImagePolicyKind), "image policy", `selected ref \S+/web:1\.0\.0`, false},
+			{[]string{"image", "update", "web"}, imageautov1.GroupVersion.WithKind(imageautov1.ImageUpdateAutomationKind), "image update automation", `repository up-to-date`, true},
+			{[]string{"alert", "all"}, notifyv1beta3.GroupVersion.WithKind(notifyv1beta3.AlertKind), "alert", `Alert reconciliation completed`, true},
+			{[]string{"alert-provider", "sink"}, notifyv1beta3.GroupVersion.WithKind(notifyv1beta3.ProviderKind), "alert provider", `Provider reconciliation completed`, false},
+			{[]string{"receiver", "hook"}, notifyv1.GroupVersion.WithKind(notifyv1.ReceiverKind), "receiver", `Receiver reconciliation completed`, true},
+		} {
+			name := k.args[len(k.args)-1]
+			t.Run(strings.Join(k.args[:len(k.args)-1], "-"), func(t *testing.T) {
+				f.check(t, fluxCLICase{args: append(append([]string{"suspend"}, k.args...), "-n", ns), want: []string{
+					`^► suspending ` + k.human + ` ` + name + ` in fluxcli namespace$`, `^✔ ` + k.human + ` suspended$`}})
+				if !f.suspended(t, k.gvk, name) {
+					t.Errorf("%s %s: spec.suspend is not true after flux suspend", k.gvk.Kind, name)
+				}
+				if k.column {
+					f.check(t, fluxCLICase{args: append(append([]string{"get"}, k.args[:len(k.args)-1]...), "-n", ns), want: []string{
+						`^` + name + `\s+.*\bTrue\s+True\s`}})
+				}
+				f.check(t, fluxCLICase{args: append(append([]string{"resume"}, k.args...), "-n", ns), want: []string{
+					`^✔ ` + k.human + ` resumed$`,
+					`^✔ ` + k.gvk.Kind + ` ` + name + ` reconciliation completed$`,
+					`^✔ ` + k.done + `$`}})
+				if f.suspended(t, k.gvk, name) {
+					t.Errorf("%s %s: spec.suspend is still true after flux resume", k.gvk.Kind, name)
+				}
+			})
+		}
+	})
+
+	t.Run("events", func(t *testing.T) {
+		event := func(reason, object, message string) string {
+			return `^\S+\s+Normal\s+` + reason + `\s+` + object + `\s+` + message
+		}
+		f.check(t, fluxCLICase{eventually: true, args: []string{"events", "-n", ns}, want: []string{
+			`^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE`,
+			event("NewArtifact", "GitRepository/fleet", `stored artifact for commit 'third'`),
+			event("NewArtifact", "OCIRepository/manifests", `stored artifact with revision 'v1@`+f.ociDigest+`' from 'oci://`+regexp.QuoteMeta(f.ociHost)+`/manifests'`),
+			event("NewArtifact", "HelmRepository/charts", `stored fetched index of size \d+B from 'http://127\.0\.0\.1:\d+'`),
+			event("NewArtifact", "Bucket/fleet", `stored artifact with 1 fetched files from 'fleet' bucket`),
+			event("ChartPullSucceeded", "HelmChart/app", `pulled 'app' chart with version '1\.0\.0'`),
+			event("Progressing", "Kustomization/apps", `ConfigMap/fluxcli/app-config configured`),
+			event("ReconciliationSucceeded", "Kustomization/apps", `Reconciliation finished in \S+, next run in 1h0m0s`),
+			event("InstallSucceeded", "HelmRelease/web", `Helm install succeeded for release fluxcli/web\.v1 with chart app@1\.0\.0`),
+			event("UpgradeSucceeded", "HelmRelease/web", `Helm upgrade succeeded for release fluxcli/web\.v2 with chart app@1\.0\.0`),
+			event("Succeeded", "ImageRepository/web", `successful scan: found 1 tags`),
+			event("Succeeded", "ImagePolicy/web", `Latest image tag for \S+ resolved to 1\.0\.0`),
+		}})
+		// --for lists the object's events and its source's.
+		out := f.check(t, fluxCLICase{eventually: true, args: []string{"events", "--for", "Kustomization/apps", "-n", ns}, want: []string{
+			event("NewArtifact", "GitRepository/fleet", `stored artifact for commit 'third'`),
+			event("Progressing", "Kustomization/apps", `ConfigMap/fluxcli/app-config created`),
+		}})
+		if strings.Contains(out, "HelmRelease/web") || strings.Contains(out, "Bucket/fleet") {
+			t.Errorf("flux events --for Kustomization/apps shows other objects' events:\n%s", out)
+		}
+	})
+
+	t.Run("tree", func(t *testing.T) {
+		f.check(t, fluxCLICase{args: []string{"tree", "kustomization", "apps", "-n", ns}, exact: `Kustomization/fluxcli/apps
+├── ConfigMap/fluxcli/app-config
+└── ConfigMap/fluxcli/app-settings
+
+`})
+	})
+
+	t.Run("diff", func(t *testing.T) {
+		// A local copy of ./apps at the applied revision: no difference.
+		dir := t.TempDir()
+		write := func(name, content string) {
+			t.Helper()
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write("app-config.yaml", fluxCLIConfigMap("app-config", "bonjour"))
+		write("app-settings.yaml", fluxCLIConfigMap("app-settings", "off"))
+		diff := []string{"diff", "kustomization", "apps", "--path", dir, "--progress-bar=false", "-n", ns}
+		f.check(t, fluxCLICase{args: diff, exact: ""})
+		// A changed value, a new file and a removed one: exit 1, the
+		// drift shown field by field, the new object created and the
+		// removed one deleted (pruned, from the inventory).
+		write("app-config.yaml", fluxCLIConfigMap("app-config", "hola"))
+		write("extra.yaml", fluxCLIConfigMap("extra", "new"))
+		if err := os.Remove(filepath.Join(dir, "app-settings.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		f.check(t, fluxCLICase{args: diff, code: 1, want: []string{
+			`^► ConfigMap/fluxcli/app-config drifted$`,
+			`^data\.value$`, `^- bonjour$`, `^\+ hola$`,
+			`^► ConfigMap/fluxcli/extra created$`,
+			`^► ConfigMap/fluxcli/app-settings deleted$`,
+			`identified at least one change, exiting with non-zero exit code`,
+		}})
+	})
+
+	t.Run("bydesign", func(t *testing.T) {
+		for _, args := range [][]string{{"check"}, {"logs", "-n", ns}, {"logs", "--all-namespaces"}, {"stats", "-A"}, {"version"}} {
+			out, code := f.run(t, args...)
 			t.Logf("flux %s: exit %d\n%s", strings.Join(args, " "), code, out)
 		}
 	})
-	_ = f
-	_ = expect
+
+	t.Run("trace", func(t *testing.T) {
+		rev3 := regexp.QuoteMeta("main@sha1:" + f.rev3)
+		f.check(t, fluxCLICase{args: []string{"trace", "configmap", "app-config", "-n", ns}, want: []string{
+			`^Object:\s+ConfigMap/app-config$`, `^Status:\s+Managed by Flux$`,
+			`^Kustomization:\s+apps$`, `^Path:\s+\./apps$`, `^Revision:\s+` + rev3 + `$`,
+			`^Message:\s+Applied revision: ` + rev3 + `$`,
+			`^GitRepository:\s+fleet$`, `^URL:\s+` + regexp.QuoteMeta(f.repo.URL) + `$`, `^Branch:\s+main$`,
+			`^Status:\s+Last reconciled at `, `^Message:\s+stored artifact for revision '` + rev3 + `'$`,
+		}})
+		f.check(t, fluxCLICase{args: []string{"trace", "configmap", "web-config", "-n", ns}, want: []string{
+			`^Object:\s+ConfigMap/web-config$`, `^Status:\s+Managed by Flux$`,
+			`^HelmRelease:\s+web$`, `^Revision:\s+1\.0\.0$`,
+			`^Message:\s+Helm upgrade succeeded for release fluxcli/web\.v2 with chart app@1\.0\.0$`,
+			`^HelmChart:\s+fluxcli-web$`, `^Chart:\s+app$`,
+			`^HelmRepository:\s+charts$`, `^Message:\s+stored artifact: revision 'sha256:[0-9a-f]{64}'$`,
+		}})
+		// The OCI artifact's source annotations are shown as its origin.
+		f.check(t, fluxCLICase{args: []string{"trace", "--api-version", "v1", "--kind", "ConfigMap", "oci-config", "-n", ns}, want: []string{
+			`^Kustomization:\s+oci$`, `^OCIRepository:\s+manifests$`, `^Tag:\s+v1$`,
+			`^Revision:\s+v1@` + f.ociDigest + `$`,
+			`^Origin Source:\s+` + regexp.QuoteMeta(f.repo.URL) + `$`,
+			`^Origin Revision:\s+main@sha1:` + f.rev1 + `$`,
+		}})
+	})
+}
+
+// fluxCLICase is one flux command and what it must print.
+type fluxCLICase struct {
+	args []string
+	// code is the exit status; 0 unless set.
+	code int
+	// want are regular expressions (multi-line mode) the output matches.
+	want []string
+	// exact, when want is empty, is the whole output.
+	exact string
+	// eventually retries the command for up to 30s until the output
+	// matches (for Events, which the API server may list a moment after
+	// they were emitted).
+	eventually bool
+}
+
+// run runs flux with args against the control plane and returns its
+// combined output and exit status.
+func (f *fluxCLIFixture) run(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(f.flux, append([]string{"--kubeconfig", env.KubeconfigPath, "--timeout", "90s"}, args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return out.String(), exit.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("flux %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), 0
+}
+
+// check runs c and reports what differs from what it expects; it
+// returns the output.
+func (f *fluxCLIFixture) check(t *testing.T, c fluxCLICase) string {
+	t.Helper()
+	mismatch := func(out string, code int) []string {
+		var bad []string
+		if code != c.code {
+			bad = append(bad, fmt.Sprintf("exit %d, want %d", code, c.code))
+		}
+		for _, p := range c.want {
+			if !regexp.MustCompile("(?m)" + p).MatchString(out) {
+				bad = append(bad, "no match for "+p)
+			}
+		}
+		if len(c.want) == 0 && out != c.exact {
+			bad = append(bad, fmt.Sprintf("output is not %q", c.exact))
+		}
+		return bad
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, code := f.run(t, c.args...)
+		bad := mismatch(out, code)
+		if len(bad) == 0 {
+			return out
+		}
+		if !c.eventually || time.Now().After(deadline) {
+			t.Errorf("flux %s:\n  %s\noutput:\n%s", strings.Join(c.args, " "), strings.Join(bad, "\n  "), out)
+			return out
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// get reads the object kind/name of the fixture's namespace.
+func (f *fluxCLIFixture) get(t *testing.T, gvk schema.GroupVersionKind, name string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	if err := f.c.Get(context.Background(), client.ObjectKey{Namespace: fluxCLINamespace, Name: name}, u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// suspended reports the object's spec.suspend.
+func (f *fluxCLIFixture) suspended(t *testing.T, gvk schema.GroupVersionKind, name string) bool {
+	t.Helper()
+	s, _, _ := unstructured.NestedBool(f.get(t, gvk, name).Object, "spec", "suspend")
+	return s
+}
+
+// artifactRevision is the status.artifact.revision of a source.
+func (f *fluxCLIFixture) artifactRevision(t *testing.T, kind, name string) string {
+	t.Helper()
+	rev, _, _ := unstructured.NestedString(f.get(t, sourcev1.GroupVersion.WithKind(kind), name).Object, "status", "artifact", "revision")
+	if !strings.HasPrefix(rev, "sha256:") {
+		t.Fatalf("%s %s: artifact revision %q", kind, name, rev)
+	}
+	return rev
+}
+
+func (f *fluxCLIFixture) kustomization(t *testing.T, name string) *kustomizev1.Kustomization {
+	t.Helper()
+	var k kustomizev1.Kustomization
+	if err := f.c.Get(context.Background(), client.ObjectKey{Namespace: fluxCLINamespace, Name: name}, &k); err != nil {
+		t.Fatal(err)
+	}
+	return &k
+}
+
+func (f *fluxCLIFixture) helmRelease(t *testing.T) *helmv2.HelmRelease {
+	t.Helper()
+	var hr helmv2.HelmRelease
+	if err := f.c.Get(context.Background(), client.ObjectKey{Namespace: fluxCLINamespace, Name: "web"}, &hr); err != nil {
+		t.Fatal(err)
+	}
+	return &hr
 }
 
 // fluxCLISetup starts the servers, the controllers and the objects, and
@@ -147,7 +468,7 @@ func fluxCLISetup(ctx context.Context, t *testing.T) *fluxCLIFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fluxCLIFixture{c: c}
+	f := &fluxCLIFixture{c: c, flux: testbin.Tool(t, "flux")}
 	create := func(objs ...client.Object) {
 		t.Helper()
 		for _, o := range objs {
@@ -193,7 +514,7 @@ func fluxCLISetup(ctx context.Context, t *testing.T) *fluxCLIFixture {
 	}
 	gitSrv := gittest.NewHTTPServer(t)
 	f.repo = gitSrv.NewRepo(t, "fleet")
-	f.repo.Commit("fleet", map[string]string{
+	f.rev1 = f.repo.Commit("fleet", map[string]string{
 		"apps/app-config.yaml":   fluxCLIConfigMap("app-config", "hello"),
 		"apps/app-settings.yaml": fluxCLIConfigMap("app-settings", "on"),
 		"image/web.yaml": fmt.Sprintf(`apiVersion: apps/v1
@@ -214,11 +535,12 @@ spec:
 	})
 
 	// OCI: an artifact of manifests.
-	pushed, err := reg.PushFiles(ctx, "manifests", "v1", map[string]string{"cm.yaml": fluxCLIConfigMap("oci-config", "v1")}, oci.PushOptions{})
+	pushed, err := reg.PushFiles(ctx, "manifests", "v1", map[string]string{"cm.yaml": fluxCLIConfigMap("oci-config", "v1")},
+		oci.PushOptions{Source: f.repo.URL, Revision: "main@sha1:" + f.rev1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.ociRev = pushed.Revision
+	f.ociHost, f.ociDigest, f.image = reg.Host, pushed.Digest, img
 
 	// Helm: a chart repository with one chart.
 	charts := helmtest.New(t)
@@ -327,6 +649,18 @@ func fluxCLIObjects() []fluxCLIObject {
 		{gvk: ntb.WithKind(notifyv1beta3.ProviderKind), name: "sink", static: true},
 		{gvk: ntb.WithKind(notifyv1beta3.AlertKind), name: "all", static: true},
 		{gvk: nt.WithKind(notifyv1.ReceiverKind), name: "hook"},
+	}
+}
+
+// fluxCLIWait polls cond until it holds, for up to a minute.
+func fluxCLIWait(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(context.Context) (bool, error) {
+		return cond(), nil
+	}); err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 }
 
