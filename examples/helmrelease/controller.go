@@ -151,9 +151,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 	}
 
 	// The values.
-	values, err := helmrelease.ComposeValues(ctx, helmrelease.ValuesOptions{
-		From: valuesFrom(obj), Getter: valuesGetter{reader: r.Client, namespace: obj.Namespace}, Values: obj.GetValues(),
-	})
+	values, err := r.composeValues(ctx, obj)
 	if err != nil {
 		return fail("InitFailed", err)
 	}

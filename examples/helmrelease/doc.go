@@ -72,7 +72,19 @@
 // InvalidDependsOn, naming the entry); NoCrossNamespaceRefs refuses
 // entries in other namespaces (AccessDenied).
 //
+// SOPS-encrypted values (Flux's API has no field for them): the annotation
+// ValuesDecryptionSecretAnnotation ("gitopskit.io/values-decryption-secret")
+// names a Secret in the HelmRelease's namespace holding SOPS keys under
+// the key names of a Kustomization's spec.decryption.secretRef ("*.agekey",
+// "*.asc"; kustomization.SOPSDecryptor reads it for both controllers).
+// Values documents and Secret or ConfigMap keys of spec.valuesFrom that
+// carry SOPS metadata are decrypted before composition; the plaintext is
+// handed to Helm only, never logged nor put in a status or Event (the
+// values digest in status.lastAttemptedConfigDigest is of the composed
+// values, as in Flux). Without the annotation encrypted values fail the
+// reconciliation (reason InitFailed) with a message naming the reference
+// and the annotation.
+//
 // Not handled yet: spec.persistentClient, ExternalArtifact chart
-// references, SOPS-decrypted values (spec has no field for it in Flux's
-// API) and values files from other sources.
+// references and values files from other sources.
 package helmrelease

@@ -7,6 +7,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/gitopskit/kustomize"
 	"github.com/gitopskit/gitopskit/kustomize/sopsdecrypt"
@@ -48,16 +49,28 @@ func (r *Reconciler) addDecryption(ctx context.Context, obj *kustomizev1.Kustomi
 	}
 	dec := &sopsdecrypt.Decryptor{}
 	if d.SecretRef != nil {
-		var s corev1.Secret
-		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: d.SecretRef.Name}, &s); err != nil {
-			return fmt.Errorf("reading decryption Secret %q: %w", d.SecretRef.Name, err)
+		var err error
+		if dec, err = SOPSDecryptor(ctx, r.Client, obj.Namespace, d.SecretRef.Name); err != nil {
+			return err
 		}
-		keys, err := sopsdecrypt.KeysFromSecretData(s.Data)
-		if err != nil {
-			return fmt.Errorf("decryption Secret %q: %w", d.SecretRef.Name, err)
-		}
-		dec.Keys = keys
 	}
 	opts.Decryptor = dec
 	return nil
+}
+
+// SOPSDecryptor returns a SOPS decryptor with the keys of the Secret
+// namespace/name, read as Flux reads spec.decryption.secretRef (age
+// identities under "*.agekey", OpenPGP private keys under "*.asc"). The
+// HelmRelease controller decrypts values with it too. Errors name the
+// Secret, never its data.
+func SOPSDecryptor(ctx context.Context, reader client.Reader, namespace, name string) (*sopsdecrypt.Decryptor, error) {
+	var s corev1.Secret
+	if err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s); err != nil {
+		return nil, fmt.Errorf("reading decryption Secret %q: %w", name, err)
+	}
+	keys, err := sopsdecrypt.KeysFromSecretData(s.Data)
+	if err != nil {
+		return nil, fmt.Errorf("decryption Secret %q: %w", name, err)
+	}
+	return &sopsdecrypt.Decryptor{Keys: keys}, nil
 }

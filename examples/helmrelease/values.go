@@ -1,0 +1,46 @@
+package helmrelease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+
+	"github.com/gitopskit/gitopskit/examples/kustomization"
+	"github.com/gitopskit/gitopskit/helmrelease"
+	"github.com/gitopskit/gitopskit/kustomize"
+)
+
+// ValuesDecryptionSecretAnnotation opts a HelmRelease into SOPS-encrypted
+// values (Flux's API has no field for it): its value names a Secret in the
+// HelmRelease's namespace holding SOPS keys under the key names of a
+// Kustomization's spec.decryption.secretRef ("*.agekey" age identities,
+// "*.asc" OpenPGP private keys). Values documents and Secret or ConfigMap
+// keys of spec.valuesFrom that carry SOPS metadata are then decrypted
+// before composition; without the annotation they fail the
+// reconciliation.
+const ValuesDecryptionSecretAnnotation = "gitopskit.io/values-decryption-secret"
+
+// composeValues composes the values of obj: spec.valuesFrom (decrypted
+// with the keys of ValuesDecryptionSecretAnnotation) and spec.values. The
+// plaintext lives only in the composed values handed to Helm; errors name
+// the reference and key, never a value.
+func (r *Reconciler) composeValues(ctx context.Context, obj *helmv2.HelmRelease) (helmrelease.ComposedValues, error) {
+	opts := helmrelease.ValuesOptions{
+		From: valuesFrom(obj), Getter: valuesGetter{reader: r.Client, namespace: obj.Namespace}, Values: obj.GetValues(),
+	}
+	secret := obj.GetAnnotations()[ValuesDecryptionSecretAnnotation]
+	if secret != "" {
+		dec, err := kustomization.SOPSDecryptor(ctx, r.Client, obj.Namespace, secret)
+		if err != nil {
+			return helmrelease.ComposedValues{}, fmt.Errorf("annotation %s: %w", ValuesDecryptionSecretAnnotation, err)
+		}
+		opts.Decryptor = dec
+	}
+	values, err := helmrelease.ComposeValues(ctx, opts)
+	if err != nil && secret == "" && errors.Is(err, kustomize.ErrStillEncrypted) {
+		return values, fmt.Errorf("%w; annotate the HelmRelease with %s naming a Secret of SOPS keys to decrypt it", err, ValuesDecryptionSecretAnnotation)
+	}
+	return values, err
+}
