@@ -96,7 +96,10 @@ type demo struct {
 	password string
 	// receiverURL is the Receiver's webhook server.
 	receiverURL string
-	sink        *sink
+	// webhookSecret is the Receiver's HMAC secret, shared with the Git
+	// host (generated at start).
+	webhookSecret string
+	sink          *sink
 
 	// firstSeen records when each status row first was Ready for its
 	// generation ("<kind>/<name>") and when apps was first applied.
@@ -208,6 +211,10 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	d.password = hex.EncodeToString(pw)
+	if _, err := rand.Read(pw); err != nil {
+		return err
+	}
+	d.webhookSecret = hex.EncodeToString(pw)
 	enc, err := encryptYAML([]byte(backendValues(d.password)), id.Recipient().String())
 	if err != nil {
 		return err

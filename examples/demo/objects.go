@@ -27,9 +27,6 @@ const (
 	// gitInterval is the GitRepository's interval: long, so that what
 	// arrives sooner was brought by the Receiver.
 	gitInterval = 10 * time.Minute
-	// webhookSecret is the Receiver's HMAC secret, shared with the Git
-	// host.
-	webhookSecret = "demo-webhook-secret"
 )
 
 // alertKinds are the kinds an Alert can watch.
@@ -58,7 +55,7 @@ func (d *demo) createObjects(ctx context.Context, ageKey, chartsURL string) erro
 		},
 		&corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: "webhook-token", Namespace: demoNamespace},
-			Data:       map[string][]byte{"token": []byte(webhookSecret)},
+			Data:       map[string][]byte{"token": []byte(d.webhookSecret)},
 		},
 		// Notifications first, so that they see every event.
 		&notifyv1beta3.Provider{

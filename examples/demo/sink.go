@@ -7,10 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"time"
 
@@ -67,7 +69,7 @@ func oneLine(msg string) string {
 
 // postGitHubPush calls a github Receiver as GitHub calls a webhook after a
 // push: a push event signed with the shared secret.
-func postGitHubPush(ctx context.Context, url, secret, repoURL, commit string) error {
+func postGitHubPush(ctx context.Context, hookURL, secret, repoURL, commit string) error {
 	body, err := json.Marshal(map[string]any{
 		"ref":        "refs/heads/main",
 		"after":      commit,
@@ -78,7 +80,7 @@ func postGitHubPush(ctx context.Context, url, secret, repoURL, commit string) er
 	}
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hookURL, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -88,6 +90,11 @@ func postGitHubPush(ctx context.Context, url, secret, repoURL, commit string) er
 	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
+		// Not the URL: its path identifies the Receiver.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
 		return fmt.Errorf("calling the receiver: %w", err)
 	}
 	defer resp.Body.Close()

@@ -231,7 +231,7 @@ func (d *demo) webhookAndApply(ctx context.Context, commit string, applied func(
 	}
 	d.step("Calling the Receiver as GitHub would: push event for %s, signed with the webhook secret (X-Hub-Signature-256)", commit[:8])
 	sent := time.Now()
-	if err := postGitHubPush(ctx, d.receiverURL+rcv.Status.WebhookPath, webhookSecret, d.repo.URL, commit); err != nil {
+	if err := postGitHubPush(ctx, d.receiverURL+rcv.Status.WebhookPath, d.webhookSecret, d.repo.URL, commit); err != nil {
 		return err
 	}
 	rev := "main@sha1:" + commit
@@ -297,7 +297,7 @@ func (d *demo) showSink(ctx context.Context) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	lines := d.sink.Lines()
-	const last = 15
+	const last = 20
 	d.step("The notification sink received %d notifications (Provider sink, Alert everything); the last %d:", len(lines), min(last, len(lines)))
 	for _, l := range lines[max(0, len(lines)-last):] {
 		fmt.Fprintf(d.o.out, "    %s\n", l)
