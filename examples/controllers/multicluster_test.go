@@ -1,5 +1,3 @@
-//go:build wip_multi
-
 package controllers_test
 
 import (
@@ -23,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -615,26 +614,36 @@ func multiClusterNoCredentials(t *testing.T, msg string, remotes []*multiCluster
 	}
 }
 
-// multiClusterDeleteAll deletes the test's Kustomizations and HelmReleases
-// and waits until their finalizers are done, so that no later test's
-// controllers reconcile them against remotes that are gone.
+// multiClusterDeleteAll deletes the test's Kustomizations and HelmReleases,
+// then its sources, and waits until their finalizers are done, so that no
+// later test's controllers reconcile them against remotes and servers that
+// are gone.
 func multiClusterDeleteAll(t *testing.T, c client.Client) {
 	t.Helper()
-	ctx := context.Background()
-	for _, obj := range []client.Object{&kustomizev1.Kustomization{}, &helmv2.HelmRelease{}} {
-		if err := c.DeleteAllOf(ctx, obj, client.InNamespace(multiClusterNamespace)); err != nil {
-			t.Errorf("deleting %T: %v", obj, err)
+	for _, kinds := range [][]client.ObjectList{
+		{&kustomizev1.KustomizationList{}, &helmv2.HelmReleaseList{}},
+		{&sourcev1.GitRepositoryList{}, &sourcev1.HelmRepositoryList{}, &sourcev1.HelmChartList{}},
+	} {
+		for _, list := range kinds {
+			if err := c.List(context.Background(), list, client.InNamespace(multiClusterNamespace)); err != nil {
+				t.Fatal(err)
+			}
+			if err := apimeta.EachListItem(list, func(o runtime.Object) error {
+				return client.IgnoreNotFound(c.Delete(context.Background(), o.(client.Object)))
+			}); err != nil {
+				t.Errorf("deleting %T: %v", list, err)
+			}
 		}
+		multiClusterPoll(t, 120*time.Second, "the test's objects deleted", func(ctx context.Context) (bool, error) {
+			for _, list := range kinds {
+				if err := c.List(ctx, list, client.InNamespace(multiClusterNamespace)); err != nil {
+					return false, err
+				}
+				if apimeta.LenList(list) > 0 {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
 	}
-	multiClusterPoll(t, 120*time.Second, "Kustomizations and HelmReleases deleted", func(ctx context.Context) (bool, error) {
-		var ks kustomizev1.KustomizationList
-		var hs helmv2.HelmReleaseList
-		if err := c.List(ctx, &ks, client.InNamespace(multiClusterNamespace)); err != nil {
-			return false, err
-		}
-		if err := c.List(ctx, &hs, client.InNamespace(multiClusterNamespace)); err != nil {
-			return false, err
-		}
-		return len(ks.Items) == 0 && len(hs.Items) == 0, nil
-	})
 }

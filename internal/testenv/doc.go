@@ -72,10 +72,12 @@
 // clients get "connection refused" on its address. Env.StartAPIServer
 // starts it again with the same arguments, so it serves the same data on
 // the same address to the same certificates, and Config, Client and the
-// kubeconfig work again unchanged (about 1 second to stop, 2 to be ready
-// again). Both work on any Env Start started, also one with a controller
-// manager and nodes, which then retry until the API server is back; Stop
-// also stops a restarted API server.
+// kubeconfig work again unchanged. Stopping takes about 1 second (at most
+// 5: with clients watching, the API server is killed after 5 seconds of
+// graceful shutdown), being ready again about 2. Both work on any Env
+// Start started, also one with a controller manager and nodes, which
+// carry on once the API server is back; Stop also stops a restarted API
+// server. Not with USE_EXISTING_CLUSTER.
 //
 //	remote, err := testenv.Start(ctx, testenv.Options{NoControllerManager: true, NoNodes: true})
 //	...

@@ -17,9 +17,11 @@ import (
 )
 
 // apiStopTimeout bounds the graceful stop of kube-apiserver before it is
-// killed; apiStartTimeout bounds its restart until /readyz answers.
+// killed (with clients watching, as kube-controller-manager's, it may
+// otherwise take half a minute); apiStartTimeout bounds its restart until
+// /readyz answers.
 const (
-	apiStopTimeout  = 30 * time.Second
+	apiStopTimeout  = 5 * time.Second
 	apiStartTimeout = 90 * time.Second
 )
 
@@ -52,7 +54,9 @@ func (e *Env) apiFile(what string) string {
 }
 
 // StopAPIServer stops kube-apiserver, as a remote cluster that goes away:
-// clients then get "connection refused" on its address. etcd keeps
+// it is sent SIGTERM, and SIGKILL if it is still running 5 seconds later,
+// and StopAPIServer returns once it has exited. Clients then get
+// "connection refused" on its address. etcd keeps
 // running with the cluster's data, the certificates and users stay valid,
 // and kube-controller-manager, kube-scheduler and kwok (when running) keep
 // retrying. StartAPIServer brings the API server back.

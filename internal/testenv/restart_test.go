@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -94,4 +95,46 @@ func TestAPIServerStopAndStart(t *testing.T) {
 		c.Close()
 		t.Errorf("%s still accepts connections after Stop", u.Host)
 	}
+}
+
+// TestAPIServerRestartKeepsControllers restarts the package's full control
+// plane: kube-controller-manager, kube-scheduler and kwok carry on, so a
+// Deployment created afterwards becomes available.
+func TestAPIServerRestartKeepsControllers(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Now()
+	if err := env.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kube-apiserver stopped in %s", time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
+	if err := env.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kube-apiserver ready again in %s", time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
+	namespace(t, "restarted")
+	replicas := int32(2)
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "restarted"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx:1.27"}}},
+			},
+		},
+	}
+	if err := env.Client.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 120*time.Second, "deployment available after the API server restart", func(ctx context.Context) (bool, error) {
+		var got appsv1.Deployment
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(d), &got); err != nil {
+			return false, err
+		}
+		return got.Status.ObservedGeneration == got.Generation && got.Status.AvailableReplicas == 2, nil
+	})
+	t.Logf("deployment available %s later", time.Since(t0).Round(time.Millisecond))
 }
