@@ -85,6 +85,24 @@
 // reconciliation (reason InitFailed) with a message naming the reference
 // and the annotation.
 //
-// Not handled yet: spec.persistentClient, ExternalArtifact chart
-// references and values files from other sources.
+// Values files from a source artifact (helm-controller #814 and #213;
+// Flux's API has no field for them): ValuesFromSourceAnnotation
+// ("gitopskit.io/values-from-source", "<Kind>/[<namespace>/]<name>" of a
+// GitRepository, OCIRepository or Bucket, the namespace defaulting to the
+// HelmRelease's) and ValuesFilesAnnotation ("gitopskit.io/values-files",
+// "<path>[,<path>...]" inside that source's artifact). The artifact is
+// downloaded and verified as a chart artifact is, the files are read
+// confined to it (helmrelease.ReadValuesFiles) and merged in order, later
+// files winning, before spec.valuesFrom and spec.values
+// (helmrelease.ValuesOptions.Files); SOPS-encrypted files are decrypted
+// as valuesFrom documents are. A new artifact of the source reconciles
+// the HelmRelease at once (and upgrades the release when the composed
+// values change). A missing file, a source without an artifact or a
+// malformed annotation fail the reconciliation (reason InitFailed) with a
+// message naming the path, the source or the annotation;
+// NoCrossNamespaceRefs refuses a source in another namespace
+// (AccessDenied).
+//
+// Not handled yet: spec.persistentClient and ExternalArtifact chart
+// references.
 package helmrelease

@@ -12,8 +12,9 @@ import (
 // CheckNamespaceRefs returns an error wrapping reconcile.ErrAccessDenied
 // that names each reference of obj to another namespace: the source of
 // spec.chart (spec.chart.spec.sourceRef), spec.chartRef and the entries
-// of spec.dependsOn and of reconcile.DependsOnAnnotation (a malformed
-// annotation is not checked here: the reconciler stalls on it first). It
+// of spec.dependsOn, reconcile.DependsOnAnnotation and
+// ValuesFromSourceAnnotation (malformed annotations are not checked here:
+// the reconciler reports them otherwise). It
 // is what Reconciler.NoCrossNamespaceRefs (Flux's
 // --no-cross-namespace-refs) refuses. spec.valuesFrom has no namespace in
 // Flux's API: values always come from the HelmRelease's own namespace.
@@ -28,6 +29,9 @@ func CheckNamespaceRefs(obj *helmv2.HelmRelease) error {
 	}
 	for i, d := range obj.Spec.DependsOn {
 		errs = append(errs, reconcile.CheckSameNamespace(fmt.Sprintf("spec.dependsOn[%d]", i), helmv2.HelmReleaseKind+"/"+d.Name, obj.Namespace, d.Namespace))
+	}
+	if ref, _, ok, err := ValuesSource(obj); ok && err == nil {
+		errs = append(errs, reconcile.CheckSameNamespace("metadata.annotations["+ValuesFromSourceAnnotation+"]", ref.Kind+"/"+ref.Name, obj.Namespace, ref.Namespace))
 	}
 	extra, _ := reconcile.ParseDependsOn(obj.GetAnnotations()[reconcile.DependsOnAnnotation])
 	for _, d := range extra {

@@ -23,6 +23,7 @@ import (
 // Field indexes on HelmReleases.
 const (
 	chartIndex     = ".metadata.chartSource"
+	valuesIndex    = ".metadata.valuesSource"
 	dependsOnIndex = ".metadata.dependsOn"
 )
 
@@ -32,7 +33,8 @@ type Options = fluxadapter.ControllerOptions
 // SetupWithManager registers the reconciler with mgr: HelmReleases are
 // reconciled when their spec or annotations change, when the artifact of
 // their chart (the HelmChart of spec.chart, the OCIRepository or HelmChart
-// of spec.chartRef) changes, and when a HelmRelease they depend on (or a
+// of spec.chartRef) or of their ValuesFromSourceAnnotation source
+// changes, and when a HelmRelease they depend on (or a
 // Kustomization of the reconcile.DependsOnAnnotation) becomes ready.
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if r.Client == nil {
@@ -50,6 +52,14 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 	}); err != nil {
 		return err
 	}
+	if err := idx.IndexField(ctx, &helmv2.HelmRelease{}, valuesIndex, func(o client.Object) []string {
+		if k := valuesSourceKey(o.(*helmv2.HelmRelease)); k != "" {
+			return []string{k}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	if err := idx.IndexField(ctx, &helmv2.HelmRelease{}, dependsOnIndex, func(o client.Object) []string {
 		return dependencyKeys(o.(*helmv2.HelmRelease))
 	}); err != nil {
@@ -63,6 +73,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 		Watches(&kustomizev1.Kustomization{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(kustomizationReady())).
 		Watches(&sourcev1.HelmChart{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.HelmChartKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
 		Watches(&sourcev1.OCIRepository{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.OCIRepositoryKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
+		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.GitRepositoryKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
+		Watches(&sourcev1.Bucket{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.BucketKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, SkipNameValidation: &opts.SkipNameValidation}).
 		Complete(r)
 }
@@ -83,9 +95,22 @@ func ChartSourceKey(obj *helmv2.HelmRelease) string {
 	return ""
 }
 
+// forChart enqueues the HelmReleases whose chart source or values source
+// (ValuesFromSourceAnnotation) is o, of kind.
 func (r *Reconciler) forChart(kind string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []ctrlreconcile.Request {
-		return r.list(ctx, client.MatchingFields{chartIndex: fmt.Sprintf("%s/%s/%s", kind, o.GetNamespace(), o.GetName())})
+		key := fmt.Sprintf("%s/%s/%s", kind, o.GetNamespace(), o.GetName())
+		reqs := r.list(ctx, client.MatchingFields{chartIndex: key})
+		seen := make(map[ctrlreconcile.Request]bool, len(reqs))
+		for _, q := range reqs {
+			seen[q] = true
+		}
+		for _, q := range r.list(ctx, client.MatchingFields{valuesIndex: key}) {
+			if !seen[q] {
+				reqs = append(reqs, q)
+			}
+		}
+		return reqs
 	}
 }
 

@@ -17,19 +17,26 @@ import (
 // HelmRelease's namespace holding SOPS keys under the key names of a
 // Kustomization's spec.decryption.secretRef ("*.agekey" age identities,
 // "*.asc" OpenPGP private keys). Values documents and Secret or ConfigMap
-// keys of spec.valuesFrom that carry SOPS metadata are then decrypted
+// keys of spec.valuesFrom, and values files of ValuesFilesAnnotation, that
+// carry SOPS metadata are then decrypted
 // before composition; without the annotation they fail the
 // reconciliation.
 const ValuesDecryptionSecretAnnotation = "gitopskit.io/values-decryption-secret"
 
-// composeValues composes the values of obj: spec.valuesFrom (decrypted
-// with the keys of ValuesDecryptionSecretAnnotation) and spec.values. The
+// composeValues composes the values of obj: the files of
+// ValuesFilesAnnotation, spec.valuesFrom (both decrypted with the keys of
+// ValuesDecryptionSecretAnnotation) and spec.values. The
 // plaintext lives only in the composed values handed to Helm; errors name
 // the reference and key, never a value.
 func (r *Reconciler) composeValues(ctx context.Context, obj *helmv2.HelmRelease) (helmrelease.ComposedValues, error) {
 	opts := helmrelease.ValuesOptions{
 		From: valuesFrom(obj), Getter: valuesGetter{reader: r.Client, namespace: obj.Namespace}, Values: obj.GetValues(),
 	}
+	files, err := r.valuesFiles(ctx, obj)
+	if err != nil {
+		return helmrelease.ComposedValues{}, err
+	}
+	opts.Files = files
 	secret := obj.GetAnnotations()[ValuesDecryptionSecretAnnotation]
 	if secret != "" {
 		dec, err := kustomization.SOPSDecryptor(ctx, r.Client, obj.Namespace, secret)
