@@ -32,30 +32,29 @@ type shardRun struct {
 	running                 *controllers.Running
 
 	mu      sync.Mutex
-	touched map[string]bool // "Kind/name" of every Event's involved object
+	touched map[string]bool // "Kind/namespace/name" of every Event's involved object
 }
 
 func (s *shardRun) record(_ context.Context, e notify.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.touched[e.InvolvedObject.Kind+"/"+e.InvolvedObject.Name] = true
+	s.touched[e.InvolvedObject.Kind+"/"+e.InvolvedObject.Namespace+"/"+e.InvolvedObject.Name] = true
 	return nil
 }
 
-func (s *shardRun) sawEventAbout(kind, name string) bool {
+func (s *shardRun) sawEventAbout(kind, ns, name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.touched[kind+"/"+name]
+	return s.touched[kind+"/"+ns+"/"+name]
 }
 
 // TestShardWatchLabelSelector runs two shards and the catch-all on one
 // control plane, as Flux's sharding guide deploys them: each GitRepository
-// and Kustomization is reconciled by its own shard only, and relabelling
-// moves it to another shard.
+// and Kustomization is reconciled by its own shard only, relabelling moves
+// it to another shard, and removing its label hands it to the catch-all.
 func TestShardWatchLabelSelector(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	const ns = "shard-test"
 	scheme, err := fluxscheme.New()
 	if err != nil {
 		t.Fatal(err)
@@ -65,9 +64,11 @@ func TestShardWatchLabelSelector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "shard-test-"}}
+	if err := c.Create(ctx, nsObj); err != nil {
 		t.Fatal(err)
 	}
+	ns := nsObj.Name
 
 	shards := []*shardRun{
 		{name: "shard1", selector: fluxscheme.ShardKeyLabel + "=shard1"},
@@ -164,10 +165,10 @@ func TestShardWatchLabelSelector(t *testing.T) {
 				t.Errorf("%s %s was written by %v, want only its shard %v", kind, name, got, want)
 			}
 			shardPoll(ctx, t, time.Minute, owner.name+" recording an Event about "+kind+" "+name, func(context.Context) (bool, string) {
-				return owner.sawEventAbout(kind, name), "none yet"
+				return owner.sawEventAbout(kind, ns, name), "none yet"
 			})
 			for _, s := range shards {
-				if s != owner && s.sawEventAbout(kind, name) {
+				if s != owner && s.sawEventAbout(kind, ns, name) {
 					t.Errorf("%s recorded an Event about %s %s, which belongs to %s", s.name, kind, name, owner.name)
 				}
 			}
@@ -205,13 +206,37 @@ func TestShardWatchLabelSelector(t *testing.T) {
 			t.Errorf("%T %s after the move was written by %v, want shard2 and never the catch-all", o, name, got)
 		}
 	}
-	if byName[""].sawEventAbout(kustomizev1.KustomizationKind, "apps-shard1") ||
-		byName[""].sawEventAbout(sourcev1.GitRepositoryKind, "repo-shard1") {
+	if byName[""].sawEventAbout(kustomizev1.KustomizationKind, ns, "apps-shard1") ||
+		byName[""].sawEventAbout(sourcev1.GitRepositoryKind, ns, "repo-shard1") {
 		t.Error("the catch-all recorded an Event about an object that only moved between shards")
 	}
-	// The untouched shard2 pair stays where it was: shard1 never saw it.
-	if byName["shard1"].sawEventAbout(sourcev1.GitRepositoryKind, "repo-shard2") {
-		t.Error("shard1 recorded an Event about shard2's GitRepository")
+
+	// Removing the label hands shard2's own pair to the catch-all.
+	third := "main@sha1:" + repo.Commit("shard2's ConfigMap changes", map[string]string{
+		"shard2/cm.yaml": shardConfigMap(ns, "shard2", "3"),
+	})
+	for _, o := range []client.Object{
+		&kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: "apps-shard2", Namespace: ns}},
+		&sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Name: "repo-shard2", Namespace: ns}},
+	} {
+		patch := []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:null}}}`, fluxscheme.ShardKeyLabel))
+		if err := c.Patch(ctx, o, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shardWaitArtifact(ctx, t, c, ns, "repo-shard2", byName[""], third)
+	shardWaitApplied(ctx, t, c, ns, "apps-shard2", third)
+	shardWaitConfigMap(ctx, t, c, ns, "cm-shard2", "3")
+	var k kustomizev1.Kustomization
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "apps-shard2"}, &k); err != nil {
+		t.Fatal(err)
+	}
+	if got := shardManagers(&k); !slices.Contains(got, byName[""].manager) || slices.Contains(got, byName["shard1"].manager) {
+		t.Errorf("Kustomization apps-shard2 after losing its label was written by %v, want the catch-all and never shard1", got)
+	}
+	if byName["shard1"].sawEventAbout(sourcev1.GitRepositoryKind, ns, "repo-shard2") ||
+		byName["shard1"].sawEventAbout(kustomizev1.KustomizationKind, ns, "apps-shard2") {
+		t.Error("shard1 recorded an Event about shard2's objects")
 	}
 }
 
