@@ -30,6 +30,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -41,6 +42,7 @@ import (
 	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/examples/notification"
 	"github.com/gitopskit/gitopskit/internal/testbin"
+	"github.com/gitopskit/gitopskit/internal/testenv"
 	"github.com/gitopskit/gitopskit/source/git/gittest"
 	"github.com/gitopskit/gitopskit/source/helm/helmtest"
 	"github.com/gitopskit/gitopskit/source/oci"
@@ -328,6 +330,40 @@ func TestFluxCLI(t *testing.T) {
 		f.check(t, fluxCLICase{code: 1, args: []string{"reconcile", "kustomization", "broken", "-n", ns, "--timeout", "5s"}, want: []string{
 			`^◎ waiting for Kustomization reconciliation$`, `^✗ context deadline exceeded$`}})
 
+		fluxCLIWait(t, "HelmRelease db stalled", func() bool {
+			var hr helmv2.HelmRelease
+			_ = f.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "db"}, &hr)
+			return apimeta.IsStatusConditionTrue(hr.Status.Conditions, meta.StalledCondition)
+		})
+		// A stalled release: a plain reconcile request does not retry it
+		// (the CLI reports the stall); --reset clears the failure counters,
+		// so the controller tries again (an upgrade of the failed release).
+		f.check(t, fluxCLICase{args: []string{"get", "helmreleases", "db", "-n", ns}, want: []string{
+			`^db\s+1\.0\.0\s+False\s+False\s+Failed to install after 1 attempt\(s\): exceeded maximum retries: cannot remediate failed release\s*$`}})
+		f.check(t, fluxCLICase{code: 1, args: []string{"reconcile", "helmrelease", "db", "-n", ns}, want: []string{
+			`^◎ waiting for HelmRelease reconciliation$`, `^✗ Failed to install after 1 attempt\(s\)`}})
+		var db helmv2.HelmRelease
+		if err := f.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "db"}, &db); err != nil {
+			t.Fatal(err)
+		}
+		if l := db.Status.History.Latest(); l == nil || l.Version != 1 || db.Status.InstallFailures != 1 {
+			t.Errorf("HelmRelease db after a plain reconcile: latest release %+v, installFailures %d; want release 1 and no retry", l, db.Status.InstallFailures)
+		}
+		f.check(t, fluxCLICase{code: 1, args: []string{"reconcile", "helmrelease", "db", "--reset", "-n", ns}, want: []string{
+			`^✗ Failed to upgrade after 1 attempt\(s\)`}})
+		if err := f.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "db"}, &db); err != nil {
+			t.Fatal(err)
+		}
+		if l := db.Status.History.Latest(); l == nil || l.Version != 2 || l.Status != "failed" || db.Status.InstallFailures != 0 ||
+			db.Status.UpgradeFailures != 1 || db.Status.LastHandledResetAt != db.Annotations[helmv2.ResetRequestAnnotation] {
+			t.Errorf("HelmRelease db after reconcile --reset: latest release %+v, failures install %d upgrade %d, lastHandledResetAt %q",
+				l, db.Status.InstallFailures, db.Status.UpgradeFailures, db.Status.LastHandledResetAt)
+		}
+		f.check(t, fluxCLICase{eventually: true, args: []string{"events", "--for", "HelmRelease/db", "-n", ns}, want: []string{
+			`^\S+\s+Warning\s+InstallFailed\s+HelmRelease/db\s+Helm install failed for release fluxcli/db\.v1 with chart app@1\.0\.0: .*Job/fluxcli/db-migrate`,
+			`^\S+\s+Warning\s+UpgradeFailed\s+HelmRelease/db\s+Helm upgrade failed for release fluxcli/db\.v2 with chart app@1\.0\.0: `,
+		}})
+
 		// A suspended Kustomization does not follow its source; resumed, it
 		// applies the source's latest revision.
 		f.check(t, fluxCLICase{args: []string{"suspend", "kustomization", "apps", "-n", ns}, want: []string{`^✔ kustomization suspended$`}})
@@ -356,7 +392,7 @@ func TestFluxCLI(t *testing.T) {
 			{args: []string{"stats", "-A"}, want: []string{
 				`^RECONCILERS\s+RUNNING\s+FAILING\s+SUSPENDED\s+STORAGE`,
 				`^GitRepository\s+1\s+0\s+0\s+\d+ B\s*$`, `^Kustomization\s+3\s+1\s+0\s+-\s*$`,
-				`^HelmRelease\s+1\s+0\s+0\s+-\s*$`, `^ImagePolicy\s+1\s+0\s+0\s+-\s*$`}},
+				`^HelmRelease\s+2\s+1\s+0\s+-\s*$`, `^ImagePolicy\s+1\s+0\s+0\s+-\s*$`}},
 		} {
 			f.check(t, c)
 		}
@@ -592,7 +628,30 @@ spec:
 	charts := helmtest.New(t)
 	if _, err := charts.AddChart(map[string]string{
 		"Chart.yaml":  "apiVersion: v2\nname: app\nversion: 1.0.0\nappVersion: \"1.0\"\n",
-		"values.yaml": "greeting: hello\n",
+		"values.yaml": "greeting: hello\nhook: \"\"\n",
+		// A pre-install hook whose Job fails (testenv.FailAnnotation)
+		// when hook is set.
+		"templates/hook.yaml": `{{- if .Values.hook }}
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .Release.Name }}-migrate
+  annotations:
+    helm.sh/hook: pre-install,pre-upgrade
+    helm.sh/hook-delete-policy: before-hook-creation
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      annotations:
+        ` + testenv.FailAnnotation + `: {{ .Values.hook | quote }}
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: migrate
+        image: migrate:1.0
+{{- end }}
+`,
 		"templates/configmap.yaml": `apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -648,6 +707,12 @@ data:
 			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "fleet"}}},
 		&helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: helmv2.HelmReleaseSpec{
 			Interval: hour, Timeout: &metav1.Duration{Duration: time.Minute},
+			Chart: &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{
+				Chart: "app", SourceRef: helmv2.CrossNamespaceObjectReference{Kind: sourcev1.HelmRepositoryKind, Name: "charts"}}}}},
+		// A release whose install fails; with no retries it stalls.
+		&helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Name: "db"}, Spec: helmv2.HelmReleaseSpec{
+			Interval: hour, Timeout: &metav1.Duration{Duration: time.Minute},
+			Values: &apiextensionsv1.JSON{Raw: []byte(`{"hook":"no database"}`)},
 			Chart: &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{
 				Chart: "app", SourceRef: helmv2.CrossNamespaceObjectReference{Kind: sourcev1.HelmRepositoryKind, Name: "charts"}}}}},
 		&imagev1.ImageRepository{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: imagev1.ImageRepositorySpec{
