@@ -158,3 +158,21 @@ func TestDemoAgainstKubeconfig(t *testing.T) {
 		t.Errorf("Secret %s left behind", s.Name)
 	}
 }
+
+// TestDemoShortRevision checks the revisions of the status table: digests
+// shortened as the flux CLI prints them, other values left alone.
+func TestDemoShortRevision(t *testing.T) {
+	for in, want := range map[string]string{
+		"main@sha1:0123456789abcdef0123456789abcdef01234567": "main@sha1:01234567",
+		"latest@sha256:" + strings.Repeat("ab", 32):          "latest@sha256:abababab",
+		"sha256:" + strings.Repeat("cd", 32):                 "sha256:cdcdcdcd",
+		"sha1:0123456789abcdef0123456789abcdef01234567":      "sha1:01234567",
+		"edge-proxy:1.1.0":                                   "edge-proxy:1.1.0",
+		"1.0.0 (v1)":                                         "1.0.0 (v1)",
+		"":                                                   "",
+	} {
+		if got := shortRevision(in); got != want {
+			t.Errorf("shortRevision(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
