@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -22,6 +24,7 @@ import (
 	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/notify"
 	"github.com/gitopskit/gitopskit/source/git/gittest"
+	"github.com/gitopskit/gitopskit/source/helm/helmtest"
 )
 
 // shardRun is one controllers.Start of the sharding test: its selector,
@@ -55,50 +58,11 @@ func (s *shardRun) sawEventAbout(kind, ns, name string) bool {
 func TestShardWatchLabelSelector(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	scheme, err := fluxscheme.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// env.Client knows only built-in kinds.
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "shard-test-"}}
-	if err := c.Create(ctx, nsObj); err != nil {
-		t.Fatal(err)
-	}
-	ns := nsObj.Name
-
+	c, ns := shardSetup(ctx, t)
 	shards := []*shardRun{
-		{name: "shard1", selector: fluxscheme.ShardKeyLabel + "=shard1"},
-		{name: "shard2", selector: fluxscheme.ShardKeyLabel + "=shard2"},
-		{name: "catchall", selector: "!" + fluxscheme.ShardKeyLabel},
-	}
-	for _, s := range shards {
-		s.manager = "gitopskit-shard-" + s.name
-		s.touched = map[string]bool{}
-		cfg := rest.CopyConfig(env.Config)
-		// The API server names the field manager of a write without one
-		// after the user agent: each shard's writes are told apart in
-		// managedFields.
-		cfg.UserAgent = s.manager + "/test"
-		r, err := controllers.Start(ctx, controllers.Config{
-			REST:               cfg,
-			StoreDir:           t.TempDir(),
-			WatchLabelSelector: s.selector,
-			SkipNameValidation: true,
-			Notify:             notify.RecorderFunc(s.record),
-		})
-		if err != nil {
-			t.Fatalf("starting %s: %v", s.name, err)
-		}
-		s.running = r
-		t.Cleanup(func() {
-			if err := r.Stop(); err != nil {
-				t.Errorf("stopping %s: %v", s.name, err)
-			}
-		})
+		shardStart(ctx, t, "shard1", fluxscheme.ShardKeyLabel+"=shard1"),
+		shardStart(ctx, t, "shard2", fluxscheme.ShardKeyLabel+"=shard2"),
+		shardStart(ctx, t, "catchall", "!"+fluxscheme.ShardKeyLabel),
 	}
 	byName := map[string]*shardRun{"shard1": shards[0], "shard2": shards[1], "": shards[2]}
 
@@ -240,6 +204,93 @@ func TestShardWatchLabelSelector(t *testing.T) {
 	}
 }
 
+// TestShardHelmRelease shards a HelmRelease with its HelmRepository: the
+// HelmChart it creates carries the shard label of spec.chart.metadata, so
+// the same shard builds the chart and installs it, and the catch-all never
+// touches any of the three.
+func TestShardHelmRelease(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c, ns := shardSetup(ctx, t)
+	shard1 := shardStart(ctx, t, "shard1", fluxscheme.ShardKeyLabel+"=shard1")
+	catchAll := shardStart(ctx, t, "catchall", "!"+fluxscheme.ShardKeyLabel)
+
+	charts := helmtest.New(t)
+	if _, err := charts.AddChart(map[string]string{
+		"Chart.yaml":        "apiVersion: v2\nname: cm\nversion: 0.1.0\n",
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  value: {{ .Values.value | quote }}\n",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{fluxscheme.ShardKeyLabel: "shard1"}
+	hr := &helmv2.HelmRelease{
+		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns, Labels: labels},
+		Spec: helmv2.HelmReleaseSpec{
+			Interval: metav1.Duration{Duration: 10 * time.Minute},
+			Chart: &helmv2.HelmChartTemplate{
+				ObjectMeta: &helmv2.HelmChartTemplateObjectMeta{Labels: labels},
+				Spec: helmv2.HelmChartTemplateSpec{
+					Chart: "cm", Version: "0.1.0",
+					SourceRef: helmv2.CrossNamespaceObjectReference{Kind: sourcev1.HelmRepositoryKind, Name: "charts"},
+				},
+			},
+			Values: &apiextensionsv1.JSON{Raw: []byte(`{"value":"sharded"}`)},
+		},
+	}
+	for _, o := range []client.Object{
+		&sourcev1.HelmRepository{
+			ObjectMeta: metav1.ObjectMeta{Name: "charts", Namespace: ns, Labels: labels},
+			Spec:       sourcev1.HelmRepositorySpec{URL: charts.URL, Interval: metav1.Duration{Duration: 10 * time.Minute}},
+		},
+		hr,
+	} {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	chartName := hr.GetHelmChartName()
+	shardPoll(ctx, t, 2*time.Minute, "HelmChart "+chartName+" stored by shard1", func(ctx context.Context) (bool, string) {
+		var hc sourcev1.HelmChart
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: chartName}, &hc); err != nil {
+			return false, err.Error()
+		}
+		if a := hc.Status.Artifact; a != nil {
+			return strings.HasPrefix(a.URL, shard1.running.StoreURL+"/"), "artifact at " + a.URL
+		}
+		return false, fmt.Sprintf("labels %v, no artifact; conditions %v", hc.Labels, hc.Status.Conditions)
+	})
+	shardPoll(ctx, t, 2*time.Minute, "HelmRelease app Ready", func(ctx context.Context) (bool, string) {
+		var got helmv2.HelmRelease
+		if err := c.Get(ctx, client.ObjectKeyFromObject(hr), &got); err != nil {
+			return false, err.Error()
+		}
+		cond := apimeta.FindStatusCondition(got.Status.Conditions, meta.ReadyCondition)
+		return cond != nil && cond.Status == metav1.ConditionTrue && cond.ObservedGeneration == got.Generation, fmt.Sprintf("Ready %+v", cond)
+	})
+	shardWaitConfigMap(ctx, t, c, ns, "app", "sharded")
+
+	for _, o := range []client.Object{
+		&sourcev1.HelmRepository{ObjectMeta: metav1.ObjectMeta{Name: "charts", Namespace: ns}},
+		&sourcev1.HelmChart{ObjectMeta: metav1.ObjectMeta{Name: chartName, Namespace: ns}},
+		&helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}},
+	} {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := shardManagers(o), []string{shard1.manager}; !slices.Equal(got, want) {
+			t.Errorf("%T %s was written by %v, want only %v", o, o.GetName(), got, want)
+		}
+	}
+	for _, kind := range []string{sourcev1.HelmRepositoryKind, sourcev1.HelmChartKind, helmv2.HelmReleaseKind} {
+		for _, name := range []string{"charts", chartName, "app"} {
+			if catchAll.sawEventAbout(kind, ns, name) {
+				t.Errorf("the catch-all recorded an Event about %s %s", kind, name)
+			}
+		}
+	}
+}
+
 // TestShardInvalidWatchLabelSelector checks that Start refuses a selector
 // Flux's --watch-label-selector would refuse, naming it.
 func TestShardInvalidWatchLabelSelector(t *testing.T) {
@@ -259,6 +310,53 @@ func TestShardInvalidWatchLabelSelector(t *testing.T) {
 			t.Errorf("Start with WatchLabelSelector %q: error %q does not name the option and the selector", sel, msg)
 		}
 	}
+}
+
+// shardSetup returns a client that knows Flux's kinds (env.Client knows
+// only built-in ones) and a new namespace for the test's objects.
+func shardSetup(ctx context.Context, t *testing.T) (client.Client, string) {
+	t.Helper()
+	scheme, err := fluxscheme.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "shard-test-"}}
+	if err := c.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	return c, ns.Name
+}
+
+// shardStart starts the controllers with selector, stopped when the test
+// ends. Their writes carry the field manager "gitopskit-shard-<name>": the
+// API server names the manager of a write without one after the user
+// agent, so each shard's writes are told apart in managedFields.
+func shardStart(ctx context.Context, t *testing.T, name, selector string) *shardRun {
+	t.Helper()
+	s := &shardRun{name: name, selector: selector, manager: "gitopskit-shard-" + name, touched: map[string]bool{}}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.UserAgent = s.manager + "/test"
+	r, err := controllers.Start(ctx, controllers.Config{
+		REST:               cfg,
+		StoreDir:           t.TempDir(),
+		WatchLabelSelector: selector,
+		SkipNameValidation: true,
+		Notify:             notify.RecorderFunc(s.record),
+	})
+	if err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	s.running = r
+	t.Cleanup(func() {
+		if err := r.Stop(); err != nil {
+			t.Errorf("stopping %s: %v", name, err)
+		}
+	})
+	return s
 }
 
 // shardSuffix names the objects of a shard key; "none" for the unlabelled.
