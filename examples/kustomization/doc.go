@@ -22,6 +22,10 @@
 // it (reason InvalidDependsOn, naming the entry); NoCrossNamespaceRefs
 // refuses entries in other namespaces (AccessDenied).
 //
+// SOPSDecryptor builds the decryptor of spec.decryption.secretRef; the
+// HelmRelease controller (examples/helmrelease) uses it for its
+// SOPS-encrypted values too, so both read keys from a Secret the same way.
+//
 // Status follows Flux: inventory, lastAppliedRevision,
 // lastAttemptedRevision, lastHandledReconcileAt, observedGeneration and the
 // Ready, Reconciling, Stalled and Healthy conditions with Flux's reasons;
