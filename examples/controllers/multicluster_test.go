@@ -189,13 +189,15 @@ func TestMultiCluster(t *testing.T) {
 				if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 					return false, err
 				}
+				// Ready=False may first report something else; the
+				// retries meet the refusal.
 				ready := apimeta.FindStatusCondition(multiClusterConditions(obj), meta.ReadyCondition)
 				if ready == nil || ready.Status != metav1.ConditionFalse {
 					return false, nil
 				}
 				msg = ready.Message
-				return true, nil
-			})
+				return strings.Contains(msg, "forbidden"), nil
+			}, func() string { return "last Ready=False message: " + msg })
 			t.Logf("%s: %s", what, msg)
 			if !strings.Contains(msg, "forbidden") || !strings.Contains(msg, user) {
 				t.Errorf("%s: message %q does not say that %s is forbidden", what, msg, user)
@@ -272,7 +274,7 @@ func TestMultiCluster(t *testing.T) {
 			}
 			return strings.Contains(kMsg, "connection refused") && strings.Contains(hMsg, "connection refused") &&
 				strings.Contains(uiMsg, "connection refused"), nil
-		})
+		}, func() string { return fmt.Sprintf("last messages %q, %q, %q", kMsg, hMsg, uiMsg) })
 		t.Logf("Kustomization with a password in its server URL: %s", uiMsg)
 		if strings.Contains(uiMsg, multiClusterURLPassword) {
 			t.Errorf("the message shows the password of the kubeconfig's server URL: %q", uiMsg)
@@ -304,11 +306,16 @@ func TestMultiCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("%s's API server ready again after %s", down.name, time.Since(back).Round(time.Millisecond))
-		multiClusterPoll(t, 90*time.Second, down.name+"'s Kustomization and HelmRelease Ready again", func(ctx context.Context) (bool, error) {
+		// Both retry every multiClusterRetry on their own: 25 seconds is
+		// ample, and shorter than the HelmRelease controller's default
+		// retry interval (30 s) that applies when RetryOnFailure's
+		// interval is ignored.
+		var k, h metav1.Condition
+		multiClusterPoll(t, 25*time.Second, down.name+"'s Kustomization and HelmRelease Ready again", func(ctx context.Context) (bool, error) {
 			multiClusterOthersReady(ctx, t, c, others)
-			k, h := multiClusterReady(ctx, t, c, down.name)
+			k, h = multiClusterReady(ctx, t, c, down.name)
 			return k.Status == metav1.ConditionTrue && h.Status == metav1.ConditionTrue, nil
-		})
+		}, func() string { return fmt.Sprintf("Ready %s %q and %s %q", k.Status, k.Message, h.Status, h.Message) })
 		t.Logf("%s converged %s after its API server was started again (retryInterval %s, interval %s)",
 			down.name, time.Since(back).Round(time.Millisecond), multiClusterRetry, multiClusterInterval)
 		multiClusterCheckRemote(t, down)
@@ -340,11 +347,16 @@ func multiClusterCreate(t *testing.T, c client.Client, obj client.Object) {
 	}
 }
 
-func multiClusterPoll(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
+// multiClusterPoll polls cond until it holds, failing the test after
+// timeout with what and, when given, what detail says then.
+func multiClusterPoll(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error), detail ...func() string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, cond); err != nil {
+		for _, d := range detail {
+			what += "; " + d()
+		}
 		t.Fatalf("%s: %v", what, err)
 	}
 }

@@ -61,7 +61,7 @@
 // A test that needs further clusters (remote clusters reached through a
 // kubeconfig, for example) starts them with Start as well:
 // Options{NoControllerManager: true, NoNodes: true} runs etcd and
-// kube-apiserver only, which is ready in about 2.5 seconds on two cores.
+// kube-apiserver only, which is ready in 2 to 4 seconds on two cores.
 // Nothing then finalizes namespaces, collects garbage or runs Pods, which
 // objects such as ConfigMaps, Secrets, RBAC and CRDs do not need. The
 // file at KubeconfigPath embeds the CA and a client certificate of a
