@@ -116,7 +116,9 @@ type PackResult struct {
 // Compression runs in parallel on fixed 1 MiB blocks of the tar stream
 // (github.com/klauspost/pgzip), so packing scales with the CPUs while the
 // output stays one standard gzip member and memory stays bounded (a few
-// MiB per CPU, at most eight blocks in flight). The bytes depend on the
+// MiB per CPU, at most eight blocks in flight). A tar stream shorter than
+// one block is compressed as the single block it is, with buffers sized
+// to it, so packing a small tree costs little memory. The bytes depend on the
 // content and the level only, never on the number of CPUs; a different
 // release of the compressor may still compress differently, so compare
 // digests made by the same build.
@@ -151,15 +153,7 @@ func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackR
 	// each primed with the last 32 KiB of the block before it. Where the
 	// blocks start depends only on the byte count, so the output stays a
 	// function of the content, and it is one standard gzip member.
-	gw, err := pgzip.NewWriterLevel(cw, level)
-	if err != nil {
-		return PackResult{}, fmt.Errorf("pack: %w", err)
-	}
-	if err := gw.SetConcurrency(packBlockSize, packBlocks()); err != nil {
-		return PackResult{}, fmt.Errorf("pack: %w", err)
-	}
-	// Written as is: the zero time.Time would become a date in 2042.
-	gw.ModTime = time.Unix(0, 0)
+	gw := &gzipSpill{w: cw, level: level}
 	p := &packer{
 		ctx: ctx, tw: tar.NewWriter(gw), filter: opts.Filter, buf: make([]byte, 64<<10),
 		resolve: opts.Symlinks == ResolveSymlinks, realRoot: realRoot,
@@ -346,4 +340,73 @@ func (c *countWriter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
 	c.n += int64(n)
 	return n, err
+}
+
+// smallBlockMin is the smallest block size gzipSpill gives a short stream
+// (pgzip wants more than its 16 KiB dictionary tail).
+const smallBlockMin = 64 << 10
+
+// gzipSpill compresses a tar stream into one gzip member in pgzip's fixed
+// packBlockSize blocks. It holds the stream in memory until it reaches one
+// block: a longer stream then goes to a writer with packBlockSize blocks,
+// while a shorter one is compressed at Close by a writer whose block is
+// just larger than the stream. Either way the stream is one block or is
+// cut at the same multiples of packBlockSize, so the bytes are those of a
+// packBlockSize writer; only the buffers of a short stream are smaller
+// (pgzip allocates two blocks and more per writer).
+type gzipSpill struct {
+	w     io.Writer
+	level int
+	buf   []byte
+	gw    *pgzip.Writer
+}
+
+func newPackWriter(w io.Writer, level, blockSize, blocks int) (*pgzip.Writer, error) {
+	gw, err := pgzip.NewWriterLevel(w, level)
+	if err != nil {
+		return nil, err
+	}
+	if err := gw.SetConcurrency(blockSize, blocks); err != nil {
+		return nil, err
+	}
+	// Written as is: the zero time.Time would become a date in 2042.
+	gw.ModTime = time.Unix(0, 0)
+	return gw, nil
+}
+
+func (s *gzipSpill) Write(p []byte) (int, error) {
+	if s.gw != nil {
+		return s.gw.Write(p)
+	}
+	if len(s.buf)+len(p) < packBlockSize {
+		s.buf = append(s.buf, p...)
+		return len(p), nil
+	}
+	gw, err := newPackWriter(s.w, s.level, packBlockSize, packBlocks())
+	if err != nil {
+		return 0, err
+	}
+	s.gw = gw
+	if _, err := gw.Write(s.buf); err != nil {
+		return 0, err
+	}
+	s.buf = nil
+	return gw.Write(p)
+}
+
+// Close compresses what is held and ends the gzip member.
+func (s *gzipSpill) Close() error {
+	if s.gw == nil {
+		gw, err := newPackWriter(s.w, s.level, max(len(s.buf)+1, smallBlockMin), 1)
+		if err != nil {
+			return err
+		}
+		s.gw = gw
+		if _, err := gw.Write(s.buf); err != nil {
+			_ = gw.Close()
+			return err
+		}
+		s.buf = nil
+	}
+	return s.gw.Close()
 }

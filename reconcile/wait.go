@@ -21,6 +21,9 @@ type WaitOptions struct {
 	// Timeout bounds the wait; 0 means five minutes.
 	Timeout time.Duration
 	// Interval is the poll interval; 0 means the Manager's PollInterval.
+	// The first polls come sooner, so that objects that become ready
+	// quickly are seen quickly: a tenth of a second apart, the gap doubling
+	// every four polls until it reaches Interval.
 	Interval time.Duration
 	// NoFailFast keeps waiting for the other objects after one failed
 	// (the wait still ends once every object is Current or Failed).
@@ -100,40 +103,58 @@ func (m *Manager) Wait(ctx context.Context, inv Inventory, opts WaitOptions) err
 	set, idx := refsToSet(refs)
 	pctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	events := m.poller.Poll(pctx, set, polling.PollOptions{PollInterval: opts.Interval})
 	last := make(map[object.ObjMetadata]*event.ResourceStatus, len(set))
 	var pollErr error
-	done := false
-	for ev := range events {
-		switch ev.Type {
-		case event.ErrorEvent:
-			pollErr = ev.Error
-			cancel()
-		case event.ResourceUpdateEvent:
-			if ev.Resource == nil {
-				continue
-			}
-			last[ev.Resource.Identifier] = ev.Resource
-			current, failed, terminal := 0, 0, true
-			for _, id := range set {
-				rs := last[id]
-				switch {
-				case rs == nil:
-					terminal = false
-				case rs.Status == status.CurrentStatus:
-					current++
-				case rs.Status == status.FailedStatus:
-					failed++
-				default:
-					terminal = false
+	done, stop := false, false
+	for _, phase := range pollPhases(opts.Interval) {
+		phctx, phcancel := pctx, context.CancelFunc(func() {})
+		if phase.duration > 0 {
+			phctx, phcancel = context.WithTimeout(pctx, phase.duration)
+		}
+		events := m.poller.Poll(phctx, set, polling.PollOptions{PollInterval: phase.interval})
+		for ev := range events {
+			switch ev.Type {
+			case event.ErrorEvent:
+				if phase.duration > 0 && pctx.Err() == nil {
+					// Ending a phase fails the request in flight (client
+					// rate limiters even fail one that would end after
+					// the deadline); other errors also end the phase
+					// early, and the last phase reports them.
+					continue
+				}
+				pollErr, stop = ev.Error, true
+				cancel()
+			case event.ResourceUpdateEvent:
+				if ev.Resource == nil {
+					continue
+				}
+				last[ev.Resource.Identifier] = ev.Resource
+				current, failed, terminal := 0, 0, true
+				for _, id := range set {
+					rs := last[id]
+					switch {
+					case rs == nil:
+						terminal = false
+					case rs.Status == status.CurrentStatus:
+						current++
+					case rs.Status == status.FailedStatus:
+						failed++
+					default:
+						terminal = false
+					}
+				}
+				if current == len(set) {
+					done = true
+					cancel()
+				} else if (failed > 0 && !opts.NoFailFast) || terminal {
+					stop = true
+					cancel()
 				}
 			}
-			if current == len(set) {
-				done = true
-				cancel()
-			} else if (failed > 0 && !opts.NoFailFast) || terminal {
-				cancel()
-			}
+		}
+		phcancel()
+		if done || stop || pctx.Err() != nil {
+			break
 		}
 	}
 	if done {
@@ -174,4 +195,23 @@ func (m *Manager) Wait(ctx context.Context, inv Inventory, opts WaitOptions) err
 	}
 	sort.Slice(he.Objects, func(i, j int) bool { return he.Objects[i].Ref.ID() < he.Objects[j].Ref.ID() })
 	return he
+}
+
+// pollPhase is a stretch of a wait polled at one interval; a zero duration
+// lasts until the wait ends.
+type pollPhase struct {
+	interval, duration time.Duration
+}
+
+// firstPollInterval is the gap between a wait's first polls.
+const firstPollInterval = 100 * time.Millisecond
+
+// pollPhases returns the phases of a wait polling at interval: four polls
+// at firstPollInterval, four at twice that, and so on, then interval.
+func pollPhases(interval time.Duration) []pollPhase {
+	var out []pollPhase
+	for d := firstPollInterval; d < interval; d *= 2 {
+		out = append(out, pollPhase{interval: d, duration: 4 * d})
+	}
+	return append(out, pollPhase{interval: interval})
 }
