@@ -15,11 +15,13 @@
 // not timed); the release storage stays in the HelmReleases' namespace,
 // as Flux's default.
 //
-// The reference measured in the same run is `helm upgrade --install
-// --wait` of the same chart, one release after another (first N only,
-// 20 releases), and Flux's published figure is printed as the anchor.
+// The references measured in the same run are `kubectl apply
+// --server-side` of the same 4N rendered objects (other names, one file,
+// every N) and `helm upgrade --install --wait` of the same chart, one
+// release after another (first N only, 20 releases); Flux v2.9's
+// published row is printed next to ours.
 //
-// Usage: go run ./examples/benchcmd/helmscale [-n 100,500,1000] [-timeout 10m] [-concurrency 20]
+// Usage: go run ./examples/benchcmd/helmscale [-n 100,500,1000] [-timeout 10m] [-concurrency 20] [-rows FILE]
 //
 // -cpuprofile and -memprofile apply to a child run (-child N): the heap
 // profile is written once all N are Ready.
@@ -61,13 +63,18 @@ type result struct {
 	N          int           `json:"n"`
 	Ready      time.Duration `json:"ready"`
 	PeakRSSKiB int64         `json:"peakRSSKiB"`
+	// PeakAnonKiB is the sampled peak of anonymous memory.
+	PeakAnonKiB int64 `json:"peakAnonKiB"`
 	// BaseRSSKiB is VmHWM before the HelmReleases are created: control
 	// plane client, chart repository, controllers started and the chart
 	// artifact ready.
 	BaseRSSKiB int64 `json:"baseRSSKiB"`
 	// Helm is the time of HelmReleases sequential `helm upgrade --install
 	// --wait` runs, when measured.
-	Helm         time.Duration `json:"helm,omitempty"`
+	Helm time.Duration `json:"helm,omitempty"`
+	// Kubectl is the time of `kubectl apply --server-side` of the same
+	// objects the releases install.
+	Kubectl      time.Duration `json:"kubectl,omitempty"`
 	HelmReleases int           `json:"helmReleases,omitempty"`
 	Err          string        `json:"err,omitempty"`
 }
@@ -89,6 +96,7 @@ func main() {
 	concurrency := flag.Int("concurrency", 20, "parallel HelmRelease reconciles")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of a -child run to this file")
 	memProfile := flag.String("memprofile", "", "write a heap profile of a -child run to this file once all are Ready")
+	rows := flag.String("rows", "", "append the measured rows (JSON lines) to this file, for the table command")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -107,13 +115,13 @@ func main() {
 		_ = json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	if err := parent(*ns, *concurrency, *timeout); err != nil {
+	if err := parent(*ns, *rows, *concurrency, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "helmscale:", err)
 		os.Exit(1)
 	}
 }
 
-func parent(list string, concurrency int, timeout time.Duration) error {
+func parent(list, rowsFile string, concurrency int, timeout time.Duration) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -163,14 +171,14 @@ func parent(list string, concurrency int, timeout time.Duration) error {
 				r.HelmReleases, r.Helm.Round(100*time.Millisecond), per.Round(time.Millisecond), r.N, (r.Ready / time.Duration(r.N)).Round(time.Millisecond))
 		}
 	}
+	rows := make([]benchproc.Row, 0, len(results))
 	for _, r := range results {
-		if r.N == 1000 {
-			anchor := 4*time.Minute + 39*time.Second
-			fmt.Printf("anchor, published (not measured here): Flux v2.9, 1000 HelmReleases Ready in 4m39s, helm-controller 361 MiB (16-core runner)\n")
-			fmt.Printf("  ours/anchor: time %.2f, memory %.2f (target: < 2m, < 250 MiB)\n", r.Ready.Seconds()/anchor.Seconds(), float64(r.PeakRSSKiB)/1024/361)
-		}
+		rows = append(rows, benchproc.Row{Kind: "HelmRelease", N: r.N, Ready: r.Ready, PeakRSSKiB: r.PeakRSSKiB, PeakAnonKiB: r.PeakAnonKiB, Kubectl: r.Kubectl,
+			KubectlWhat: "the same 4N objects the releases install, rendered (other names, one file; no release storage)"})
 	}
-	return nil
+	fmt.Println()
+	benchproc.PrintTable(os.Stdout, rows)
+	return benchproc.AppendRows(rowsFile, rows...)
 }
 
 // measure runs one child measurement; errors are reported in the result.
@@ -184,7 +192,9 @@ func measure(n, concurrency int, timeout time.Duration, withHelm bool) result {
 
 func measureErr(n, concurrency int, timeout time.Duration, withHelm bool) (result, error) {
 	res := result{N: n}
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	peakAnon := benchproc.PeakAnon(ctx, 100*time.Millisecond)
 	logf.SetLogger(logr.Discard())
 	scheme, err := fluxscheme.New()
 	if err != nil {
@@ -300,6 +310,10 @@ func measureErr(n, concurrency int, timeout time.Duration, withHelm bool) (resul
 	}
 	res.Ready = time.Since(start)
 	if res.PeakRSSKiB, err = benchproc.PeakRSS(); err != nil {
+		return res, err
+	}
+	res.PeakAnonKiB = peakAnon()
+	if res.Kubectl, err = kubectlApply(env.KubeconfigPath, work, n); err != nil {
 		return res, err
 	}
 	if withHelm {
@@ -434,4 +448,35 @@ func helmInstall(kubeconfig, work string, n int) (time.Duration, error) {
 		}
 	}
 	return time.Since(start), nil
+}
+
+// kubectlApply times `kubectl apply --server-side` of the objects n
+// releases of the chart install, rendered with other names into one file
+// and one namespace.
+func kubectlApply(kubeconfig, work string, n int) (time.Duration, error) {
+	kubectl, err := testbin.Path("kubectl")
+	if err != nil {
+		return 0, err
+	}
+	const refNamespace = "kubectl-reference"
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n---\n", refNamespace)
+	files := chart()
+	for i := range n {
+		name := fmt.Sprintf("ref-%04d", i)
+		for _, f := range []string{"templates/serviceaccount.yaml", "templates/service.yaml", "templates/ingress.yaml", "templates/deployment.yaml"} {
+			doc := strings.NewReplacer(
+				"{{ .Release.Name }}", name, "{{ .Values.app }}", name, "{{ .Values.port }}", "80",
+				"{{ .Values.replicas }}", "0", "{{ .Values.image }}", "nginx:1.27",
+				"metadata:\n  name:", "metadata:\n  namespace: "+refNamespace+"\n  name:",
+			).Replace(files[f])
+			b.WriteString(doc)
+			b.WriteString("---\n")
+		}
+	}
+	file := filepath.Join(work, "reference.yaml")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		return 0, err
+	}
+	return benchproc.KubectlApply(kubectl, kubeconfig, file)
 }

@@ -7,15 +7,18 @@
 // controllers. Each N runs in a child process with its own control plane,
 // so peaks do not carry over.
 //
-// The reference measured in the same run is `kubectl apply --server-side`
-// of the same objects (N = 100), and Flux's published figure is printed as
-// the anchor.
+// The reference measured in the same run, for every N, is `kubectl apply
+// --server-side` of the same 4N objects (under other names, in one file),
+// and Flux v2.9's published row is printed next to ours.
 //
 // Every Kustomization reads the same template directory of the repository
 // with its own namePrefix and a post-build variable, the common layout of
 // a fleet of tenants.
 //
-// Usage: go run ./examples/benchcmd/scale [-n 100,500,1000]
+// Usage: go run ./examples/benchcmd/scale [-n 100,500,1000] [-rows FILE]
+//
+// -rows appends the measured rows for the table command; -cpuprofile,
+// -memprofile and -requests apply to a child run (-child N).
 package main
 
 import (
@@ -54,8 +57,10 @@ type result struct {
 	N          int           `json:"n"`
 	Ready      time.Duration `json:"ready"`
 	PeakRSSKiB int64         `json:"peakRSSKiB"`
-	Kubectl    time.Duration `json:"kubectl,omitempty"`
-	Err        string        `json:"err,omitempty"`
+	// PeakAnonKiB is the sampled peak of anonymous memory.
+	PeakAnonKiB int64         `json:"peakAnonKiB"`
+	Kubectl     time.Duration `json:"kubectl,omitempty"`
+	Err         string        `json:"err,omitempty"`
 }
 
 const namespace = "scale"
@@ -64,6 +69,7 @@ func main() {
 	ns := flag.String("n", "100,500,1000", "comma-separated Kustomization counts")
 	child := flag.Int("child", 0, "internal: run one measurement with this count")
 	kubectlRef := flag.Bool("kubectl", false, "internal: also time kubectl apply in the child")
+	rows := flag.String("rows", "", "append the measured rows (JSON lines) to this file, for the table command")
 	concurrency := flag.Int("concurrency", 20, "parallel Kustomization reconciles")
 	shared := flag.Bool("shared-namespace", false, "put every app in one namespace instead of one namespace per app")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of a -child run to this file")
@@ -87,28 +93,25 @@ func main() {
 		_ = json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	if err := parent(*ns, *concurrency, *shared); err != nil {
+	if err := parent(*ns, *rows, *concurrency, *shared); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
 }
 
-func parent(list string, concurrency int, shared bool) error {
+func parent(list, rowsFile string, concurrency int, shared bool) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
 	var results []result
-	for i, s := range strings.Split(list, ",") {
+	for _, s := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
 			return fmt.Errorf("bad count %q", s)
 		}
 		fmt.Fprintf(os.Stderr, ">> scale: %d Kustomizations (controller concurrency %d)\n", n, concurrency)
-		args := []string{"-child", strconv.Itoa(n), "-concurrency", strconv.Itoa(concurrency)}
-		if i == 0 {
-			args = append(args, "-kubectl")
-		}
+		args := []string{"-child", strconv.Itoa(n), "-concurrency", strconv.Itoa(concurrency), "-kubectl"}
 		if shared {
 			args = append(args, "-shared-namespace")
 		}
@@ -148,14 +151,14 @@ func parent(list string, concurrency int, shared bool) error {
 				4*r.N, r.Kubectl.Round(100*time.Millisecond), r.Ready.Round(100*time.Millisecond), r.Ready.Seconds()/r.Kubectl.Seconds())
 		}
 	}
+	rows := make([]benchproc.Row, 0, len(results))
 	for _, r := range results {
-		if r.N == 1000 {
-			anchor := 4*time.Minute + 13*time.Second
-			fmt.Printf("anchor, published (not measured here): Flux v2.9, 1000 Kustomizations Ready in 4m13s, kustomize-controller 223 MiB (16-core runner)\n")
-			fmt.Printf("  ours/anchor: time %.2f, memory %.2f (target: < 2m, < 200 MiB)\n", r.Ready.Seconds()/anchor.Seconds(), float64(r.PeakRSSKiB)/1024/223)
-		}
+		rows = append(rows, benchproc.Row{Kind: "Kustomization", N: r.N, Ready: r.Ready, PeakRSSKiB: r.PeakRSSKiB, PeakAnonKiB: r.PeakAnonKiB, Kubectl: r.Kubectl,
+			KubectlWhat: "the same 4N objects the Kustomizations apply (other names, one file)"})
 	}
-	return nil
+	fmt.Println()
+	benchproc.PrintTable(os.Stdout, rows)
+	return benchproc.AppendRows(rowsFile, rows...)
 }
 
 // measure runs one child measurement; errors are reported in the result.
@@ -169,7 +172,9 @@ func measure(n, concurrency int, withKubectl, shared, requests bool) result {
 
 func measureErr(n, concurrency int, withKubectl, shared, requests bool) (result, error) {
 	res := result{N: n}
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	peakAnon := benchproc.PeakAnon(ctx, 100*time.Millisecond)
 	logf.SetLogger(logr.Discard())
 	scheme, err := fluxscheme.New()
 	if err != nil {
@@ -301,6 +306,7 @@ func measureErr(n, concurrency int, withKubectl, shared, requests bool) (result,
 	if res.PeakRSSKiB, err = benchproc.PeakRSS(); err != nil {
 		return res, err
 	}
+	res.PeakAnonKiB = peakAnon()
 	if withKubectl {
 		if res.Kubectl, err = kubectlApply(env.KubeconfigPath, work, n); err != nil {
 			return res, err
@@ -384,10 +390,5 @@ func kubectlApply(kubeconfig, work string, n int) (time.Duration, error) {
 	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
 		return 0, err
 	}
-	start := time.Now()
-	cmd := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side", "-f", file)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("kubectl apply: %w: %s", err, out)
-	}
-	return time.Since(start), nil
+	return benchproc.KubectlApply(kubectl, kubeconfig, file)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,6 +23,82 @@ func PeakRSS() (int64, error) {
 		}
 	}
 	return 0, errors.New("VmHWM not found in /proc/self/status")
+}
+
+// Memory is the resident memory of this process, in KiB, from
+// /proc/self/status: Peak is VmHWM, the peak of the whole resident set;
+// Anon and File are the current anonymous (heap, stacks) and file-backed
+// (mostly the executable's own pages) parts.
+type Memory struct {
+	Peak, Anon, File int64
+}
+
+// ReadMemory reads this process's Memory.
+func ReadMemory() (Memory, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return Memory{}, err
+	}
+	var m Memory
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		var dst *int64
+		switch f[0] {
+		case "VmHWM:":
+			dst = &m.Peak
+		case "RssAnon:":
+			dst = &m.Anon
+		case "RssFile:":
+			dst = &m.File
+		default:
+			continue
+		}
+		if *dst, err = strconv.ParseInt(f[1], 10, 64); err != nil {
+			return Memory{}, err
+		}
+	}
+	if m.Peak == 0 {
+		return Memory{}, errors.New("VmHWM not found in /proc/self/status")
+	}
+	return m, nil
+}
+
+// PeakAnon samples the anonymous resident memory of this process every
+// interval until ctx ends, and returns a function reporting the largest
+// sample so far in KiB (the kernel keeps a peak only for the whole
+// resident set).
+func PeakAnon(ctx context.Context, interval time.Duration) func() int64 {
+	var mu sync.Mutex
+	var peak int64
+	sample := func() {
+		if m, err := ReadMemory(); err == nil {
+			mu.Lock()
+			peak = max(peak, m.Anon)
+			mu.Unlock()
+		}
+	}
+	sample()
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				sample()
+			}
+		}
+	}()
+	return func() int64 {
+		sample()
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
 }
 
 // WaitFor calls cond every half second until it reports true, and fails
