@@ -174,12 +174,21 @@ generate:
 	  paths=github.com/fluxcd/image-automation-controller/api/v1 \
 	  output:crd:dir=examples/config/crd
 
+# make bench BENCH_N=100 is the quick smoke check of the fleet table.
+BENCH_N    ?= 100,500,1000
+BENCH_ROWS := $(CURDIR)/tmp/bench-fleet.jsonl
+
 bench: $(CONTROL_PLANE_DEPS) tools $(BIN)/crane
 	go test -run '^$$' -bench . -benchmem -count=1 ./...
-	@for d in internal/benchcmd/*/ examples/benchcmd/*/; do \
+	@for d in internal/benchcmd/*/; do \
 	  [ -f "$$d/main.go" ] || continue; \
 	  echo ">> go run ./$$d"; go run ./$$d; \
 	done
+	@mkdir -p $(dir $(BENCH_ROWS)); rm -f $(BENCH_ROWS)
+	go run ./examples/benchcmd/scale -n $(BENCH_N) -rows $(BENCH_ROWS)
+	go run ./examples/benchcmd/helmscale -n $(BENCH_N) -rows $(BENCH_ROWS)
+	go run ./examples/benchcmd/sourcescale -kinds OCIRepository,HelmChart -n $(BENCH_N) -rows $(BENCH_ROWS)
+	go run ./examples/benchcmd/table $(BENCH_ROWS)
 
 demo: $(CONTROL_PLANE_DEPS)
 	go run ./examples/demo $(DEMO_FLAGS)
