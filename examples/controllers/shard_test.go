@@ -139,6 +139,29 @@ func TestShardWatchLabelSelector(t *testing.T) {
 		}
 	}
 
+	// A shard sees only its own objects: a Kustomization of shard1 whose
+	// GitRepository has no shard label reports the source as not found
+	// (Flux's kustomize-controller would see it).
+	orphan := &kustomizev1.Kustomization{
+		ObjectMeta: metav1.ObjectMeta{Name: "orphan", Namespace: ns, Labels: map[string]string{fluxscheme.ShardKeyLabel: "shard1"}},
+		Spec: kustomizev1.KustomizationSpec{
+			Interval:  metav1.Duration{Duration: 10 * time.Minute},
+			Path:      "./none",
+			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "repo-none"},
+		},
+	}
+	if err := c.Create(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	shardPoll(ctx, t, time.Minute, "Kustomization orphan reporting its source not found", func(ctx context.Context) (bool, string) {
+		var k kustomizev1.Kustomization
+		if err := c.Get(ctx, client.ObjectKeyFromObject(orphan), &k); err != nil {
+			return false, err.Error()
+		}
+		cond := apimeta.FindStatusCondition(k.Status.Conditions, meta.ReadyCondition)
+		return cond != nil && cond.Status == metav1.ConditionFalse && strings.Contains(cond.Message, "not found"), fmt.Sprintf("Ready %+v", cond)
+	})
+
 	// Relabelling moves objects to another shard: shard1's pair goes to
 	// shard2, which fetches the source into its own store (its artifact URL
 	// changes) and applies the newer commit.
