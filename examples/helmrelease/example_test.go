@@ -35,3 +35,22 @@ func ExampleHelmChartFor() {
 	// HelmChart/flux-system/apps-podinfo
 	// Create true 5m0s Skip [smoke]
 }
+
+// ExampleValuesSource reads the annotations that take values files from a
+// source artifact.
+func ExampleValuesSource() {
+	hr := &helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Name: "podinfo", Namespace: "apps", Annotations: map[string]string{
+		helmrelease.ValuesFromSourceAnnotation: "GitRepository/flux-system/fleet",
+		helmrelease.ValuesFilesAnnotation:      "values/common.yaml,values/prod.yaml",
+	}}}
+	ref, paths, _, err := helmrelease.ValuesSource(hr)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(ref.String(), paths)
+	fmt.Println(helmrelease.CheckNamespaceRefs(hr))
+	// Output:
+	// GitRepository/flux-system/fleet [values/common.yaml values/prod.yaml]
+	// access denied: metadata.annotations[gitopskit.io/values-from-source]: cannot reach GitRepository/fleet in namespace "flux-system" from namespace "apps": cross-namespace references are not allowed
+}
