@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
@@ -65,7 +66,8 @@ func TestHelmReleaseValuesSourceAnnotations(t *testing.T) {
 	}
 }
 
-// Values files of a GitRepository are merged in order before spec.values;
+// Values files of a GitRepository are merged in order before spec.values
+// (a SOPS-encrypted one decrypted with the annotation's keys);
 // a new commit upgrades the release (the source's watch, the HelmRelease's
 // interval being an hour); a missing file fails with its path.
 func TestHelmReleaseValuesFilesFromSource(t *testing.T) {
@@ -77,10 +79,19 @@ func TestHelmReleaseValuesFilesFromSource(t *testing.T) {
 	ns := "hr-values-files"
 	sourcetest.Namespace(t, env, ns)
 	valuesChart(t, ns)
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	create(t, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "sops-keys", Namespace: ns},
+		Data:       map[string][]byte{"identity.agekey": []byte(id.String())},
+	})
 	repo := gittest.NewHTTPServer(t).NewRepo(t, "config")
 	head := repo.Commit("initial", map[string]string{
-		"values/one.yaml": "file: one\napi: {token: one}\n",
-		"values/two.yaml": "file: two\n",
+		"values/one.yaml":    "file: one\napi: {token: one}\n",
+		"values/two.yaml":    "file: two\n",
+		"values/secret.yaml": sopsEncrypt(t, id, "db:\n  password: s3cr3t-file\n"),
 	})
 	create(t, &sourcev1.GitRepository{
 		ObjectMeta: metav1.ObjectMeta{Name: "config", Namespace: ns},
@@ -103,6 +114,10 @@ func TestHelmReleaseValuesFilesFromSource(t *testing.T) {
 	create(t, app)
 	missing := valuesRelease(ns, "missing", annotations("values/one.yaml,values/absent.yaml"))
 	create(t, missing)
+	encAnnotations := annotations("values/one.yaml,values/secret.yaml")
+	encAnnotations[helmrelease.ValuesDecryptionSecretAnnotation] = "sops-keys"
+	enc := valuesRelease(ns, "enc", encAnnotations)
+	create(t, enc)
 
 	cmData := func(name string) map[string]string {
 		var cm corev1.ConfigMap
@@ -120,6 +135,12 @@ func TestHelmReleaseValuesFilesFromSource(t *testing.T) {
 	if c := apimeta.FindStatusCondition(missing.Status.Conditions, meta.ReadyCondition); !strings.Contains(c.Message, `"values/absent.yaml"`) {
 		t.Errorf("the message should name the missing file: %q", c.Message)
 	}
+
+	waitFor(t, enc, releaseWait, "enc installed", ready(helmv2.InstallSucceededReason, 1))
+	if d := cmData("enc-values"); d["password"] != "s3cr3t-file" || d["file"] != "one" {
+		t.Errorf("encrypted values file: got %v, want password decrypted and file=one", d)
+	}
+	noPlaintext(t, enc, "s3cr3t")
 
 	head = repo.Commit("two", map[string]string{"values/two.yaml": "file: three\n"})
 	waitSource("main@sha1:" + head)
