@@ -231,3 +231,56 @@ func (e *applyErr) Error() string {
 func (e *applyErr) Unwrap() error { return e.err }
 
 func wrapApply(ref ObjectRef, err error) error { return &applyErr{ref: ref, err: err} }
+
+// newToOwner reports whether o is, as far as the owner knows, not in the
+// cluster yet: it is not in the owner's previous inventory (known, by
+// entry ID) and this Manager's Memory has no record of it.
+func (m *Manager) newToOwner(o *unstructured.Unstructured, known map[string]bool) bool {
+	id := RefOf(o).ID()
+	if known[id] {
+		return false
+	}
+	_, remembered := m.memory.cache.get(id)
+	return !remembered
+}
+
+// createBlind applies an object new to its owner with one request, without
+// reading it first, and reports Created when the response shows the apply
+// created it: our apply entry is the only field manager and was written
+// when the object was. Otherwise (the object existed: adopted from
+// another owner or tool, or the apply failed) it returns ok=false and the
+// full path takes over: it cleans up what other tools left and reports
+// precise errors. existed says the apply went through to an object that
+// was there: it changed it unless the object was already ours and
+// identical, so the caller reports such an object Configured rather than
+// Unchanged.
+func (m *Manager) createBlind(ctx context.Context, o *unstructured.Unstructured) (e ChangeSetEntry, ok, existed bool) {
+	ref := RefOf(o)
+	desired, hashed := m.hashDesired(o)
+	if !hashed {
+		return ChangeSetEntry{}, false, false
+	}
+	applied := o.DeepCopy()
+	err := m.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.ForceOwnership, client.FieldOwner(m.opts.FieldManager))
+	if err != nil {
+		return ChangeSetEntry{}, false, false
+	}
+	if !m.createdByApply(applied) {
+		return ChangeSetEntry{}, false, true
+	}
+	m.remember(ref, desired, applied)
+	return ChangeSetEntry{Ref: ref, Action: Created}, true, false
+}
+
+// createdByApply reports whether live, as returned by our apply, was
+// created by it: our apply entry is its only field manager and carries
+// the object's creation time.
+func (m *Manager) createdByApply(live *unstructured.Unstructured) bool {
+	mf := live.GetManagedFields()
+	if len(mf) != 1 || mf[0].Manager != m.opts.FieldManager || mf[0].Operation != metav1.ManagedFieldsOperationApply || mf[0].Time == nil {
+		return false
+	}
+	return mf[0].Time.Equal(ptrTime(live.GetCreationTimestamp()))
+}
+
+func ptrTime(t metav1.Time) *metav1.Time { return &t }

@@ -305,6 +305,12 @@ func (m *Manager) validate(objs []*unstructured.Unstructured) error {
 // namespace (a *TenancyError), fail the call before anything is applied.
 // The caller's objects are not modified.
 func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured) (ChangeSet, error) {
+	return m.apply(ctx, objs, nil)
+}
+
+// apply is Apply; previous, when not nil, is the owner's inventory before
+// this apply (see newToOwner).
+func (m *Manager) apply(ctx context.Context, objs []*unstructured.Unstructured, previous *Inventory) (ChangeSet, error) {
 	var cs ChangeSet
 	if err := m.validate(objs); err != nil {
 		return cs, err
@@ -336,7 +342,7 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 		if len(stage) == 0 {
 			continue
 		}
-		entries, err := m.applyStage(ctx, stage, opts)
+		entries, err := m.applyStage(ctx, stage, opts, previous)
 		cs.Add(entries...)
 		if err != nil {
 			return cs, err
@@ -362,7 +368,14 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 	return cs, nil
 }
 
-func (m *Manager) applyStage(ctx context.Context, objs []*unstructured.Unstructured, opts ssa.ApplyOptions) ([]ChangeSetEntry, error) {
+func (m *Manager) applyStage(ctx context.Context, objs []*unstructured.Unstructured, opts ssa.ApplyOptions, previous *Inventory) ([]ChangeSetEntry, error) {
+	var known map[string]bool
+	if previous != nil {
+		known = make(map[string]bool, len(previous.Entries))
+		for _, e := range previous.Entries {
+			known[e.ID] = true
+		}
+	}
 	sort.Sort(ssa.SortableUnstructureds(objs))
 	entries := make([]*ChangeSetEntry, len(objs))
 	errs := make([]error, len(objs))
@@ -382,7 +395,17 @@ func (m *Manager) applyStage(ctx context.Context, objs []*unstructured.Unstructu
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			live, wasListed := listed[i]
+			blindApplied := false
 			if !wasListed && listed != nil && !excludedFromFastPath(o) {
+				if known != nil && m.newToOwner(o, known) {
+					e, ok, existed := m.createBlind(ctx, o)
+					if ok {
+						entries[i] = &e
+						m.noteApplied(o, e)
+						return
+					}
+					blindApplied = existed
+				}
 				live, wasListed = m.getLive(ctx, o)
 			}
 			if wasListed {
@@ -405,6 +428,9 @@ func (m *Manager) applyStage(ctx context.Context, objs []*unstructured.Unstructu
 				return
 			}
 			entry := fromSSA(*e)
+			if blindApplied && entry.Action == Unchanged {
+				entry.Action = Configured
+			}
 			switch entry.Action {
 			case Skipped:
 				entry.Reason = skipReason(o)

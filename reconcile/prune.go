@@ -214,7 +214,7 @@ type SyncResult struct {
 // is pruned and the inventory is the previous one plus what was applied;
 // when some deletions fail, they stay in the inventory.
 func (m *Manager) Sync(ctx context.Context, objs []*unstructured.Unstructured, previous Inventory, opts SyncOptions) (SyncResult, error) {
-	cs, err := m.Apply(ctx, objs)
+	cs, err := m.apply(ctx, objs, &previous)
 	if err != nil {
 		return SyncResult{ChangeSet: cs, Inventory: previous.Union(cs.Inventory())}, err
 	}

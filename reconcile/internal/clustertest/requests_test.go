@@ -177,3 +177,86 @@ func mustRefs(t *testing.T, inv reconcile.Inventory) []reconcile.ObjectRef {
 	}
 	return refs
 }
+
+// Sync applies the objects of an owner's first reconciliation without
+// reading them first: new objects are Created with one request each. An
+// object that already existed (here made by kubectl) is still reported
+// Configured and handed to the full path, which takes kubectl's field
+// ownership over as before.
+func TestRequestsSyncCreatesWithoutReading(t *testing.T) {
+	ns := uniqueNS("blind")
+	ctx := ctxT(t, 2*time.Minute)
+	nsObj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}
+	if err := env.Client.Create(ctx, nsObj); err != nil {
+		t.Fatal(err)
+	}
+	existing := cm(ns, "config").Unstructured()
+	existing.Object["data"] = map[string]any{"k": "old"}
+	if err := env.Client.Create(ctx, existing, client.FieldOwner("kubectl")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.CopyConfig(env.Config)
+	log := &pathLog{}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { log.rt = rt; return log })
+	c, err := reconcile.NewClient(cfg, client.Options{Scheme: env.Client.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(t, c, reconcile.Options{Owner: reconcile.Owner{Name: "blind", Namespace: "flux-system"}})
+	log.take()
+
+	res, err := m.Sync(ctx, objects(t, ns, fewObjects), reconcile.Inventory{}, reconcile.SyncOptions{Prune: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := "/api/v1/namespaces/" + ns + "/"
+	want := map[string]reconcile.Action{
+		"ServiceAccount/" + ns + "/app": reconcile.Created, "Service/" + ns + "/web": reconcile.Created,
+		"Deployment/" + ns + "/web": reconcile.Created, "ConfigMap/" + ns + "/config": reconcile.Configured,
+	}
+	got := map[string]reconcile.Action{}
+	for _, e := range res.ChangeSet.Entries {
+		got[e.Ref.Kind+"/"+e.Ref.Namespace+"/"+e.Ref.Name] = e.Action
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+	reqs := log.take()
+	for _, r := range reqs {
+		if strings.HasPrefix(r, "GET ") && !strings.Contains(r, "/configmaps/") {
+			t.Errorf("request %q: a new object was read before its apply", r)
+		}
+	}
+	for _, path := range []string{p + "serviceaccounts/app", p + "services/web", "/apis/apps/v1/namespaces/" + ns + "/deployments/web"} {
+		if n := countOf(reqs, "PATCH "+path); n != 1 {
+			t.Errorf("%d PATCH %s, want 1", n, path)
+		}
+	}
+	live, _ := get(t, cm(ns, "config"))
+	if v, _, _ := unstructured.NestedString(live.Object, "data", "k"); v != "v" {
+		t.Errorf("ConfigMap data.k = %q, want v", v)
+	}
+	for _, mf := range live.GetManagedFields() {
+		if mf.Manager == "kubectl" {
+			t.Errorf("kubectl still manages fields of the adopted ConfigMap: %+v", mf)
+		}
+	}
+
+	// The next reconciliation knows every object: they are read, unchanged.
+	res, err = m.Sync(ctx, objects(t, ns, fewObjects), res.Inventory, reconcile.SyncOptions{Prune: true})
+	if err != nil || len(res.ChangeSet.Filter(reconcile.Unchanged)) != 4 {
+		t.Fatalf("second sync: %v %v", res.ChangeSet.Count(), err)
+	}
+}
+
+func countOf(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
