@@ -16,7 +16,8 @@ import (
 	"github.com/gitopskit/gitopskit/reconcile"
 )
 
-// With NoCrossNamespaceRefs, a chart source, a chartRef or a dependency in
+// With NoCrossNamespaceRefs, a chart source, a chartRef, a dependency (of
+// spec.dependsOn or of the depends-on annotation) or a values source in
 // another namespace stalls the HelmRelease with AccessDenied before
 // anything is read (no HelmChart is created); a reference spelling out
 // the HelmRelease's own namespace passes the check.
@@ -46,6 +47,12 @@ func TestHelmReleaseCrossNamespaceRefsRefused(t *testing.T) {
 	deps := newHR("deps", func(hr *helmv2.HelmRelease) {
 		hr.Spec.DependsOn = []helmv2.DependencyReference{{Name: "chart", Namespace: ns}, {Name: "infra", Namespace: shared}}
 	})
+	xkind := newHR("xkind", func(hr *helmv2.HelmRelease) {
+		hr.Annotations = map[string]string{reconcile.DependsOnAnnotation: "HelmRelease/chart,Kustomization/" + shared + "/infra"}
+	})
+	valuesSrc := newHR("values-source", func(hr *helmv2.HelmRelease) {
+		hr.Annotations = map[string]string{helmrelease.ValuesFromSourceAnnotation: "GitRepository/" + shared + "/config", helmrelease.ValuesFilesAnnotation: "values.yaml"}
+	})
 	own := newHR("own", func(*helmv2.HelmRelease) {})
 
 	for _, c := range []struct {
@@ -55,6 +62,8 @@ func TestHelmReleaseCrossNamespaceRefsRefused(t *testing.T) {
 		{chart, `spec.chart.spec.sourceRef: cannot reach HelmRepository/charts in namespace "hr-lockdown-shared" from namespace "hr-lockdown"`},
 		{chartRef, `spec.chartRef: cannot reach OCIRepository/app in namespace "hr-lockdown-shared" from namespace "hr-lockdown"`},
 		{deps, `spec.dependsOn[1]: cannot reach HelmRelease/infra in namespace "hr-lockdown-shared"`},
+		{xkind, `metadata.annotations[gitopskit.io/depends-on]: cannot reach Kustomization/infra in namespace "hr-lockdown-shared"`},
+		{valuesSrc, `metadata.annotations[gitopskit.io/values-from-source]: cannot reach GitRepository/config in namespace "hr-lockdown-shared"`},
 	} {
 		waitFor(t, c.hr, 30*time.Second, c.hr.Name+" refused", condition(meta.ReadyCondition, metav1.ConditionFalse, reconcile.AccessDeniedReason))
 		msg := apimeta.FindStatusCondition(c.hr.Status.Conditions, meta.ReadyCondition).Message
@@ -64,7 +73,7 @@ func TestHelmReleaseCrossNamespaceRefsRefused(t *testing.T) {
 		if !condition(meta.StalledCondition, metav1.ConditionTrue, reconcile.AccessDeniedReason)(c.hr) {
 			t.Errorf("%s: not Stalled: %+v", c.hr.Name, c.hr.Status.Conditions)
 		}
-		if strings.Contains(msg, "spec.dependsOn[0]") {
+		if strings.Contains(msg, "spec.dependsOn[0]") || strings.Contains(msg, "HelmRelease/chart") {
 			t.Errorf("%s: the same-namespace dependency was refused: %q", c.hr.Name, msg)
 		}
 		if c.hr.Status.HelmChart != "" || c.hr.Status.LastAttemptedRevision != "" {
