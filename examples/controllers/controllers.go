@@ -77,7 +77,9 @@ type Config struct {
 	// spec.chart.metadata.labels), the ImageRepository of an ImagePolicy
 	// and the GitRepository and ImagePolicies of an ImageUpdateAutomation
 	// must carry the same shard label; one that does not is reported as
-	// not found. Flux differs here: each of its controllers filters only
+	// not found (a HelmChart without it is built by the shard its labels
+	// select, usually the catch-all, which does not see a sharded
+	// HelmRepository). Flux differs here: each of its controllers filters only
 	// the kinds it reconciles and still sees every source, because its
 	// shards are separate controller processes. An invalid selector makes
 	// Start fail with an error quoting it.
