@@ -76,12 +76,14 @@ type Config struct {
 	// annotation), the HelmChart of a HelmRelease (through
 	// spec.chart.metadata.labels), the ImageRepository of an ImagePolicy
 	// and the GitRepository and ImagePolicies of an ImageUpdateAutomation
-	// must carry the same shard label; one that does not is reported as
-	// not found (a HelmChart without it is built by the shard its labels
-	// select, usually the catch-all, which does not see a sharded
-	// HelmRepository). Flux differs here: each of its controllers filters only
-	// the kinds it reconciles and still sees every source, because its
-	// shards are separate controller processes. An invalid selector makes
+	// must carry the same shard label. One that does not is invisible to
+	// the shard: a missing source or dependency is reported as not found,
+	// an ImagePolicy of another shard is left out of an automation's
+	// updates, and a HelmChart without the label is built by the shard its
+	// labels select, usually the catch-all, which does not see a sharded
+	// HelmRepository. Flux differs here: each of its controllers filters
+	// only the kinds it reconciles and still sees every source, because
+	// its shards are separate controller processes. An invalid selector makes
 	// Start fail with an error quoting it.
 	WatchLabelSelector string
 	// SkipNameValidation allows several managers in one process (tests).
