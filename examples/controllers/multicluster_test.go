@@ -376,11 +376,21 @@ func multiClusterRemoteRBAC(t *testing.T, r *multiClusterRemote) {
 	t.Helper()
 	rc := r.env.Client
 	multiClusterCreate(t, rc, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: multiClusterTarget}})
-	all := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
-	for sa, resources := range map[string][]string{"deployer": {"configmaps"}, "helm": {"configmaps", "secrets"}} {
+	// The least each needs: server-side apply (dry-run, then for real,
+	// creating), reads and pruning for the Kustomization; Helm's release
+	// storage (Secrets) and its resources for the HelmRelease, which it
+	// also lists and watches while it waits (without list and watch the
+	// release waits for its whole timeout instead of failing).
+	for sa, rules := range map[string][]rbacv1.PolicyRule{
+		"deployer": {{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "create", "patch", "delete"}}},
+		"helm": {
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "create", "update", "delete"}},
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "patch", "update", "delete"}},
+		},
+	} {
 		multiClusterCreate(t, rc, &rbacv1.Role{
 			ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: multiClusterTarget},
-			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: resources, Verbs: all}},
+			Rules:      rules,
 		})
 		multiClusterCreate(t, rc, &rbacv1.RoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: multiClusterTarget},
@@ -449,19 +459,20 @@ func multiClusterWaitKustomization(t *testing.T, c client.Client, cluster, rev s
 		}
 		last = apimeta.FindStatusCondition(k.Status.Conditions, meta.ReadyCondition)
 		return last != nil && last.Status == metav1.ConditionTrue && k.Status.ObservedGeneration == k.Generation && k.Status.LastAppliedRevision == rev, nil
-	})
+	}, func() string { return fmt.Sprintf("last Ready condition %+v", last) })
 }
 
 func multiClusterWaitHelmRelease(t *testing.T, c client.Client, cluster string) {
 	t.Helper()
+	var ready *metav1.Condition
 	multiClusterPoll(t, 120*time.Second, "HelmRelease app-"+cluster+" Ready", func(ctx context.Context) (bool, error) {
 		var h helmv2.HelmRelease
 		if err := c.Get(ctx, client.ObjectKey{Namespace: multiClusterNamespace, Name: "app-" + cluster}, &h); err != nil {
 			return false, err
 		}
-		ready := apimeta.FindStatusCondition(h.Status.Conditions, meta.ReadyCondition)
+		ready = apimeta.FindStatusCondition(h.Status.Conditions, meta.ReadyCondition)
 		return ready != nil && ready.Status == metav1.ConditionTrue && h.Status.ObservedGeneration == h.Generation, nil
-	})
+	}, func() string { return fmt.Sprintf("last Ready condition %+v", ready) })
 }
 
 // multiClusterReady returns the Ready conditions of cluster's
