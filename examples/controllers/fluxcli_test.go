@@ -186,7 +186,8 @@ func TestFluxCLI(t *testing.T) {
 				l, hr.Status.LastHandledResetAt, hr.Annotations[helmv2.ResetRequestAnnotation], hr.Status.InstallFailures, hr.Status.UpgradeFailures)
 		}
 
-		// The other kinds the CLI reconciles.
+		// The other kinds the CLI reconciles, in parallel (each command
+		// polls every two seconds).
 		for _, c := range []fluxCLICase{
 			{args: []string{"reconcile", "source", "oci", "manifests", "-n", ns}, want: []string{`^✔ fetched revision v1@` + f.ociDigest + `$`}},
 			{args: []string{"reconcile", "source", "helm", "charts", "-n", ns}, want: []string{`^✔ fetched revision sha256:[0-9a-f]{64}$`}},
@@ -198,7 +199,10 @@ func TestFluxCLI(t *testing.T) {
 			{args: []string{"reconcile", "image", "update", "web", "-n", ns}, want: []string{`^✔ repository up-to-date$`}},
 			{args: []string{"reconcile", "receiver", "hook", "-n", ns}, want: []string{`^✔ Receiver reconciliation completed$`}},
 		} {
-			f.check(t, c)
+			t.Run(strings.Join(c.args[1:len(c.args)-2], "-"), func(t *testing.T) {
+				t.Parallel()
+				f.check(t, c)
+			})
 		}
 	})
 
@@ -225,7 +229,10 @@ func TestFluxCLI(t *testing.T) {
 			{[]string{"receiver", "hook"}, notifyv1.GroupVersion.WithKind(notifyv1.ReceiverKind), "receiver", `Receiver reconciliation completed`, true},
 		} {
 			name := k.args[len(k.args)-1]
+			// Each kind on its own, all at once: no object's suspension
+			// affects another's reconciliation.
 			t.Run(strings.Join(k.args[:len(k.args)-1], "-"), func(t *testing.T) {
+				t.Parallel()
 				f.check(t, fluxCLICase{args: append(append([]string{"suspend"}, k.args...), "-n", ns), want: []string{
 					`^► suspending ` + k.human + ` ` + name + ` in fluxcli namespace$`, `^✔ ` + k.human + ` suspended$`}})
 				if !f.suspended(t, k.gvk, name) {
@@ -389,7 +396,7 @@ func TestFluxCLI(t *testing.T) {
 			{code: 1, args: []string{"logs", "-n", ns}, want: []string{`^✗ no Flux pods found in namespace "flux-system"$`}},
 			{code: 1, args: []string{"version"}, want: []string{`^✗ no deployments found in flux-system namespace$`}},
 			{args: []string{"version", "--client"}, want: []string{`^flux: v2\.9\.5$`}},
-			{args: []string{"stats", "-A"}, want: []string{
+			{args: []string{"stats", "-n", ns}, want: []string{
 				`^RECONCILERS\s+RUNNING\s+FAILING\s+SUSPENDED\s+STORAGE`,
 				`^GitRepository\s+1\s+0\s+0\s+\d+ B\s*$`, `^Kustomization\s+3\s+1\s+0\s+-\s*$`,
 				`^HelmRelease\s+2\s+1\s+0\s+-\s*$`, `^ImagePolicy\s+1\s+0\s+0\s+-\s*$`}},
