@@ -379,8 +379,9 @@ func multiClusterRemoteRBAC(t *testing.T, r *multiClusterRemote) {
 	// The least each needs: server-side apply (dry-run, then for real,
 	// creating), reads and pruning for the Kustomization; Helm's release
 	// storage (Secrets) and its resources for the HelmRelease, which it
-	// also lists and watches while it waits (without list and watch the
-	// release waits for its whole timeout instead of failing).
+	// also lists and watches while it waits (without list and watch on
+	// ConfigMaps the release does not fail: it waits, over two minutes
+	// when tried, up to its timeout).
 	for sa, rules := range map[string][]rbacv1.PolicyRule{
 		"deployer": {{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "create", "patch", "delete"}}},
 		"helm": {
