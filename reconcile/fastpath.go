@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -247,7 +248,7 @@ func (m *Manager) newToOwner(o *unstructured.Unstructured, known map[string]bool
 // createBlind applies an object new to its owner with one request, without
 // reading it first, and reports Created when the response shows the apply
 // created it: our apply entry is the only field manager and was written
-// when the object was. Otherwise (the object existed: adopted from
+// when the object was (within the second). Otherwise (the object existed: adopted from
 // another owner or tool, or the apply failed) it returns ok=false and the
 // full path takes over: it cleans up what other tools left and reports
 // precise errors. existed says the apply went through to an object that
@@ -280,7 +281,8 @@ func (m *Manager) createdByApply(live *unstructured.Unstructured) bool {
 	if len(mf) != 1 || mf[0].Manager != m.opts.FieldManager || mf[0].Operation != metav1.ManagedFieldsOperationApply || mf[0].Time == nil {
 		return false
 	}
-	return mf[0].Time.Equal(ptrTime(live.GetCreationTimestamp()))
+	// Both are taken in the same request, but each on its own reading
+	// of the clock, at one-second resolution.
+	d := mf[0].Time.Sub(live.GetCreationTimestamp().Time)
+	return d >= 0 && d <= time.Second
 }
-
-func ptrTime(t metav1.Time) *metav1.Time { return &t }

@@ -17,15 +17,20 @@
 // API server, which every tool has to do; the ratio says how much the
 // fetch, the artifact and the status cost on top of that.
 //
+// The registry runs in a child process of its own (pushing a thousand
+// artifacts into memory is the benchmark's work, not the controllers').
+//
 // Usage: go run ./examples/benchcmd/sourcescale [-kinds OCIRepository,HelmChart] [-n 100,500,1000] [-rows FILE]
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,10 +78,18 @@ func main() {
 	concurrency := flag.Int("concurrency", 10, "parallel reconciles of the source controllers (Flux's benchmark: 10)")
 	child := flag.Int("child", 0, "internal: run one measurement with this count")
 	kind := flag.String("kind", "", "internal: the kind of a -child run")
+	serveRegistry := flag.Int("serve-registry", 0, "internal: push this many artifacts to an in-process registry, print its apps URL and serve until stdin closes")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of a -child run to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of a -child run to this file once all are Ready")
 	requests := flag.Bool("requests", false, "print the controllers' API requests by verb and resource of a -child run to stderr")
 	flag.Parse()
+	if *serveRegistry > 0 {
+		if err := serve(*serveRegistry); err != nil {
+			fmt.Fprintln(os.Stderr, "sourcescale: registry:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *child > 0 {
 		if *cpuProfile != "" {
 			if f, err := os.Create(*cpuProfile); err == nil && pprof.StartCPUProfile(f) == nil {
@@ -185,17 +198,13 @@ func measureErr(kind string, n, concurrency int, timeout time.Duration, requests
 	var objs []client.Object
 	switch kind {
 	case ociKind:
-		reg := ocitest.Start()
-		defer reg.Close()
-		for i := range n {
-			name := objName(i)
-			if _, err := reg.PushFiles(ctx, "apps/"+name, "v1.0.0", map[string]string{"app.yaml": manifests(name)},
-				oci.PushOptions{Source: "https://git.example.com/fleet", Revision: "main@sha1:" + strings.Repeat("0", 40)}); err != nil {
-				return res, fmt.Errorf("pushing %s: %w", name, err)
-			}
+		apps, stop, err := startRegistry(n)
+		if err != nil {
+			return res, err
 		}
+		defer stop()
 		for i := range n {
-			objs = append(objs, ociRepository(objName(i), namespace, reg.URL("apps/"+objName(i)), false))
+			objs = append(objs, ociRepository(objName(i), namespace, apps+"/"+objName(i), false))
 		}
 	case chartKind:
 		repo := helmtest.Start()
@@ -308,6 +317,59 @@ func measureErr(kind string, n, concurrency int, timeout time.Duration, requests
 	}
 	res.KubectlWhat = fmt.Sprintf("the same N %ss themselves (suspended): the API work every tool must do; fetch and artifact have no kubectl equivalent", kind)
 	return res, nil
+}
+
+// startRegistry runs the in-process registry with n pushed artifacts in a
+// child process of its own, so that what the registry holds and what
+// pushing allocated is not counted as the controllers' memory. It returns
+// the URL of the registry's apps/ repositories and a function stopping
+// the child.
+func startRegistry(n int) (string, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(self, "-serve-registry", strconv.Itoa(n))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("registry child: %w", err)
+	}
+	return strings.TrimSpace(line), stop, nil
+}
+
+// serve is the registry child: it pushes n artifacts, prints the URL of
+// their repositories' parent and serves until stdin is closed.
+func serve(n int) error {
+	ctx := context.Background()
+	reg := ocitest.Start()
+	defer reg.Close()
+	for i := range n {
+		name := objName(i)
+		if _, err := reg.PushFiles(ctx, "apps/"+name, "v1.0.0", map[string]string{"app.yaml": manifests(name)},
+			oci.PushOptions{Source: "https://git.example.com/fleet", Revision: "main@sha1:" + strings.Repeat("0", 40)}); err != nil {
+			return fmt.Errorf("pushing %s: %w", name, err)
+		}
+	}
+	fmt.Println(reg.URL("apps"))
+	_, err := io.Copy(io.Discard, os.Stdin)
+	return err
 }
 
 func objName(i int) string { return fmt.Sprintf("app-%04d", i) }
