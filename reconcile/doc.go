@@ -40,7 +40,9 @@
 // dependency Graph with cycle detection and a topological order plus
 // pluggable readiness checks (a CEL readyExpr among them, and Flux's rule
 // that a dependency reading the same source must have applied its current
-// revision: RevisionRule), and rest.Config
+// revision: RevisionRule), dependencies across kinds (the
+// DependsOnAnnotation convention, parsed by ParseDependsOn and checked per
+// kind by KindReadiness, since Flux's dependsOn names no kind), and rest.Config
 // helpers for service-account impersonation and remote clusters reached
 // through a kubeconfig (which refuse, unless allowed, exec plugins, auth
 // providers, insecure TLS and any field naming a file on the controller's
