@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gitopskit/gitopskit/artifact"
 	"github.com/gitopskit/gitopskit/examples/fluxadapter"
+	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/helmrelease"
 )
 
@@ -27,11 +29,25 @@ var ErrChartNotReady = errors.New("chart source is not ready")
 // "<namespace>-<name>" in the namespace of the chart's sourceRef (the
 // HelmRelease's when it names none), with the template's labels,
 // annotations and spec, as Flux's helm-controller creates it.
+//
+// Going beyond Flux (whose --watch-label-selector does not filter
+// HelmCharts): the HelmRelease's shard label (fluxscheme.ShardKeyLabel,
+// "sharding.fluxcd.io/key") is copied onto the HelmChart unless the
+// template's labels set it, so that the chart of a sharded HelmRelease is
+// reconciled by the same shard.
 func HelmChartFor(obj *helmv2.HelmRelease) *sourcev1.HelmChart {
 	t := obj.Spec.Chart
 	hc := &sourcev1.HelmChart{ObjectMeta: metav1.ObjectMeta{Name: obj.GetHelmChartName(), Namespace: t.GetNamespace(obj.Namespace)}}
 	if m := t.ObjectMeta; m != nil {
-		hc.Labels, hc.Annotations = m.Labels, m.Annotations
+		hc.Labels, hc.Annotations = maps.Clone(m.Labels), maps.Clone(m.Annotations)
+	}
+	if shard, ok := obj.Labels[fluxscheme.ShardKeyLabel]; ok {
+		if _, set := hc.Labels[fluxscheme.ShardKeyLabel]; !set {
+			if hc.Labels == nil {
+				hc.Labels = map[string]string{}
+			}
+			hc.Labels[fluxscheme.ShardKeyLabel] = shard
+		}
 	}
 	hc.Spec = sourcev1.HelmChartSpec{
 		Chart: t.Spec.Chart, Version: t.Spec.Version,
