@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/pgzip"
@@ -123,6 +124,11 @@ type PackResult struct {
 // release of the compressor may still compress differently, so compare
 // digests made by the same build.
 func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackResult, error) {
+	return pack(ctx, w, dir, opts, nil)
+}
+
+// pack is Pack, taking its compressors from writers when not nil.
+func pack(ctx context.Context, w io.Writer, dir string, opts PackOptions, writers *gzipWriters) (PackResult, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return PackResult{}, fmt.Errorf("pack: %w", err)
@@ -153,7 +159,7 @@ func Pack(ctx context.Context, w io.Writer, dir string, opts PackOptions) (PackR
 	// each primed with the last 32 KiB of the block before it. Where the
 	// blocks start depends only on the byte count, so the output stays a
 	// function of the content, and it is one standard gzip member.
-	gw := &gzipSpill{w: cw, level: level}
+	gw := &gzipSpill{w: cw, level: level, writers: writers}
 	p := &packer{
 		ctx: ctx, tw: tar.NewWriter(gw), filter: opts.Filter, buf: make([]byte, 64<<10),
 		resolve: opts.Symlinks == ResolveSymlinks, realRoot: realRoot,
@@ -355,23 +361,59 @@ const smallBlockMin = 64 << 10
 // packBlockSize writer; only the buffers of a short stream are smaller
 // (pgzip allocates two blocks and more per writer).
 type gzipSpill struct {
-	w     io.Writer
-	level int
-	buf   []byte
-	gw    *pgzip.Writer
+	w       io.Writer
+	level   int
+	writers *gzipWriters
+	buf     []byte
+	gw      *pgzip.Writer
 }
 
-func newPackWriter(w io.Writer, level, blockSize, blocks int) (*pgzip.Writer, error) {
-	gw, err := pgzip.NewWriterLevel(w, level)
-	if err != nil {
-		return nil, err
+// gzipWriters keeps compressors between Packs: a pgzip.Writer allocates
+// its compressors and block buffers anew (about a megabyte), which for
+// the small trees most sources hold is most of what packing costs. A
+// writer taken from here and reset writes the same bytes as a new one.
+// The zero value is ready to use.
+type gzipWriters struct {
+	mu    sync.Mutex
+	pools map[int]*sync.Pool
+}
+
+func (g *gzipWriters) pool(level int) *sync.Pool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.pools == nil {
+		g.pools = map[int]*sync.Pool{}
 	}
+	p, ok := g.pools[level]
+	if !ok {
+		p = &sync.Pool{}
+		g.pools[level] = p
+	}
+	return p
+}
+
+// get returns a writer to w at level with the given blocks.
+func (g *gzipWriters) get(w io.Writer, level, blockSize, blocks int) (*pgzip.Writer, error) {
+	if g == nil {
+		return newPackWriter(w, level, blockSize, blocks)
+	}
+	gw, ok := g.pool(level).Get().(*pgzip.Writer)
+	if !ok {
+		return newPackWriter(w, level, blockSize, blocks)
+	}
+	gw.Reset(w)
 	if err := gw.SetConcurrency(blockSize, blocks); err != nil {
 		return nil, err
 	}
-	// Written as is: the zero time.Time would become a date in 2042.
 	gw.ModTime = time.Unix(0, 0)
 	return gw, nil
+}
+
+// put keeps a writer that was closed without error.
+func (g *gzipWriters) put(level int, gw *pgzip.Writer) {
+	if g != nil {
+		g.pool(level).Put(gw)
+	}
 }
 
 func (s *gzipSpill) Write(p []byte) (int, error) {
@@ -382,7 +424,7 @@ func (s *gzipSpill) Write(p []byte) (int, error) {
 		s.buf = append(s.buf, p...)
 		return len(p), nil
 	}
-	gw, err := newPackWriter(s.w, s.level, packBlockSize, packBlocks())
+	gw, err := s.writers.get(s.w, s.level, packBlockSize, packBlocks())
 	if err != nil {
 		return 0, err
 	}
@@ -397,7 +439,7 @@ func (s *gzipSpill) Write(p []byte) (int, error) {
 // Close compresses what is held and ends the gzip member.
 func (s *gzipSpill) Close() error {
 	if s.gw == nil {
-		gw, err := newPackWriter(s.w, s.level, max(len(s.buf)+1, smallBlockMin), 1)
+		gw, err := s.writers.get(s.w, s.level, max(len(s.buf)+1, smallBlockMin), 1)
 		if err != nil {
 			return err
 		}
@@ -408,5 +450,22 @@ func (s *gzipSpill) Close() error {
 		}
 		s.buf = nil
 	}
-	return s.gw.Close()
+	if err := s.gw.Close(); err != nil {
+		return err
+	}
+	s.writers.put(s.level, s.gw)
+	return nil
+}
+
+func newPackWriter(w io.Writer, level, blockSize, blocks int) (*pgzip.Writer, error) {
+	gw, err := pgzip.NewWriterLevel(w, level)
+	if err != nil {
+		return nil, err
+	}
+	if err := gw.SetConcurrency(blockSize, blocks); err != nil {
+		return nil, err
+	}
+	// Written as is: the zero time.Time would become a date in 2042.
+	gw.ModTime = time.Unix(0, 0)
+	return gw, nil
 }

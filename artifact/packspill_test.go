@@ -9,13 +9,17 @@ import (
 	"testing"
 )
 
-// A stream compressed through gzipSpill, written in small pieces, has
+// A stream compressed through gzipSpill, written in small pieces and with
+// compressors reused from earlier streams, has
 // exactly the bytes of one written at once to a writer with packBlockSize
 // blocks, whether it is shorter than a block (compressed with buffers
 // sized to it) or longer (spilled to the parallel writer), and it
 // decompresses to the stream.
 func TestGzipSpillSameBytesAsBlockWriter(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	// The writers are shared by every case, so each but the first reuses
+	// compressors that wrote other streams at other block sizes.
+	writers := &gzipWriters{}
 	words := []string{"apiVersion: v1\n", "kind: ConfigMap\n", "metadata:\n", "  name: ", "data:\n", "  key: value\n"}
 	for _, size := range []int{1, 1024, 16384, 70000, packBlockSize - 1, packBlockSize, packBlockSize + 5, 3*packBlockSize + 7} {
 		for _, level := range []int{gzip.DefaultCompression, gzip.BestSpeed, gzip.BestCompression} {
@@ -43,7 +47,7 @@ func TestGzipSpillSameBytesAsBlockWriter(t *testing.T) {
 				}
 
 				var got bytes.Buffer
-				sp := &gzipSpill{w: &got, level: level}
+				sp := &gzipSpill{w: &got, level: level, writers: writers}
 				for rest := stream; len(rest) > 0; {
 					n := min(len(rest), 1+rng.IntN(8192))
 					if _, err := sp.Write(rest[:n]); err != nil {

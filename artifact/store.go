@@ -59,6 +59,9 @@ type Store struct {
 
 	mu    sync.Mutex
 	locks map[string]*pathLock
+
+	// gz keeps compressors between the archives the Store packs.
+	gz gzipWriters
 }
 
 type pathLock struct {
@@ -225,7 +228,7 @@ func (s *Store) Archive(ctx context.Context, a Artifact, dir string, opts PackOp
 	var res PackResult
 	out, err := s.write(ctx, a, func(w io.Writer) error {
 		var err error
-		res, err = Pack(ctx, w, dir, opts)
+		res, err = pack(ctx, w, dir, opts, &s.gz)
 		return err
 	})
 	if err != nil {
@@ -271,7 +274,7 @@ func (s *Store) archiveSnapshot(ctx context.Context, key ObjectKey, dir string, 
 	var res PackResult
 	a, err := s.storeSnapshot(ctx, key, snap, ".tar.gz", func(w io.Writer) error {
 		var err error
-		res, err = Pack(ctx, w, dir, opts)
+		res, err = pack(ctx, w, dir, opts, &s.gz)
 		return err
 	})
 	if err != nil {
