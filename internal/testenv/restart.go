@@ -56,10 +56,11 @@ func (e *Env) apiFile(what string) string {
 // StopAPIServer stops kube-apiserver, as a remote cluster that goes away:
 // it is sent SIGTERM, and SIGKILL if it is still running 5 seconds later,
 // and StopAPIServer returns once it has exited. Clients then get
-// "connection refused" on its address. etcd keeps
-// running with the cluster's data, the certificates and users stay valid,
-// and kube-controller-manager, kube-scheduler and kwok (when running) keep
-// retrying. StartAPIServer brings the API server back.
+// "connection refused" on its address. etcd keeps running with the
+// cluster's data, the certificates and users stay valid, and
+// kube-controller-manager, kube-scheduler and kwok (when running) keep
+// retrying. StartAPIServer brings the API server back. StopAPIServer,
+// StartAPIServer and Stop must not be called concurrently.
 func (e *Env) StopAPIServer() error {
 	if e.apiBin == "" {
 		return errors.New("testenv: StopAPIServer needs a control plane started by testenv, not an existing cluster")
