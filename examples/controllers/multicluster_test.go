@@ -251,7 +251,16 @@ func TestMultiCluster(t *testing.T) {
 		if err := down.env.StopAPIServer(); err != nil {
 			t.Fatal(err)
 		}
-		stopped := time.Now()
+		stopped, restarted := time.Now(), false
+		// When the test fails while the remote is away, it comes back
+		// before the cleanup deletes (prunes, uninstalls) on it.
+		t.Cleanup(func() {
+			if !restarted {
+				if err := down.env.StartAPIServer(ctx); err != nil {
+					t.Errorf("restarting %s: %v", down.name, err)
+				}
+			}
+		})
 		var kMsg, hMsg, uiMsg string
 		multiClusterPoll(t, 60*time.Second, down.name+"'s Kustomization and HelmRelease not Ready", func(ctx context.Context) (bool, error) {
 			multiClusterOthersReady(ctx, t, c, others)
@@ -305,6 +314,7 @@ func TestMultiCluster(t *testing.T) {
 		if err := down.env.StartAPIServer(ctx); err != nil {
 			t.Fatal(err)
 		}
+		restarted = true
 		t.Logf("%s's API server ready again after %s", down.name, time.Since(back).Round(time.Millisecond))
 		// Both retry every multiClusterRetry on their own: 25 seconds is
 		// ample, and shorter than the HelmRelease controller's default
