@@ -128,20 +128,20 @@ func parent(kinds, list, rowsFile string, concurrency int, timeout time.Duration
 			if err != nil || n <= 0 {
 				return fmt.Errorf("bad count %q", s)
 			}
-			fmt.Fprintf(os.Stderr, ">> sourcescale: %d %ss (controller concurrency %d)\n", n, kind, concurrency)
+			fmt.Fprintf(os.Stderr, ">> sourcescale: %d %s objects (controller concurrency %d)\n", n, kind, concurrency)
 			cmd := exec.Command(self, "-child", strconv.Itoa(n), "-kind", kind,
 				"-concurrency", strconv.Itoa(concurrency), "-timeout", timeout.String())
 			cmd.Stderr = os.Stderr
 			out, err := cmd.Output()
 			if err != nil {
-				return fmt.Errorf("child for %d %ss: %w", n, kind, err)
+				return fmt.Errorf("child for %d %s objects: %w", n, kind, err)
 			}
 			var r result
 			if err := json.Unmarshal(out, &r); err != nil {
-				return fmt.Errorf("child for %d %ss: %w: %s", n, kind, err, out)
+				return fmt.Errorf("child for %d %s objects: %w: %s", n, kind, err, out)
 			}
 			if r.Err != "" {
-				return fmt.Errorf("child for %d %ss: %s", n, kind, r.Err)
+				return fmt.Errorf("child for %d %s objects: %s", n, kind, r.Err)
 			}
 			rows = append(rows, r.Row)
 		}
@@ -256,7 +256,7 @@ func measureErr(kind string, n, concurrency int, timeout time.Duration, requests
 	}
 
 	if m, err := benchproc.ReadMemory(); err == nil {
-		fmt.Fprintf(os.Stderr, "   before the %ss: peak RSS %.1f MiB, anon %.1f MiB\n", kind, float64(m.Peak)/1024, float64(m.Anon)/1024)
+		fmt.Fprintf(os.Stderr, "   before the %s objects: peak RSS %.1f MiB, anon %.1f MiB\n", kind, float64(m.Peak)/1024, float64(m.Anon)/1024)
 	}
 	start := time.Now()
 	for _, o := range objs {
@@ -315,7 +315,7 @@ func measureErr(kind string, n, concurrency int, timeout time.Duration, requests
 	if res.Kubectl, err = benchproc.KubectlApply(kubectl, env.KubeconfigPath, file); err != nil {
 		return res, err
 	}
-	res.KubectlWhat = fmt.Sprintf("the same N %ss themselves (suspended): the API work every tool must do; fetch and artifact have no kubectl equivalent", kind)
+	res.KubectlWhat = fmt.Sprintf("the same N %s objects themselves (suspended): the API work every tool must do; fetch and artifact have no kubectl equivalent", kind)
 	return res, nil
 }
 
