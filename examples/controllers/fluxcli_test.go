@@ -1,5 +1,3 @@
-//go:build wip_fluxcli
-
 package controllers_test
 
 import (
