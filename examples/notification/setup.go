@@ -170,7 +170,14 @@ func Start(ctx context.Context, cfg *rest.Config, opts Options) (*Running, error
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Logger: opts.Logger, Metrics: metricsserver.Options{BindAddress: "0"}})
+	// A zero Logger would make the manager fall back to controller-runtime's
+	// global logger (and its warning when none was set): discard instead,
+	// as Options documents.
+	logger := opts.Logger
+	if logger.GetSink() == nil {
+		logger = logr.Discard()
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Logger: logger, Metrics: metricsserver.Options{BindAddress: "0"}})
 	if err != nil {
 		return nil, err
 	}
