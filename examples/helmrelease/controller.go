@@ -33,11 +33,9 @@ const (
 	AppVersionAnnotation = "helm.toolkit.fluxcd.io/app-version"
 )
 
-// Defaults of the Reconciler's intervals.
-const (
-	DefaultDependencyRequeueInterval = 30 * time.Second
-	DefaultRetryInterval             = 30 * time.Second
-)
+// DefaultDependencyRequeueInterval is the Reconciler's default wait for
+// dependencies and chart sources that are not ready.
+const DefaultDependencyRequeueInterval = 30 * time.Second
 
 // RetriesExceededReason is the Stalled reason of a release whose
 // remediation retries are used up, as in Flux.
@@ -66,12 +64,15 @@ type Reconciler struct {
 	Recorder reconcile.EventRecorder
 	// TempDir holds chart downloads; "" means os.TempDir().
 	TempDir string
-	// DependencyRequeueInterval is the wait for dependencies that are not
-	// ready; 0 means DefaultDependencyRequeueInterval.
+	// DependencyRequeueInterval is the wait (jittered for a chart source)
+	// for dependencies and chart sources that are not ready; 0 means
+	// DefaultDependencyRequeueInterval.
 	DependencyRequeueInterval time.Duration
-	// RetryInterval is the wait after a failed or remediated release
-	// before the next attempt, unless a RetryOnFailure strategy sets one;
-	// 0 means DefaultRetryInterval.
+	// RetryInterval, when set, is the wait before the next attempt after a
+	// failed reconciliation or a remediation, unless a RetryOnFailure
+	// strategy sets one; 0 does as Flux: the error goes back to
+	// controller-runtime, whose rate limiter retries with exponential
+	// back-off.
 	RetryInterval time.Duration
 	// DefaultServiceAccount is impersonated when spec.serviceAccountName
 	// and spec.kubeConfig are empty; "" acts as the controller.
@@ -112,7 +113,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 	fail := func(reason string, err error) (ctrl.Result, error) {
 		cond.Failed(reason, "%s", err.Error())
 		r.event(obj, nil, corev1.EventTypeWarning, reason, err.Error())
-		return ctrl.Result{RequeueAfter: r.retryAfter(obj)}, nil
+		return r.failed(obj, err)
 	}
 
 	deps, err := Dependencies(obj)
@@ -145,7 +146,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 	ch, art, err := r.loadChart(ctx, src)
 	if errors.Is(err, ErrChartNotReady) {
 		cond.Failed(helmv2.ArtifactFailedReason, "%s", chartNotReady(obj))
-		return ctrl.Result{RequeueAfter: r.retryAfter(obj)}, nil
+		return ctrl.Result{RequeueAfter: jittered(durationOr(r.DependencyRequeueInterval, DefaultDependencyRequeueInterval))}, nil
 	} else if err != nil {
 		return fail(helmv2.ArtifactFailedReason, err)
 	}
@@ -209,9 +210,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 		start := time.Now()
 		res, err := c.Step(ctx, name, want, o, opts)
 		if errors.Is(err, helmrelease.ErrRetriesExhausted) || errors.Is(err, helmrelease.ErrMissingRollbackTarget) {
-			msg := fmt.Sprintf("Failed to %s after %d attempt(s)", obj.Status.LastAttemptedReleaseAction, obj.GetActiveRemediation().GetFailureCount(obj))
-			cond.Stalled(RetriesExceededReason, "%s: %s", msg, err.Error())
-			return ctrl.Result{RequeueAfter: obj.Spec.Interval.Duration}, nil
+			return r.stall(obj, cond, err)
 		}
 		if res.Decision.Action == helmrelease.ActionNone {
 			if err != nil {
@@ -229,14 +228,19 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 		if res.Decision.Remediation {
 			rem := cond.Get(helmv2.RemediatedCondition)
 			cond.Failed(rem.Reason, "%s", rem.Message)
-			return ctrl.Result{RequeueAfter: r.retryAfter(obj)}, nil
+			return r.unsettled(obj, cond)
 		}
 		if err != nil && !res.Failed {
 			return fail(reconcile.ReconciliationFailedReason, err)
 		}
+		// A failed action under RetryOnFailure waits for retryInterval;
+		// otherwise remediation follows at once, in this reconciliation.
+		if res.Failed && obj.GetActiveRetry(false) != nil {
+			return r.unsettled(obj, cond)
+		}
 	}
 	if c := cond.Get(helmv2.ReleasedCondition); c == nil || c.Status != metav1.ConditionTrue {
-		return ctrl.Result{RequeueAfter: r.retryAfter(obj)}, nil
+		return r.unsettled(obj, cond)
 	}
 	ready := cond.Get(helmv2.ReleasedCondition)
 	if t := cond.Get(helmv2.TestSuccessCondition); tested && t != nil && t.Status == metav1.ConditionTrue {
@@ -244,7 +248,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 	}
 	cond.Delete(helmv2.RemediatedCondition)
 	cond.Ready(ready.Reason, "%s", ready.Message)
-	return ctrl.Result{RequeueAfter: obj.Spec.Interval.Duration}, nil
+	return ctrl.Result{RequeueAfter: jittered(obj.Spec.Interval.Duration)}, nil
 }
 
 // finalize uninstalls the release (not for a suspended HelmRelease, as in
@@ -268,13 +272,6 @@ func (r *Reconciler) finalize(ctx context.Context, obj *helmv2.HelmRelease) erro
 		}
 	}
 	return r.deleteHelmChart(ctx, obj)
-}
-
-func (r *Reconciler) retryAfter(obj *helmv2.HelmRelease) time.Duration {
-	if rt := obj.GetActiveRetry(false); rt != nil && rt.GetRetryInterval() > 0 {
-		return rt.GetRetryInterval()
-	}
-	return durationOr(r.RetryInterval, DefaultRetryInterval)
 }
 
 func durationOr(d, def time.Duration) time.Duration {

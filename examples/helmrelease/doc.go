@@ -11,9 +11,20 @@
 // actions one step at a time: cluster.Client.Observe gives Flux's release
 // status and cluster.Client.Step runs the action helmrelease.NextAction
 // picks (install, upgrade, test, rollback or uninstall remediation,
-// unlock), until the release is in sync, a remediation ran (the next
-// attempt follows after RetryInterval) or the retries are used up
-// (Stalled, reason RetriesExceeded).
+// unlock), until the release is in sync, a remediation ran or the retries
+// are used up (Stalled, reason RetriesExceeded).
+//
+// Retries are Flux's: a failed reconciliation returns its error, and a
+// remediation with retries left returns ErrRemediated, so that
+// controller-runtime's rate limiter runs the next attempt with
+// exponential back-off; used-up retries end with a terminal error (no
+// retry until the HelmRelease changes). Under a RetryOnFailure strategy a
+// failed install or upgrade is not remediated: the next attempt follows
+// after its retryInterval (jittered by up to 5%, as spec.interval is),
+// and so does the retry of any other failure, where Flux backs off.
+// Reconciler.RetryInterval, when set, replaces the back-off with a fixed
+// wait. A chart source without an artifact is waited for with
+// DependencyRequeueInterval, as in Flux.
 //
 // The status is Flux's: history snapshots (with test hooks),
 // installFailures and upgradeFailures (reset on a new chart version,
