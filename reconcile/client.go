@@ -3,7 +3,9 @@ package reconcile
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -137,6 +139,9 @@ func RESTConfigFromKubeConfig(data []byte, opts KubeConfigOptions) (*rest.Config
 	if err := checkRESTConfig(cfg, opts); err != nil {
 		return nil, err
 	}
+	if err := moveHostUserinfo(cfg); err != nil {
+		return nil, err
+	}
 	if opts.QPS > 0 {
 		cfg.QPS = opts.QPS
 	}
@@ -230,4 +235,28 @@ func NewClient(cfg *rest.Config, opts client.Options) (client.Client, error) {
 		return nil, fmt.Errorf("creating the Kubernetes client: %w", err)
 	}
 	return c, nil
+}
+
+// moveHostUserinfo takes user information out of cfg.Host (a server URL
+// such as https://user:password@host) into cfg.Username and cfg.Password,
+// unless the kubeconfig's user already sets them, so that the URL the
+// clients print in their errors never carries a credential.
+func moveHostUserinfo(cfg *rest.Config) error {
+	if !strings.Contains(cfg.Host, "@") {
+		return nil
+	}
+	u, err := url.Parse(cfg.Host)
+	if err != nil {
+		return errors.New("kubeconfig: the cluster's server is not a valid URL")
+	}
+	if u.User == nil {
+		return nil
+	}
+	if cfg.Username == "" && cfg.Password == "" && cfg.BearerToken == "" {
+		cfg.Username = u.User.Username()
+		cfg.Password, _ = u.User.Password()
+	}
+	u.User = nil
+	cfg.Host = u.String()
+	return nil
 }

@@ -185,6 +185,34 @@ func TestKubeConfigEmbeddedData(t *testing.T) {
 	}
 }
 
+// A server URL carrying user information becomes basic credentials: the
+// URL the clients print in errors holds neither the user nor the password.
+func TestKubeConfigServerUserinfo(t *testing.T) {
+	srv := startFakeAPIServer(t)
+	_, _, _, _, caPEM := srv.files(t)
+	withUser := strings.Replace(srv.URL, "https://", "https://alice:s3cret@", 1)
+	data := kubeconfigYAML(withUser, "certificate-authority-data: "+base64.StdEncoding.EncodeToString(caPEM), "username: \"\"")
+	cfg, err := RESTConfigFromKubeConfig([]byte(data), KubeConfigOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(cfg.Host, "alice") || strings.Contains(cfg.Host, "s3cret") || cfg.Username != "alice" || cfg.Password != "s3cret" {
+		t.Fatalf("host %q user %q", cfg.Host, cfg.Username)
+	}
+	send(t, cfg)
+	if auth, _ := srv.seen(); len(auth) != 1 || auth[0] != "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:s3cret")) {
+		t.Errorf("server saw %q", auth)
+	}
+	// With a token the user information is dropped, not used.
+	cfg, err = RESTConfigFromKubeConfig([]byte(kubeconfigYAML("https://bob:pw@127.0.0.1:1", "tls-server-name: x", "token: t")), KubeConfigOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Host != "https://127.0.0.1:1" || cfg.Username != "" || cfg.Password != "" {
+		t.Errorf("host %q user %q", cfg.Host, cfg.Username)
+	}
+}
+
 func TestCheckRESTConfig(t *testing.T) {
 	for name, cfg := range map[string]*rest.Config{
 		"tokenFile":             {BearerTokenFile: "/t"},

@@ -226,13 +226,9 @@ func TestMultiCluster(t *testing.T) {
 		others := []*multiClusterRemote{remotes[0], remotes[2]}
 		// A kubeconfig whose server URL carries a user name and password
 		// (ignored by kube-apiserver, which authenticates the client
-		// certificate): the password must not show in the lost remote's
-		// messages. The user name still does, as net/http prints the
-		// request's URL ("https://user:***@host"): the house rule masks
-		// the whole userinfo, which needs the controllers (or
-		// reconcile.RESTConfigFromKubeConfig, moving the userinfo into
-		// rest.Config's Username and Password) to change; once they do,
-		// multiClusterURLCredential can count the user name too.
+		// certificate): neither may show in the lost remote's messages
+		// (reconcile.RESTConfigFromKubeConfig moves the userinfo into
+		// rest.Config's Username and Password).
 		userinfo := multiClusterUserinfoKubeconfig(t, down.kubeconfig, "gitopskit", multiClusterURLPassword)
 		multiClusterCreate(t, c, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: down.name + "-userinfo", Namespace: ns},
@@ -613,15 +609,11 @@ func multiClusterUserinfoKubeconfig(t *testing.T, kubeconfig []byte, user, passw
 // user, the second the password, if any.
 var userinfoURL = regexp.MustCompile(`[a-z]+://([^/\s"'@:]*)(:[^/\s"'@]*)?@`)
 
-// multiClusterURLCredential returns the credential a URL in msg shows: a
-// user alone (which may be a token) or a password not masked. A user name
-// next to a masked password ("https://user:***@host", as net/http prints
-// a request's URL) is not counted: see TestMultiCluster.
+// multiClusterURLCredential returns the first URL in msg that carries
+// user information (a user name, a password, masked or not), or "".
 func multiClusterURLCredential(msg string) string {
-	for _, m := range userinfoURL.FindAllStringSubmatch(msg, -1) {
-		if m[2] != ":***" {
-			return m[0]
-		}
+	if m := userinfoURL.FindString(msg); m != "" {
+		return m
 	}
 	return ""
 }
