@@ -52,7 +52,7 @@ func (r *Reconciler) clientFor(ctx context.Context, obj *helmv2.HelmRelease, nam
 	}
 	r.validationOnce.Do(func() { r.validation = cluster.NewFieldValidation() })
 	return cluster.New(ctx, cluster.Options{Config: cfg, Namespace: namespace, StorageNamespace: storageNamespace, MaxHistory: maxHistory,
-		FieldValidation: r.validation})
+		FieldValidation: r.validation, FreshClients: !obj.UsePersistentClient()})
 }
 
 // retarget uninstalls the release the history records when its storage

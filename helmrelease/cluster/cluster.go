@@ -52,6 +52,12 @@ type Options struct {
 	// in the server's OpenAPI documents once, not on every action; nil
 	// looks it up on every action, as Helm does.
 	FieldValidation *FieldValidation
+	// FreshClients gives Helm a new discovery client and REST mapper each
+	// time it asks for one, instead of one for the Client's lifetime: Flux's
+	// spec.persistentClient false. It is slower, but objects of a kind
+	// whose CRD an action created outside the chart's crds directory (a
+	// CRD in templates, say, used by a post-install hook) are found.
+	FreshClients bool
 }
 
 // Client runs Helm actions on one release namespace and storage
@@ -76,7 +82,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if storageNS == "" {
 		storageNS = opts.Namespace
 	}
-	getter, err := newRESTGetter(opts.Config, opts.Namespace)
+	getter, err := newRESTGetter(opts.Config, opts.Namespace, opts.FreshClients)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
