@@ -163,10 +163,16 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 	if metrics == "" {
 		metrics = "0"
 	}
+	// A zero Logger would make the manager fall back to controller-runtime's
+	// global logger: discard, as Config documents.
+	logger := cfg.Logger
+	if logger.GetSink() == nil {
+		logger = logr.Discard()
+	}
 	mgr, err := ctrl.NewManager(cfg.REST, ctrl.Options{
 		Scheme:                  scheme,
 		Cache:                   cache.Options{ByObject: byObject},
-		Logger:                  cfg.Logger,
+		Logger:                  logger,
 		Metrics:                 metricsserver.Options{BindAddress: metrics},
 		LeaderElection:          cfg.LeaderElection,
 		LeaderElectionID:        "gitopskit-examples",

@@ -2,7 +2,12 @@ package kustomization
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -73,4 +78,27 @@ func SOPSDecryptor(ctx context.Context, reader client.Reader, namespace, name st
 		return nil, fmt.Errorf("decryption Secret %q: %w", name, err)
 	}
 	return &sopsdecrypt.Decryptor{Keys: keys}, nil
+}
+
+// checkPath reports, as Flux does before a build, a spec.path missing from
+// the unpacked artifact at root. The look-up stays inside root: a symbolic
+// link in the artifact cannot make it test a path of the controller's host.
+func checkPath(root, path string) error {
+	rel := strings.TrimPrefix(filepath.Clean("/"+filepath.FromSlash(path)), string(filepath.Separator))
+	if rel == "" {
+		rel = "."
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return fmt.Errorf("kustomization path not found: %w", err)
+	}
+	defer r.Close()
+	if _, err := r.Stat(rel); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("kustomization path not found: %s: %w", path, err)
+	}
+	return nil
 }

@@ -167,7 +167,11 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *kustomizev1.Kustomizati
 		return fail(reconcile.ArtifactFailedReason, fmt.Errorf("failed to fetch artifact of %s: %w", obj.Spec.SourceRef.String(), err))
 	}
 
-	// Build.
+	// Build, from a path that must exist in the artifact (Flux's
+	// ArtifactFailed otherwise).
+	if err := checkPath(root, obj.Spec.Path); err != nil {
+		return fail(reconcile.ArtifactFailedReason, err)
+	}
 	opts := BuildOptions(obj.Spec)
 	tenant := r.NoCrossNamespaceRefs && obj.Spec.TargetNamespace != ""
 	opts.AllowRemoteBases, opts.RestrictToTargetNamespace = r.AllowRemoteBases, tenant

@@ -304,7 +304,9 @@ func TestBuildFailures(t *testing.T) {
 		name, path, reason string
 		mutate             func(*kustomizev1.Kustomization)
 	}{
-		{"missing-path", "./nowhere", meta.BuildFailedReason, nil},
+		// Flux checks the path before the build: ArtifactFailed.
+		{"missing-path", "./nowhere", meta.ArtifactFailedReason, nil},
+		{"path-escaping", "../../../../etc", meta.ArtifactFailedReason, nil},
 		{"missing-source", "./app", meta.ArtifactFailedReason, func(k *kustomizev1.Kustomization) { k.Spec.SourceRef.Name = "absent" }},
 		{"missing-decryption-secret", "./app", meta.BuildFailedReason, func(k *kustomizev1.Kustomization) {
 			k.Spec.Decryption = &kustomizev1.Decryption{Provider: "sops", SecretRef: &meta.LocalObjectReference{Name: "absent"}}
