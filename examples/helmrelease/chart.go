@@ -25,6 +25,12 @@ import (
 // ErrChartNotReady reports a chart source without an artifact yet.
 var ErrChartNotReady = errors.New("chart source is not ready")
 
+// ErrExternalArtifactDisabled reports a spec.chartRef to an
+// ExternalArtifact while Reconciler.AllowExternalArtifact is false (Flux's
+// ExternalArtifact feature gate, off by default): the HelmRelease stalls
+// with reason AccessDenied.
+var ErrExternalArtifactDisabled = errors.New("ExternalArtifact chart references are disabled")
+
 // HelmChartFor returns the HelmChart that spec.chart of obj asks for:
 // "<namespace>-<name>" in the namespace of the chart's sourceRef (the
 // HelmRelease's when it names none), with the template's labels,
@@ -100,8 +106,8 @@ func (r *Reconciler) deleteHelmChart(ctx context.Context, obj *helmv2.HelmReleas
 }
 
 // chartSource returns the source of the release's chart: the HelmChart of
-// spec.chart (created when missing) or the OCIRepository or HelmChart of
-// spec.chartRef.
+// spec.chart (created when missing) or the OCIRepository, HelmChart or
+// (with AllowExternalArtifact) ExternalArtifact of spec.chartRef.
 func (r *Reconciler) chartSource(ctx context.Context, obj *helmv2.HelmRelease) (sourcev1.Source, error) {
 	if obj.Spec.Chart != nil {
 		return r.ensureHelmChart(ctx, obj)
@@ -128,6 +134,11 @@ func (r *Reconciler) chartSource(ctx context.Context, obj *helmv2.HelmRelease) (
 		src = &sourcev1.OCIRepository{}
 	case sourcev1.HelmChartKind:
 		src = &sourcev1.HelmChart{}
+	case sourcev1.ExternalArtifactKind:
+		if !r.AllowExternalArtifact {
+			return nil, fmt.Errorf("%w: can't access '%s/%s/%s'", ErrExternalArtifactDisabled, ref.Kind, ns, ref.Name)
+		}
+		src = &sourcev1.ExternalArtifact{}
 	default:
 		return nil, fmt.Errorf("unsupported chartRef kind '%s'", ref.Kind)
 	}

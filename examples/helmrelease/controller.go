@@ -83,6 +83,11 @@ type Reconciler struct {
 	// NoCrossNamespaceRefs stalls (AccessDenied) a HelmRelease failing
 	// CheckNamespaceRefs, before its chart or dependencies are read.
 	NoCrossNamespaceRefs bool
+	// AllowExternalArtifact accepts a spec.chartRef to an ExternalArtifact
+	// (source.toolkit.fluxcd.io/v1) and watches ExternalArtifacts, whose
+	// CRD must then be installed: Flux's ExternalArtifact feature gate.
+	// False stalls such a HelmRelease (AccessDenied), as in Flux.
+	AllowExternalArtifact bool
 
 	clientsOnce sync.Once
 	clients     *reconcile.Clients
@@ -140,7 +145,11 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 
 	// The chart.
 	src, err := r.chartSource(ctx, obj)
-	if err != nil {
+	if errors.Is(err, ErrExternalArtifactDisabled) {
+		cond.Stalled(reconcile.AccessDeniedReason, "%s", err.Error())
+		r.event(obj, nil, corev1.EventTypeWarning, reconcile.AccessDeniedReason, err.Error())
+		return ctrl.Result{}, nil
+	} else if err != nil {
 		return fail(helmv2.ArtifactFailedReason, err)
 	}
 	ch, art, err := r.loadChart(ctx, src)

@@ -6,8 +6,8 @@
 // their generation or satisfying their readyExpr), gets the chart (the
 // HelmChart that spec.chart's template creates and owns, named
 // "<namespace>-<name>" in the namespace of the chart's sourceRef, or the
-// OCIRepository or HelmChart of spec.chartRef), downloads and verifies its
-// artifact, composes spec.valuesFrom and spec.values, and then runs release
+// OCIRepository, HelmChart or ExternalArtifact of spec.chartRef),
+// downloads and verifies its artifact, composes spec.valuesFrom and spec.values, and then runs release
 // actions one step at a time: cluster.Client.Observe gives Flux's release
 // status and cluster.Client.Step runs the action helmrelease.NextAction
 // picks (install, upgrade, test, rollback or uninstall remediation,
@@ -114,6 +114,32 @@
 // NoCrossNamespaceRefs refuses a source in another namespace
 // (AccessDenied).
 //
-// Not handled yet: spec.persistentClient and ExternalArtifact chart
-// references.
+// Sharding (beyond Flux, whose --watch-label-selector does not filter
+// HelmCharts): the HelmChart of spec.chart carries the HelmRelease's
+// "sharding.fluxcd.io/key" label unless the template sets it, so that a
+// sharded controller set reconciles the chart in the HelmRelease's shard
+// (HelmChartFor).
+//
+// spec.persistentClient is Flux's: true or unset, Helm uses one discovery
+// client and REST mapper for the release actions of a reconciliation;
+// false gives it fresh ones on every lookup (cluster.Options.FreshClients),
+// so that a hook of a kind whose CRD the same install created from the
+// chart's templates is found.
+//
+// A spec.chartRef to an ExternalArtifact (source.toolkit.fluxcd.io/v1,
+// an artifact another controller publishes) needs
+// Reconciler.AllowExternalArtifact, Flux's ExternalArtifact feature gate:
+// its artifact is downloaded as any chart artifact, a new artifact
+// reconciles the HelmRelease, and the digest of a revision carrying one is
+// recorded in status.lastAttemptedRevisionDigest. Without the option the
+// HelmRelease stalls (AccessDenied), as in Flux.
+//
+// Not handled yet: spec.postRenderStrategy (post-renderers always receive
+// the hooks with the templates, Flux's default "combined"); Flux's chart
+// digest tracking (the digest of an OCIRepository or ExternalArtifact
+// artifact appended to the chart version as build metadata, so that a
+// mutable tag pushed again upgrades the release; here only a new chart
+// version or values do); and the cancellation of a running health check
+// when a new source revision arrives (Flux's opt-in
+// CancelHealthCheckOnNewRevision).
 package helmrelease

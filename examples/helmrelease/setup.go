@@ -33,8 +33,8 @@ type Options = fluxadapter.ControllerOptions
 // SetupWithManager registers the reconciler with mgr: HelmReleases are
 // reconciled when their spec or annotations change, when the artifact of
 // their chart (the HelmChart of spec.chart, the OCIRepository or HelmChart
-// of spec.chartRef) or of their ValuesFromSourceAnnotation source
-// changes, and when a HelmRelease they depend on (or a
+// of spec.chartRef, with AllowExternalArtifact its ExternalArtifact) or
+// of their ValuesFromSourceAnnotation source changes, and when a HelmRelease they depend on (or a
 // Kustomization of the reconcile.DependsOnAnnotation) becomes ready.
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if r.Client == nil {
@@ -65,7 +65,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 	}); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("helmrelease").
 		For(&helmv2.HelmRelease{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -74,8 +74,11 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 		Watches(&sourcev1.HelmChart{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.HelmChartKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
 		Watches(&sourcev1.OCIRepository{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.OCIRepositoryKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
 		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.GitRepositoryKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
-		Watches(&sourcev1.Bucket{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.BucketKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
-		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, SkipNameValidation: &opts.SkipNameValidation}).
+		Watches(&sourcev1.Bucket{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.BucketKind)), builder.WithPredicates(fluxadapter.ArtifactChanged()))
+	if r.AllowExternalArtifact {
+		b = b.Watches(&sourcev1.ExternalArtifact{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.ExternalArtifactKind)), builder.WithPredicates(fluxadapter.ArtifactChanged()))
+	}
+	return b.WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, SkipNameValidation: &opts.SkipNameValidation}).
 		Complete(r)
 }
 

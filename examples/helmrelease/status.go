@@ -185,10 +185,19 @@ func valuesFrom(obj *helmv2.HelmRelease) []helmrelease.ValuesReference {
 }
 
 // ociDigest is status.lastAttemptedRevisionDigest: the artifact digest of
-// a chart from an OCIRepository, as Flux records it.
+// a chart from an OCIRepository, or the digest of an ExternalArtifact's
+// revision, as Flux records them.
 func ociDigest(src any, art *meta.Artifact) string {
 	if _, ok := src.(*sourcev1.OCIRepository); ok && art != nil {
 		return art.Digest
+	}
+	// An ExternalArtifact's revision is a version or a digest, or both as
+	// "<version>@<digest>": the digest is recorded, as Flux does.
+	if _, ok := src.(*sourcev1.ExternalArtifact); ok && art != nil && strings.Contains(art.Revision, ":") {
+		if _, d, ok := strings.Cut(art.Revision, "@"); ok {
+			return d
+		}
+		return art.Revision
 	}
 	return ""
 }
