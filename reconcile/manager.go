@@ -114,13 +114,18 @@ type Options struct {
 	// PollInterval is how often waits poll the cluster; 0 means 2s.
 	PollInterval time.Duration
 	// FullDryRun diffs every object with a server-side dry-run on every
-	// Apply. By default, when four or more objects share a kind and
-	// namespace, Apply lists them in one request, creates the absent ones
-	// with a single apply request each, and reports Unchanged, without a
-	// dry-run, an object whose desired state and whose field-manager record
-	// in the cluster are both the same as when this Manager last applied
-	// it (any write to a field we own changes that record). Keep one
-	// Manager per owner across reconciliations to benefit. Server-side
+	// Apply. By default Apply reads the live objects first (one LIST when
+	// four or more share a kind and namespace, else one GET each), creates
+	// the absent ones with a single apply request each, and reports
+	// Unchanged, without a dry-run, an object whose desired state and
+	// whose field-manager record in the cluster are both the same as when
+	// this Manager last applied it (any write to a field we own changes
+	// that record). Sync does not even read an object that is neither in
+	// the previous inventory nor remembered: it applies it at once and
+	// reports it Created when the response shows the apply created it;
+	// when it existed, the full path adopts it and it is reported
+	// Configured. Keep one Manager per owner across reconciliations (or
+	// one Memory per owner) to benefit. Server-side
 	// changes that alter no object, such as new defaults in a CRD schema,
 	// are then seen only when the object next changes; FullDryRun trades
 	// speed for seeing them at once.
