@@ -36,7 +36,7 @@ endif
 # Packages whose tests start the control plane run without the race detector.
 CP_PKG := github.com/gitopskit/gitopskit/internal/testenv
 
-.PHONY: gpg test vet fmt staticcheck unit controlplane tools generate bench demo clean
+.PHONY: gpg test vet fmt staticcheck unit controlplane tools generate bench bench-fleet demo clean
 
 test: $(CONTROL_PLANE_DEPS) tools vet fmt staticcheck unit
 
