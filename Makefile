@@ -178,6 +178,10 @@ generate:
 # plane. `make bench-fleet BENCH_N=100` is the quick smoke check.
 BENCH_N    ?= 100,500,1000
 BENCH_ROWS := $(CURDIR)/tmp/bench-fleet.jsonl
+# The controllers never load Go plugins: without kustomize's Go plugin
+# loader the linker drops unused methods (232 MB -> 167 MB executable, fewer
+# pages resident).
+GO_TAGS    := -tags kustomize_disable_go_plugin_support
 
 bench: $(CONTROL_PLANE_DEPS) tools $(BIN)/crane
 	go test -run '^$$' -bench . -benchmem -count=1 ./...
@@ -189,10 +193,10 @@ bench: $(CONTROL_PLANE_DEPS) tools $(BIN)/crane
 
 bench-fleet: $(CONTROL_PLANE_DEPS) tools
 	@mkdir -p $(dir $(BENCH_ROWS)); rm -f $(BENCH_ROWS)
-	go run ./examples/benchcmd/scale -n $(BENCH_N) -rows $(BENCH_ROWS)
-	go run ./examples/benchcmd/helmscale -n $(BENCH_N) -rows $(BENCH_ROWS)
-	go run ./examples/benchcmd/sourcescale -kinds OCIRepository,HelmChart -n $(BENCH_N) -rows $(BENCH_ROWS)
-	go run ./examples/benchcmd/table $(BENCH_ROWS)
+	go run $(GO_TAGS) ./examples/benchcmd/scale -n $(BENCH_N) -rows $(BENCH_ROWS)
+	go run $(GO_TAGS) ./examples/benchcmd/helmscale -n $(BENCH_N) -rows $(BENCH_ROWS)
+	go run $(GO_TAGS) ./examples/benchcmd/sourcescale -kinds OCIRepository,HelmChart -n $(BENCH_N) -rows $(BENCH_ROWS)
+	go run $(GO_TAGS) ./examples/benchcmd/table $(BENCH_ROWS)
 
 demo: $(CONTROL_PLANE_DEPS)
 	go run ./examples/demo $(DEMO_FLAGS)
