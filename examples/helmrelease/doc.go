@@ -134,12 +134,15 @@
 // recorded in status.lastAttemptedRevisionDigest. Without the option the
 // HelmRelease stalls (AccessDenied), as in Flux.
 //
-// Not handled yet: spec.postRenderStrategy (post-renderers always receive
-// the hooks with the templates, Flux's default "combined"); Flux's chart
-// digest tracking (the digest of an OCIRepository or ExternalArtifact
-// artifact appended to the chart version as build metadata, so that a
-// mutable tag pushed again upgrades the release; here only a new chart
-// version or values do); and the cancellation of a running health check
-// when a new source revision arrives (Flux's opt-in
-// CancelHealthCheckOnNewRevision).
+// spec.postRenderStrategy is handed to Helm's install and upgrade:
+// "combined" (the default, as in Flux) post-renders the hooks with the
+// templates, "separate" in a stream of their own, "nohooks" leaves them as
+// rendered.
+//
+// Not handled yet: Flux's chart digest tracking (the digest of an
+// OCIRepository or ExternalArtifact artifact appended to the chart version
+// as build metadata, so that a chart pushed again under the same version
+// upgrades the release; here only a new chart version or new values do),
+// and the cancellation of a running health check when a new source
+// revision arrives (Flux's opt-in CancelHealthCheckOnNewRevision).
 package helmrelease

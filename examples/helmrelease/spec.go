@@ -21,8 +21,9 @@ import (
 // spec.uninstall of a HelmRelease to the options of the release actions,
 // with Flux's defaults: spec.timeout for every action that sets none, CRDs
 // created on install and skipped on upgrade, server-side apply unless
-// disabled, the post-renderers of FluxPostRenderers, and
-// spec.waitStrategy with spec.healthCheckExprs.
+// disabled, the post-renderers of FluxPostRenderers with
+// spec.postRenderStrategy, and spec.waitStrategy with
+// spec.healthCheckExprs.
 func StepOptions(obj *helmv2.HelmRelease) cluster.StepOptions {
 	def := obj.GetTimeout()
 	in, up, ts, rb, un := obj.GetInstall(), obj.GetUpgrade(), obj.GetTest(), obj.GetRollback(), obj.GetUninstall()
@@ -41,13 +42,14 @@ func StepOptions(obj *helmv2.HelmRelease) cluster.StepOptions {
 			Timeout: in.GetTimeout(def).Duration, CRDs: installCRDs, CreateNamespace: in.CreateNamespace,
 			DisableHooks: in.DisableHooks, Wait: cluster.Wait{Disable: in.DisableWait, DisableForJobs: in.DisableWaitForJobs},
 			Replace: in.Replace, ClientSideApply: in.ServerSideApply != nil && !*in.ServerSideApply,
-			PostRenderers: post,
+			PostRenderers: post, PostRenderStrategy: string(obj.Spec.PostRenderStrategy),
 		},
 		Upgrade: cluster.UpgradeOptions{
 			Timeout: up.GetTimeout(def).Duration, CRDs: upgradeCRDs, DisableHooks: up.DisableHooks,
 			Wait:  cluster.Wait{Disable: up.DisableWait, DisableForJobs: up.DisableWaitForJobs},
 			Force: up.Force, CleanupOnFail: up.CleanupOnFail,
 			ClientSideApply: up.ServerSideApply == helmv2.ServerSideApplyDisabled, PostRenderers: post,
+			PostRenderStrategy: string(obj.Spec.PostRenderStrategy),
 		},
 		Test: cluster.TestOptions{Timeout: ts.GetTimeout(def).Duration},
 		Rollback: cluster.RollbackOptions{

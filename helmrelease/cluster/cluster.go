@@ -176,6 +176,10 @@ type InstallOptions struct {
 	ClientSideApply bool
 	// PostRenderers run over manifests and hooks (helmrelease.FluxPostRenderers).
 	PostRenderers []helmrelease.PostRenderer
+	// PostRenderStrategy is Helm's (spec.postRenderStrategy): "combined"
+	// or "" (manifests and hooks post-rendered together), "separate" or
+	// "nohooks" (hooks left as rendered).
+	PostRenderStrategy string
 	// Description is stored in the release.
 	Description string
 }
@@ -207,6 +211,9 @@ func (c *Client) Install(ctx context.Context, name string, ch *helmrelease.Chart
 	if len(opts.PostRenderers) > 0 {
 		in.PostRenderer = postRenderers(opts.PostRenderers)
 	}
+	if opts.PostRenderStrategy != "" {
+		in.PostRenderStrategy = action.PostRenderStrategy(opts.PostRenderStrategy)
+	}
 	if values == nil {
 		values = map[string]any{}
 	}
@@ -230,7 +237,9 @@ type UpgradeOptions struct {
 	ClientSideApply bool
 	// PostRenderers run over manifests and hooks.
 	PostRenderers []helmrelease.PostRenderer
-	Description   string
+	// PostRenderStrategy is as InstallOptions.PostRenderStrategy.
+	PostRenderStrategy string
+	Description        string
 }
 
 // Upgrade upgrades the release to ch with values (which replace the
@@ -264,6 +273,9 @@ func (c *Client) Upgrade(ctx context.Context, name string, ch *helmrelease.Chart
 	}
 	if len(opts.PostRenderers) > 0 {
 		up.PostRenderer = postRenderers(opts.PostRenderers)
+	}
+	if opts.PostRenderStrategy != "" {
+		up.PostRenderStrategy = action.PostRenderStrategy(opts.PostRenderStrategy)
 	}
 	if values == nil {
 		values = map[string]any{}
