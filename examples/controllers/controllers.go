@@ -88,6 +88,10 @@ type Config struct {
 	WatchLabelSelector string
 	// SkipNameValidation allows several managers in one process (tests).
 	SkipNameValidation bool
+	// ExternalArtifact is Flux's ExternalArtifact feature gate: HelmReleases
+	// may name an ExternalArtifact in spec.chartRef (its CRD must be
+	// installed); false stalls them with AccessDenied, as in Flux.
+	ExternalArtifact bool
 	// Logger is the manager's logger; the zero Logger discards.
 	Logger logr.Logger
 	// Notify also receives every controller's Events, as notify.Events
@@ -246,6 +250,7 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 		DependencyRequeueInterval: cfg.DependencyRequeueInterval,
 		DefaultServiceAccount:     cfg.Lockdown.DefaultServiceAccount,
 		NoCrossNamespaceRefs:      cfg.Lockdown.NoCrossNamespaceRefs,
+		AllowExternalArtifact:     cfg.ExternalArtifact,
 		Recorder:                  notifying(mgr, cfg, helmrelease.ControllerName),
 	}
 	if err := hr.SetupWithManager(ctx, mgr, helmrelease.Options{MaxConcurrentReconciles: kN, SkipNameValidation: cfg.SkipNameValidation}); err != nil {
