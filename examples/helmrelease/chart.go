@@ -7,9 +7,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
-	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +26,10 @@ import (
 
 // ErrChartNotReady reports a chart source without an artifact yet.
 var ErrChartNotReady = errors.New("chart source is not ready")
+
+// ChartMutateErrorReason is the Ready reason of a chart whose version
+// cannot take its artifact's digest (ChartDigestVersion), as in Flux.
+const ChartMutateErrorReason = "ChartMutateError"
 
 // ErrExternalArtifactDisabled reports a spec.chartRef to an
 // ExternalArtifact while Reconciler.AllowExternalArtifact is false (Flux's
@@ -150,14 +156,14 @@ func (r *Reconciler) chartSource(ctx context.Context, obj *helmv2.HelmRelease) (
 
 // loadChart downloads the chart artifact of src, verifies its digest and
 // loads it.
-func (r *Reconciler) loadChart(ctx context.Context, src sourcev1.Source) (*helmrelease.Chart, *meta.Artifact, error) {
+func (r *Reconciler) loadChart(ctx context.Context, src sourcev1.Source) (*helmrelease.Chart, error) {
 	a := src.GetArtifact()
 	if a == nil {
-		return nil, nil, ErrChartNotReady
+		return nil, ErrChartNotReady
 	}
 	dir, err := os.MkdirTemp(r.TempDir, "helmrelease-")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	f := r.Fetcher
@@ -166,16 +172,72 @@ func (r *Reconciler) loadChart(ctx context.Context, src sourcev1.Source) (*helmr
 	}
 	file := filepath.Join(dir, "chart.tgz")
 	if err := f.Download(ctx, fluxadapter.Artifact(a), file); err != nil {
-		return nil, nil, fmt.Errorf("failed to download chart artifact: %w", err)
+		return nil, fmt.Errorf("failed to download chart artifact: %w", err)
 	}
 	in, err := os.Open(file)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer in.Close()
 	ch, err := helmrelease.LoadChart(in)
 	if err != nil {
-		return nil, nil, fmt.Errorf("failed to load chart from artifact %s: %w", a.Revision, err)
+		return nil, fmt.Errorf("failed to load chart from artifact %s: %w", a.Revision, err)
 	}
-	return ch, a, nil
+	return ch, nil
+}
+
+// ChartDigestVersion is Flux's chart digest tracking. For a chart of
+// version from an OCIRepository, or from an ExternalArtifact whose
+// artifact revision carries a digest ("<algorithm>:<hex>"), it returns
+// version with the first 12 hex digits of the revision's digest as build
+// metadata ("1.2.3" and "1.2.3@sha256:9933f58f8bf4..." give
+// "1.2.3+9933f58f8bf4"; build metadata the chart version had is replaced),
+// so that a chart pushed again under the same version is a new chart
+// version and upgrades the release, and the digest, which
+// status.lastAttemptedRevisionDigest records. Any other source gives
+// version unchanged and no digest.
+//
+// As in Flux, a revision "<tag>@<digest>" whose tag is a semantic version
+// (an OCI tag's "_" read as "+") must name the chart's version, build
+// metadata aside, and a version that is not a semantic version or a
+// revision without a digest of at least 12 hex digits is an error (the
+// HelmRelease is not Ready, reason ChartMutateErrorReason). Flux records
+// the whole revision as the digest when the tag is not a semantic version
+// ("latest@sha256:..."); here the digest alone is recorded.
+func ChartDigestVersion(src sourcev1.Source, version string) (tracked, digest string, err error) {
+	a := src.GetArtifact()
+	switch src.(type) {
+	case *sourcev1.OCIRepository:
+	case *sourcev1.ExternalArtifact:
+		if a == nil || !strings.Contains(a.Revision, ":") {
+			return version, "", nil
+		}
+	default:
+		return version, "", nil
+	}
+	if a == nil {
+		return version, "", nil
+	}
+	ver, err := semver.NewVersion(version)
+	if err != nil {
+		return "", "", fmt.Errorf("invalid chart version %s", version)
+	}
+	tag, digest, tagged := strings.Cut(a.Revision, "@")
+	if !tagged {
+		tag, digest = a.Revision, a.Revision
+	}
+	if tv, err := semver.NewVersion(strings.ReplaceAll(tag, "_", "+")); err == nil {
+		if !tagged || !tv.Equal(ver) {
+			return "", "", fmt.Errorf("artifact revision %s does not match chart version %s", tag, version)
+		}
+	}
+	algo, hex, ok := strings.Cut(digest, ":")
+	if !ok || algo == "" || strings.Contains(hex, ":") || len(hex) < 12 {
+		return "", "", fmt.Errorf("invalid artifact revision %s", a.Revision)
+	}
+	withDigest, err := ver.SetMetadata(hex[:12])
+	if err != nil {
+		return "", "", fmt.Errorf("invalid artifact revision %s: %w", a.Revision, err)
+	}
+	return withDigest.String(), digest, nil
 }

@@ -88,6 +88,12 @@ type Reconciler struct {
 	// CRD must then be installed: Flux's ExternalArtifact feature gate.
 	// False stalls such a HelmRelease (AccessDenied), as in Flux.
 	AllowExternalArtifact bool
+	// DisableChartDigestTracking is Flux's feature gate of that name: the
+	// chart version of an OCIRepository or ExternalArtifact chart is
+	// installed as it is, without its artifact's digest
+	// (ChartDigestVersion), so a chart pushed again under the same version
+	// does not upgrade the release; the digest is still recorded.
+	DisableChartDigestTracking bool
 
 	clientsOnce sync.Once
 	clients     *reconcile.Clients
@@ -152,12 +158,18 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 	} else if err != nil {
 		return fail(helmv2.ArtifactFailedReason, err)
 	}
-	ch, art, err := r.loadChart(ctx, src)
+	ch, err := r.loadChart(ctx, src)
 	if errors.Is(err, ErrChartNotReady) {
 		cond.Failed(helmv2.ArtifactFailedReason, "%s", chartNotReady(obj))
 		return ctrl.Result{RequeueAfter: jittered(durationOr(r.DependencyRequeueInterval, DefaultDependencyRequeueInterval))}, nil
 	} else if err != nil {
 		return fail(helmv2.ArtifactFailedReason, err)
+	}
+	version, digest, err := ChartDigestVersion(src, ch.Version())
+	if err != nil {
+		return fail(ChartMutateErrorReason, err)
+	} else if !r.DisableChartDigestTracking {
+		ch.Helm().Metadata.Version = version
 	}
 
 	// The values.
@@ -189,7 +201,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj *helmv2.HelmRelease, sta
 		}
 	}
 	obj.Status.LastAttemptedGeneration, obj.Status.LastAttemptedRevision = next.Generation, next.ChartVersion
-	obj.Status.LastAttemptedRevisionDigest = ociDigest(src, art)
+	obj.Status.LastAttemptedRevisionDigest = digest
 	obj.Status.LastAttemptedConfigDigest = values.Digest
 	obj.Status.StorageNamespace = obj.GetStorageNamespace()
 

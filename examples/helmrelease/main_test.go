@@ -86,6 +86,14 @@ func appChart(t *testing.T, version string) map[string]string {
 		t.Fatal(err)
 	}
 	files["Chart.yaml"] = strings.Replace(files["Chart.yaml"], "version: 1.2.3", "version: "+version, 1)
+	// The chart label writes a version's build metadata with "_", as the
+	// charts of helm create do: a label value has no "+" (a chart from an
+	// OCIRepository has the artifact digest as build metadata).
+	label := `{{ printf "%s-%s" .Chart.Name .Chart.Version }}`
+	if !strings.Contains(files["templates/_helpers.tpl"], label) {
+		t.Fatalf("the test chart's helm.sh/chart label is not %s", label)
+	}
+	files["templates/_helpers.tpl"] = strings.Replace(files["templates/_helpers.tpl"], label, `{{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}`, 1)
 	return files
 }
 

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
-	"github.com/fluxcd/pkg/apis/meta"
-	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -182,22 +180,4 @@ func valuesFrom(obj *helmv2.HelmRelease) []helmrelease.ValuesReference {
 			TargetPath: v.TargetPath, Optional: v.Optional, Literal: v.Literal})
 	}
 	return out
-}
-
-// ociDigest is status.lastAttemptedRevisionDigest: the artifact digest of
-// a chart from an OCIRepository, or the digest of an ExternalArtifact's
-// revision, as Flux records them.
-func ociDigest(src any, art *meta.Artifact) string {
-	if _, ok := src.(*sourcev1.OCIRepository); ok && art != nil {
-		return art.Digest
-	}
-	// An ExternalArtifact's revision is a version or a digest, or both as
-	// "<version>@<digest>": the digest is recorded, as Flux does.
-	if _, ok := src.(*sourcev1.ExternalArtifact); ok && art != nil && strings.Contains(art.Revision, ":") {
-		if _, d, ok := strings.Cut(art.Revision, "@"); ok {
-			return d
-		}
-		return art.Revision
-	}
-	return ""
 }
