@@ -318,3 +318,46 @@ func (k KindReadiness) CheckReady(ctx context.Context, self UnitRef, dep Depende
 	}
 	return err
 }
+
+// AddAnnotatedDependencies appends the entries of DependsOnAnnotation in
+// annotations to unit.DependsOn. Entries of ownKind (the unit's own kind)
+// get an empty Kind, so that they are checked exactly as spec.dependsOn
+// entries; entries of another kind keep it. The error is ParseDependsOn's,
+// and unit is left unchanged then.
+func AddAnnotatedDependencies(unit *Unit, annotations map[string]string, ownKind string) error {
+	extra, err := ParseDependsOn(annotations[DependsOnAnnotation])
+	if err != nil {
+		return err
+	}
+	for _, d := range extra {
+		if d.Kind == ownKind {
+			d.Kind = ""
+		}
+		unit.DependsOn = append(unit.DependsOn, d)
+	}
+	return nil
+}
+
+// DependencyKey is the "<Kind>/<namespace>/<name>" form of a dependency
+// controllers index their objects by, to find the dependents of an object
+// that became ready.
+func DependencyKey(kind, namespace, name string) string {
+	return kind + "/" + namespace + "/" + name
+}
+
+// DependencyKeys returns the DependencyKey of each of unit's dependencies:
+// an empty Kind is ownKind, an empty namespace the unit's.
+func DependencyKeys(unit Unit, ownKind string) []string {
+	out := make([]string, 0, len(unit.DependsOn))
+	for _, d := range unit.DependsOn {
+		kind, ns := d.Kind, d.Ref.Namespace
+		if kind == "" {
+			kind = ownKind
+		}
+		if ns == "" {
+			ns = unit.Ref.Namespace
+		}
+		out = append(out, DependencyKey(kind, ns, d.Ref.Name))
+	}
+	return out
+}

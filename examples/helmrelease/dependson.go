@@ -2,7 +2,6 @@ package helmrelease
 
 import (
 	"context"
-	"fmt"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -23,17 +22,8 @@ func Dependencies(obj *helmv2.HelmRelease) (reconcile.Unit, error) {
 	for _, d := range obj.Spec.DependsOn {
 		unit.DependsOn = append(unit.DependsOn, reconcile.Dependency{Ref: reconcile.UnitRef{Namespace: d.Namespace, Name: d.Name}, ReadyExpr: d.ReadyExpr})
 	}
-	extra, err := reconcile.ParseDependsOn(obj.GetAnnotations()[reconcile.DependsOnAnnotation])
-	if err != nil {
-		return unit, err
-	}
-	for _, d := range extra {
-		if d.Kind == helmv2.HelmReleaseKind {
-			d.Kind = ""
-		}
-		unit.DependsOn = append(unit.DependsOn, d)
-	}
-	return unit, nil
+	err := reconcile.AddAnnotatedDependencies(&unit, obj.GetAnnotations(), helmv2.HelmReleaseKind)
+	return unit, err
 }
 
 // checkDependencies applies Flux's rules through reconcile.ObjectReadiness:
@@ -61,18 +51,7 @@ func (r *Reconciler) checkDependencies(ctx context.Context, unit reconcile.Unit)
 // from a well-formed annotation.
 func dependencyKeys(hr *helmv2.HelmRelease) []string {
 	unit, _ := Dependencies(hr)
-	out := make([]string, 0, len(unit.DependsOn))
-	for _, d := range unit.DependsOn {
-		kind, ns := d.Kind, d.Ref.Namespace
-		if kind == "" {
-			kind = helmv2.HelmReleaseKind
-		}
-		if ns == "" {
-			ns = hr.Namespace
-		}
-		out = append(out, fmt.Sprintf("%s/%s/%s", kind, ns, d.Ref.Name))
-	}
-	return out
+	return reconcile.DependencyKeys(unit, helmv2.HelmReleaseKind)
 }
 
 // kustomizationReady passes Kustomization updates that made it Ready or

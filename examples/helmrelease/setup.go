@@ -124,7 +124,7 @@ func (r *Reconciler) dependents(ctx context.Context, o client.Object) []ctrlreco
 	if _, ok := o.(*kustomizev1.Kustomization); ok {
 		kind = kustomizev1.KustomizationKind
 	}
-	return r.list(ctx, client.MatchingFields{dependsOnIndex: fmt.Sprintf("%s/%s/%s", kind, o.GetNamespace(), o.GetName())})
+	return r.list(ctx, client.MatchingFields{dependsOnIndex: reconcile.DependencyKey(kind, o.GetNamespace(), o.GetName())})
 }
 
 func (r *Reconciler) list(ctx context.Context, sel client.MatchingFields) []ctrlreconcile.Request {

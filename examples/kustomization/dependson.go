@@ -2,7 +2,6 @@ package kustomization
 
 import (
 	"context"
-	"fmt"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -20,17 +19,8 @@ import (
 // keep their Kind. The error names a malformed annotation entry.
 func Dependencies(obj *kustomizev1.Kustomization) (reconcile.Unit, error) {
 	unit := DependencyUnit(obj)
-	extra, err := reconcile.ParseDependsOn(obj.GetAnnotations()[reconcile.DependsOnAnnotation])
-	if err != nil {
-		return unit, err
-	}
-	for _, d := range extra {
-		if d.Kind == kustomizev1.KustomizationKind {
-			d.Kind = ""
-		}
-		unit.DependsOn = append(unit.DependsOn, d)
-	}
-	return unit, nil
+	err := reconcile.AddAnnotatedDependencies(&unit, obj.GetAnnotations(), kustomizev1.KustomizationKind)
+	return unit, err
 }
 
 // checkDependencies applies Flux's rule through reconcile.ObjectReadiness:
@@ -59,22 +49,7 @@ func (r *Reconciler) checkDependencies(ctx context.Context, unit reconcile.Unit,
 // from a well-formed annotation.
 func dependencyKeys(k *kustomizev1.Kustomization) []string {
 	unit, _ := Dependencies(k)
-	out := make([]string, 0, len(unit.DependsOn))
-	for _, d := range unit.DependsOn {
-		kind, ns := d.Kind, d.Ref.Namespace
-		if kind == "" {
-			kind = kustomizev1.KustomizationKind
-		}
-		if ns == "" {
-			ns = k.Namespace
-		}
-		out = append(out, dependencyKey(kind, ns, d.Ref.Name))
-	}
-	return out
-}
-
-func dependencyKey(kind, namespace, name string) string {
-	return fmt.Sprintf("%s/%s/%s", kind, namespace, name)
+	return reconcile.DependencyKeys(unit, kustomizev1.KustomizationKind)
 }
 
 // helmReleaseReady passes HelmRelease updates that made it Ready, which is

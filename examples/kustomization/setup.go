@@ -111,7 +111,7 @@ func (r *Reconciler) dependents(ctx context.Context, o client.Object) []reconcil
 	if _, ok := o.(*helmv2.HelmRelease); ok {
 		kind = helmv2.HelmReleaseKind
 	}
-	return r.list(ctx, client.MatchingFields{dependsOnIndex: dependencyKey(kind, o.GetNamespace(), o.GetName())})
+	return r.list(ctx, client.MatchingFields{dependsOnIndex: gkreconcile.DependencyKey(kind, o.GetNamespace(), o.GetName())})
 }
 
 func (r *Reconciler) list(ctx context.Context, sel client.MatchingFields) []reconcile.Request {
