@@ -10,8 +10,15 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/gitopskit/gitopskit/helmrelease"
 	"github.com/gitopskit/gitopskit/reconcile"
 )
+
+// MissingRollbackTargetReason is the Stalled reason of a failed release
+// whose rollback remediation is due while status.history holds no
+// previous release to roll back to (one installed outside this
+// HelmRelease, say), as in Flux.
+const MissingRollbackTargetReason = "MissingRollbackTarget"
 
 // ErrRemediated is returned to controller-runtime after a remediation
 // (or a release left failed) with retries left, so that its rate limiter
@@ -77,9 +84,15 @@ func (r *Reconciler) unsettled(obj *helmv2.HelmRelease, cond reconcile.Condition
 }
 
 // stall marks a release whose retries are used up Stalled
-// (RetriesExceeded) and ends the reconciliation with a terminal error:
-// as in Flux, nothing retries it until the HelmRelease changes.
+// (RetriesExceeded), or whose rollback remediation has no previous release
+// to roll back to (MissingRollbackTarget), and ends the reconciliation
+// with a terminal error: as in Flux, nothing retries it until the
+// HelmRelease changes.
 func (r *Reconciler) stall(obj *helmv2.HelmRelease, cond reconcile.Conditions, err error) (ctrl.Result, error) {
+	if errors.Is(err, helmrelease.ErrMissingRollbackTarget) {
+		cond.Stalled(MissingRollbackTargetReason, "Failed to perform remediation: %s", err.Error())
+		return ctrl.Result{}, ctrlreconcile.TerminalError(fmt.Errorf("failed to perform remediation: %w", err))
+	}
 	var count int64
 	if rem := obj.GetActiveRemediation(); rem != nil {
 		count = rem.GetFailureCount(obj)
