@@ -12,7 +12,10 @@
 // status and cluster.Client.Step runs the action helmrelease.NextAction
 // picks (install, upgrade, test, rollback or uninstall remediation,
 // unlock), until the release is in sync, a remediation ran or the retries
-// are used up (Stalled, reason RetriesExceeded).
+// are used up (Stalled, reason RetriesExceeded). A rollback remediation
+// with no previous release in status.history to roll back to (a release
+// this HelmRelease took over, say) stalls with reason
+// MissingRollbackTarget, as in Flux.
 //
 // Retries are Flux's: a failed reconciliation returns its error, and a
 // remediation with retries left returns ErrRemediated, so that
@@ -134,15 +137,31 @@
 // recorded in status.lastAttemptedRevisionDigest. Without the option the
 // HelmRelease stalls (AccessDenied), as in Flux.
 //
+// Chart digest tracking is Flux's: the chart of an OCIRepository, or of an
+// ExternalArtifact whose revision carries a digest, is installed with the
+// first 12 hex digits of the revision's digest as the build metadata of
+// its version ("1.2.3+9933f58f8bf4", ChartDigestVersion), so that a chart
+// pushed again under the same version upgrades the release; the version
+// with the digest is what status.history, status.lastAttemptedRevision,
+// Helm's storage (helm list, helm history) and the Events show, and what
+// .Chart.Version renders (a chart label must write "+" as "_", as the
+// charts of helm create do). Reconciler.DisableChartDigestTracking is
+// Flux's feature gate of that name.
+//
 // spec.postRenderStrategy is handed to Helm's install and upgrade:
 // "combined" (the default, as in Flux) post-renders the hooks with the
 // templates, "separate" in a stream of their own, "nohooks" leaves them as
 // rendered.
 //
-// Not handled yet: Flux's chart digest tracking (the digest of an
-// OCIRepository or ExternalArtifact artifact appended to the chart version
-// as build metadata, so that a chart pushed again under the same version
-// upgrades the release; here only a new chart version or new values do),
-// and the cancellation of a running health check when a new source
-// revision arrives (Flux's opt-in CancelHealthCheckOnNewRevision).
+// Health checks run to their end: Flux's opt-in
+// CancelHealthCheckOnNewRevision (cancel the wait of an install, upgrade
+// or rollback when a new source revision arrives, mark the HelmRelease
+// HealthCheckCanceled and reconcile again at once) is not implemented.
+// Here controller-runtime never runs two reconciliations of one
+// HelmRelease at a time: a new revision arriving during a wait is queued,
+// the wait ends when the objects are ready or spec.timeout passes (a
+// failed action then counts and is remediated as configured), and the
+// queued reconciliation then takes the new chart, whose new version
+// resets the failure counters. Only the controller stopping (its
+// context cancelled) ends a wait early.
 package helmrelease
