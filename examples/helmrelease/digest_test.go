@@ -64,43 +64,34 @@ func TestHelmReleaseChartDigestVersion(t *testing.T) {
 	}
 }
 
-// A chart pushed again under the same version with other content upgrades
-// the release, as in Flux: the chart version of the release (status
-// history, helm's storage, the Event) carries the artifact digest.
-func TestHelmReleaseChartDigestTracking(t *testing.T) {
-	ctx := context.Background()
-	startControllers(t)
-	ns := "hr-digest"
-	sourcetest.Namespace(t, env, ns)
-	reg := ocitest.New(t)
-	push := func(greeting string) string {
-		t.Helper()
-		files := appChart(t, "1.2.3")
-		files["values.yaml"] = strings.Replace(files["values.yaml"], "greeting: hello", "greeting: "+greeting, 1)
-		data, err := helmtest.Package(files)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := helmtest.PushOCI(ctx, reg, "charts/app", data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
+// ociChart pushes the test chart at version 1.2.3 with config.greeting
+// to reg's charts/app and returns the manifest digest.
+func ociChart(t *testing.T, reg *ocitest.Registry, greeting string) string {
+	t.Helper()
+	files := appChart(t, "1.2.3")
+	files["values.yaml"] = strings.Replace(files["values.yaml"], "greeting: hello", "greeting: "+greeting, 1)
+	data, err := helmtest.Package(files)
+	if err != nil {
+		t.Fatal(err)
 	}
-	version := func(digest string) string {
-		_, hex, _ := strings.Cut(digest, ":")
-		return "1.2.3+" + hex[:12]
+	d, err := helmtest.PushOCI(context.Background(), reg, "charts/app", data)
+	if err != nil {
+		t.Fatal(err)
 	}
-	first := push("hello")
-	// The OCIRepository polls the tag every second, so the second push
-	// reaches it without a request.
-	repo := &sourcev1.OCIRepository{
+	return d
+}
+
+// ociChartRelease creates an OCIRepository "app" of tag 1.2.3 of reg's
+// charts/app, polling every second so that a push reaches it without a
+// request, and a HelmRelease "web" of its chart in ns.
+func ociChartRelease(t *testing.T, reg *ocitest.Registry, ns string) *helmv2.HelmRelease {
+	t.Helper()
+	create(t, &sourcev1.OCIRepository{
 		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns},
 		Spec: sourcev1.OCIRepositorySpec{URL: reg.URL("charts/app"), Insecure: true, Interval: metav1.Duration{Duration: time.Second},
 			Reference:     &sourcev1.OCIRepositoryRef{Tag: "1.2.3"},
 			LayerSelector: &sourcev1.OCILayerSelector{MediaType: oci.HelmChartLayerMediaType, Operation: sourcev1.OCILayerCopy}},
-	}
-	create(t, repo)
+	})
 	hr := &helmv2.HelmRelease{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
 		Spec: helmv2.HelmReleaseSpec{
@@ -110,27 +101,76 @@ func TestHelmReleaseChartDigestTracking(t *testing.T) {
 		},
 	}
 	create(t, hr)
+	return hr
+}
+
+// digestVersion is chart version 1.2.3 with the first 12 hex digits of
+// digest as build metadata.
+func digestVersion(digest string) string {
+	_, hex, _ := strings.Cut(digest, ":")
+	return "1.2.3+" + hex[:12]
+}
+
+// A chart pushed again under the same version with other content upgrades
+// the release, as in Flux: the chart version of the release (status
+// history, helm's storage, the Event) carries the artifact digest.
+func TestHelmReleaseChartDigestTracking(t *testing.T) {
+	startControllers(t)
+	ns := "hr-digest"
+	sourcetest.Namespace(t, env, ns)
+	reg := ocitest.New(t)
+	first := ociChart(t, reg, "hello")
+	hr := ociChartRelease(t, reg, ns)
 	waitFor(t, hr, releaseWait, "installed", ready(helmv2.InstallSucceededReason, 1))
-	if l := hr.Status.History.Latest(); l.ChartVersion != version(first) || hr.Status.LastAttemptedRevision != version(first) ||
+	if l := hr.Status.History.Latest(); l.ChartVersion != digestVersion(first) || hr.Status.LastAttemptedRevision != digestVersion(first) ||
 		hr.Status.LastAttemptedRevisionDigest != first {
 		t.Errorf("after the first push of %s: status %+v", first, hr.Status)
 	}
 
-	second := push("bonjour")
+	second := ociChart(t, reg, "bonjour")
 	if second == first {
 		t.Fatalf("the second push has the digest of the first, %s", first)
 	}
 	waitFor(t, hr, releaseWait, "upgraded", ready(helmv2.UpgradeSucceededReason, 2))
-	if h := hr.Status.History; len(h) != 2 || h[0].ChartVersion != version(second) || h[1].ChartVersion != version(first) ||
+	if h := hr.Status.History; len(h) != 2 || h[0].ChartVersion != digestVersion(second) || h[1].ChartVersion != digestVersion(first) ||
 		hr.Status.LastAttemptedRevisionDigest != second {
 		t.Errorf("after the second push of %s: status %+v", second, hr.Status)
 	}
-	e := event(t, ns, "web", helmv2.UpgradeSucceededReason, "with chart app@"+version(second))
-	if e.Annotations[helmrelease.RevisionAnnotation] != version(second) {
-		t.Errorf("event annotations %v, want revision %s", e.Annotations, version(second))
+	e := event(t, ns, "web", helmv2.UpgradeSucceededReason, "with chart app@"+digestVersion(second))
+	if e.Annotations[helmrelease.RevisionAnnotation] != digestVersion(second) {
+		t.Errorf("event annotations %v, want revision %s", e.Annotations, digestVersion(second))
 	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "web-app", Namespace: ns}}
 	waitFor(t, cm, 10*time.Second, "ConfigMap of the second chart", func(c *corev1.ConfigMap) bool {
-		return c.Data["greeting"] == "bonjour" && c.Labels["helm.sh/chart"] == "app-"+strings.ReplaceAll(version(second), "+", "_")
+		return c.Data["greeting"] == "bonjour" && c.Labels["helm.sh/chart"] == "app-"+strings.ReplaceAll(digestVersion(second), "+", "_")
 	})
+}
+
+// With Reconciler.DisableChartDigestTracking, as with Flux's feature gate,
+// the chart keeps its version: the digest is recorded, but a chart pushed
+// again under the same version does not upgrade the release.
+func TestHelmReleaseChartDigestTrackingDisabled(t *testing.T) {
+	startControllers(t, func(r *helmrelease.Reconciler) { r.DisableChartDigestTracking = true })
+	ns := "hr-digest-off"
+	sourcetest.Namespace(t, env, ns)
+	reg := ocitest.New(t)
+	first := ociChart(t, reg, "hello")
+	hr := ociChartRelease(t, reg, ns)
+	waitFor(t, hr, releaseWait, "installed", ready(helmv2.InstallSucceededReason, 1))
+	if l := hr.Status.History.Latest(); l.ChartVersion != "1.2.3" || hr.Status.LastAttemptedRevision != "1.2.3" ||
+		hr.Status.LastAttemptedRevisionDigest != first {
+		t.Errorf("status %+v, want chart 1.2.3 of digest %s", hr.Status, first)
+	}
+
+	// The new artifact is reconciled (its digest recorded) without a
+	// release.
+	second := ociChart(t, reg, "bonjour")
+	waitFor(t, hr, releaseWait, "second digest attempted", func(o *helmv2.HelmRelease) bool {
+		return o.Status.LastAttemptedRevisionDigest == second && ready(helmv2.InstallSucceededReason, 1)(o)
+	})
+	if len(hr.Status.History) != 1 || hr.Status.LastAttemptedRevision != "1.2.3" {
+		t.Errorf("status %+v", hr.Status)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "web-app", Namespace: ns}}
+	waitFor(t, cm, 10*time.Second, "ConfigMap of the first chart", func(c *corev1.ConfigMap) bool { return c.Data["greeting"] == "hello" })
 }
