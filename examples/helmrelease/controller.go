@@ -294,10 +294,3 @@ func (r *Reconciler) finalize(ctx context.Context, obj *helmv2.HelmRelease) erro
 	}
 	return r.deleteHelmChart(ctx, obj)
 }
-
-func durationOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
-}

@@ -106,3 +106,11 @@ func (r *Reconciler) stall(obj *helmv2.HelmRelease, cond reconcile.Conditions, e
 func jittered(d time.Duration) time.Duration {
 	return reconcile.RequeuePolicy{Interval: d, Jitter: retryJitter}.After(0)
 }
+
+// durationOr is d, or def when d is not positive.
+func durationOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
