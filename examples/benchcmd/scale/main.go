@@ -37,18 +37,14 @@ import (
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/gitopskit/gitopskit/examples/benchcmd/internal/benchproc"
 	"github.com/gitopskit/gitopskit/examples/controllers"
-	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/internal/testbin"
-	"github.com/gitopskit/gitopskit/internal/testenv"
 	"github.com/gitopskit/gitopskit/source/git/gittest"
 )
 
@@ -175,21 +171,12 @@ func measureErr(n, concurrency int, withKubectl, shared, requests bool) (result,
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	peakAnon := benchproc.PeakAnon(ctx, 100*time.Millisecond)
-	logf.SetLogger(logr.Discard())
-	scheme, err := fluxscheme.New()
+	cl, err := benchproc.StartCluster(ctx, "gitopskit-scale-")
 	if err != nil {
 		return res, err
 	}
-	env, err := testenv.Start(ctx, testenv.Options{FluxCRDs: true, Scheme: scheme})
-	if err != nil {
-		return res, err
-	}
-	defer env.Stop()
-	work, err := os.MkdirTemp("", "gitopskit-scale-")
-	if err != nil {
-		return res, err
-	}
-	defer os.RemoveAll(work)
+	defer cl.Close()
+	env, work := cl.Env, cl.Work
 
 	// The repository: one template directory.
 	gitRoot := filepath.Join(work, "git")

@@ -40,18 +40,14 @@ import (
 	"time"
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/gitopskit/gitopskit/examples/benchcmd/internal/benchproc"
 	"github.com/gitopskit/gitopskit/examples/controllers"
-	"github.com/gitopskit/gitopskit/examples/fluxscheme"
 	"github.com/gitopskit/gitopskit/internal/testbin"
-	"github.com/gitopskit/gitopskit/internal/testenv"
 	"github.com/gitopskit/gitopskit/source/helm/helmtest"
 	"github.com/gitopskit/gitopskit/source/oci"
 	"github.com/gitopskit/gitopskit/source/oci/ocitest"
@@ -171,21 +167,12 @@ func measureErr(kind string, n, concurrency int, timeout time.Duration, requests
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	peakAnon := benchproc.PeakAnon(ctx, 100*time.Millisecond)
-	logf.SetLogger(logr.Discard())
-	scheme, err := fluxscheme.New()
+	cl, err := benchproc.StartCluster(ctx, "gitopskit-sourcescale-")
 	if err != nil {
 		return res, err
 	}
-	env, err := testenv.Start(ctx, testenv.Options{FluxCRDs: true, Scheme: scheme})
-	if err != nil {
-		return res, err
-	}
-	defer env.Stop()
-	work, err := os.MkdirTemp("", "gitopskit-sourcescale-")
-	if err != nil {
-		return res, err
-	}
-	defer os.RemoveAll(work)
+	defer cl.Close()
+	env, work := cl.Env, cl.Work
 	c := env.Client
 	for _, name := range []string{namespace, refNamespace} {
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
