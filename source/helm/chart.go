@@ -143,7 +143,8 @@ func (r *Repository) downloadChart(ctx context.Context, cv *ChartVersion, l Limi
 	if err != nil {
 		return nil, err
 	}
-	hc, err := r.Client.httpClient()
+	hc, release, err := r.Client.httpClient()
+	defer release()
 	if err != nil {
 		return nil, err
 	}

@@ -74,8 +74,12 @@ func (c *Client) redactor() *source.Redactor {
 }
 
 // httpClient builds the HTTP client: TLS, proxy, no redirect to another
-// scheme than http(s).
-func (c *Client) httpClient() (*http.Client, error) {
+// scheme than http(s). release closes the idle connections of a transport
+// httpClient built (none when Client.Transport is set), so that one
+// Client per object does not leave connections idle until their timeout;
+// it is never nil.
+func (c *Client) httpClient() (hc *http.Client, release func(), err error) {
+	release = func() {}
 	rt := c.Transport
 	if rt == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -83,21 +87,21 @@ func (c *Client) httpClient() (*http.Client, error) {
 		if c.Proxy != "" {
 			u, err := url.Parse(c.Proxy)
 			if err != nil || u.Host == "" {
-				return nil, errorf(source.ErrInvalid, "proxy URL does not parse")
+				return nil, release, errorf(source.ErrInvalid, "proxy URL does not parse")
 			}
 			switch u.Scheme {
 			case "http", "https", "socks5", "socks5h":
 			default:
-				return nil, errorf(source.ErrInvalid, "proxy URL scheme %q is not http, https or socks5", u.Scheme)
+				return nil, release, errorf(source.ErrInvalid, "proxy URL scheme %q is not http, https or socks5", u.Scheme)
 			}
 			t.Proxy = http.ProxyURL(u)
 		}
 		cfg, err := c.tlsConfig()
 		if err != nil {
-			return nil, err
+			return nil, release, err
 		}
 		t.TLSClientConfig = cfg
-		rt = t
+		rt, release = t, t.CloseIdleConnections
 	}
 	return &http.Client{
 		Transport: rt,
@@ -115,7 +119,7 @@ func (c *Client) httpClient() (*http.Client, error) {
 			}
 			return nil
 		},
-	}, nil
+	}, release, nil
 }
 
 func (c *Client) tlsConfig() (*tls.Config, error) {

@@ -72,7 +72,8 @@ func (r *Repository) download(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc, err := r.Client.httpClient()
+	hc, release, err := r.Client.httpClient()
+	defer release()
 	if err != nil {
 		return nil, err
 	}

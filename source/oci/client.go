@@ -135,12 +135,24 @@ func (c *Client) redactor() *source.Redactor {
 }
 
 // remoteOptions builds go-containerregistry's options for one operation.
-func (c *Client) remoteOptions(ctx context.Context) ([]remote.Option, error) {
+//
+// release closes the idle connections of a transport remoteOptions built
+// (none when Client.Transport is set): a reconciler makes one Client per
+// object, and connections left idle until their timeout would pile up
+// with the objects (each with its buffers and goroutines). release is
+// never nil.
+func (c *Client) remoteOptions(ctx context.Context) (opts []remote.Option, release func(), err error) {
+	release = func() {}
 	rt, err := c.transport()
 	if err != nil {
-		return nil, err
+		return nil, release, err
 	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(rt)}
+	if g, ok := rt.(*guardTransport); ok && c.Transport == nil {
+		if t, ok := g.base.(*http.Transport); ok {
+			release = t.CloseIdleConnections
+		}
+	}
+	opts = []remote.Option{remote.WithContext(ctx), remote.WithTransport(rt)}
 	ua := c.UserAgent
 	if ua == "" {
 		ua = UserAgent
@@ -148,7 +160,7 @@ func (c *Client) remoteOptions(ctx context.Context) ([]remote.Option, error) {
 	opts = append(opts, remote.WithUserAgent(ua))
 	switch {
 	case c.Auth != nil && c.Keychain != nil:
-		return nil, invalidf("set either Auth or Keychain, not both")
+		return nil, release, invalidf("set either Auth or Keychain, not both")
 	case c.Auth != nil:
 		opts = append(opts, remote.WithAuth(authn.FromConfig(authn.AuthConfig{
 			Username: c.Auth.Username, Password: c.Auth.Password,
@@ -159,7 +171,7 @@ func (c *Client) remoteOptions(ctx context.Context) ([]remote.Option, error) {
 	default:
 		opts = append(opts, remote.WithAuth(authn.Anonymous))
 	}
-	return opts, nil
+	return opts, release, nil
 }
 
 func (c *Client) maxManifest() int64 {

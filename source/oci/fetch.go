@@ -206,7 +206,8 @@ func (r *Repository) Resolve(ctx context.Context) (Resolved, error) {
 	if err != nil {
 		return Resolved{}, source.NewError(origin, "resolve", r.displayRef(""), red, source.ErrInvalid, err.Error())
 	}
-	opts, err := r.Client.remoteOptions(ctx)
+	opts, release, err := r.Client.remoteOptions(ctx)
+	defer release()
 	if err != nil {
 		return Resolved{}, classify(ctx, "resolve", r.displayRef(""), err, red)
 	}
@@ -273,7 +274,8 @@ func (r *Repository) Fetch(ctx context.Context, dir, last string) (source.Snapsh
 	if err != nil {
 		return source.Snapshot{}, source.NewError(origin, "fetch", r.displayRef(""), red, source.ErrInvalid, err.Error())
 	}
-	opts, err := r.Client.remoteOptions(ctx)
+	opts, release, err := r.Client.remoteOptions(ctx)
+	defer release()
 	if err != nil {
 		return source.Snapshot{}, classify(ctx, "fetch", r.displayRef(""), err, red)
 	}

@@ -85,7 +85,8 @@ func (c *Client) Push(ctx context.Context, url, tag, dir string, opts PushOption
 			return PushResult{}, newError("push", display, red, source.ErrInvalid, "annotation %s is set through PushOptions", k)
 		}
 	}
-	ropts, err := c.remoteOptions(ctx)
+	ropts, release, err := c.remoteOptions(ctx)
+	defer release()
 	if err != nil {
 		return PushResult{}, classify(ctx, "push", display, err, red)
 	}
@@ -185,7 +186,8 @@ func (c *Client) Tag(ctx context.Context, url, digest, tag string) error {
 	if err != nil {
 		return newError("tag", display, red, source.ErrInvalid, "tag %q is not a valid OCI tag", tag)
 	}
-	ropts, err := c.remoteOptions(ctx)
+	ropts, release, err := c.remoteOptions(ctx)
+	defer release()
 	if err != nil {
 		return classify(ctx, "tag", display, err, red)
 	}
@@ -209,7 +211,8 @@ func (c *Client) ListTags(ctx context.Context, url string) ([]string, error) {
 	if err != nil {
 		return nil, classify(ctx, "list tags", display, err, red)
 	}
-	ropts, err := c.remoteOptions(ctx)
+	ropts, release, err := c.remoteOptions(ctx)
+	defer release()
 	if err != nil {
 		return nil, classify(ctx, "list tags", display, err, red)
 	}
@@ -238,7 +241,8 @@ func (c *Client) Resolve(ctx context.Context, url, ref string) (string, error) {
 	if err != nil {
 		return "", newError("resolve", display, red, source.ErrInvalid, "%q is neither a valid tag nor a digest", ref)
 	}
-	ropts, err := c.remoteOptions(ctx)
+	ropts, release, err := c.remoteOptions(ctx)
+	defer release()
 	if err != nil {
 		return "", classify(ctx, "resolve", display, err, red)
 	}
@@ -268,7 +272,8 @@ func (c *Client) Created(ctx context.Context, url, ref string) (time.Time, error
 	if err != nil {
 		return time.Time{}, newError("inspect", display, red, source.ErrInvalid, "%q is neither a valid tag nor a digest", ref)
 	}
-	ropts, err := c.remoteOptions(ctx)
+	ropts, release, err := c.remoteOptions(ctx)
+	defer release()
 	if err != nil {
 		return time.Time{}, classify(ctx, "inspect", display, err, red)
 	}
