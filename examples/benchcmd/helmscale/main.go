@@ -118,10 +118,6 @@ func main() {
 }
 
 func parent(list, rowsFile string, concurrency int, timeout time.Duration) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	var results []result
 	for i, s := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -133,15 +129,9 @@ func parent(list, rowsFile string, concurrency int, timeout time.Duration) error
 		if i == 0 {
 			args = append(args, "-helm")
 		}
-		cmd := exec.Command(self, args...)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("child for %d: %w", n, err)
-		}
 		var r result
-		if err := json.Unmarshal(out, &r); err != nil {
-			return fmt.Errorf("child for %d: %w: %s", n, err, out)
+		if err := benchproc.RunChild(&r, args...); err != nil {
+			return fmt.Errorf("child for %d: %w", n, err)
 		}
 		if r.Err != "" {
 			return fmt.Errorf("child for %d: %s", n, r.Err)
@@ -275,11 +265,10 @@ func measureErr(n, concurrency int, timeout time.Duration, withHelm bool) (resul
 			return res, err
 		}
 	}
-	last := time.Now()
-	if err := benchproc.WaitFor(ctx, timeout, func() (bool, error) {
+	if err := benchproc.WaitAllReady(ctx, timeout, n, start, func() (int, error) {
 		var list helmv2.HelmReleaseList
 		if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
-			return false, err
+			return 0, err
 		}
 		ready := 0
 		for _, hr := range list.Items {
@@ -287,11 +276,7 @@ func measureErr(n, concurrency int, timeout time.Duration, withHelm bool) (resul
 				ready++
 			}
 		}
-		if time.Since(last) > 10*time.Second {
-			fmt.Fprintf(os.Stderr, "   %d/%d Ready after %s\n", ready, n, time.Since(start).Round(time.Second))
-			last = time.Now()
-		}
-		return ready == n, nil
+		return ready, nil
 	}); err != nil {
 		return res, fmt.Errorf("waiting for Ready: %w%s", err, notReady(ctx, c))
 	}

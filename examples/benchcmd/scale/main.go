@@ -28,7 +28,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
@@ -96,10 +95,6 @@ func main() {
 }
 
 func parent(list, rowsFile string, concurrency int, shared bool) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	var results []result
 	for _, s := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -111,15 +106,9 @@ func parent(list, rowsFile string, concurrency int, shared bool) error {
 		if shared {
 			args = append(args, "-shared-namespace")
 		}
-		cmd := exec.Command(self, args...)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("child for %d: %w", n, err)
-		}
 		var r result
-		if err := json.Unmarshal(out, &r); err != nil {
-			return fmt.Errorf("child for %d: %w: %s", n, err, out)
+		if err := benchproc.RunChild(&r, args...); err != nil {
+			return fmt.Errorf("child for %d: %w", n, err)
 		}
 		if r.Err != "" {
 			return fmt.Errorf("child for %d: %s", n, r.Err)
@@ -266,11 +255,10 @@ func measureErr(n, concurrency int, withKubectl, shared, requests bool) (result,
 			return res, err
 		}
 	}
-	last := time.Now()
-	if err := benchproc.WaitFor(ctx, 10*time.Minute, func() (bool, error) {
+	if err := benchproc.WaitAllReady(ctx, 10*time.Minute, n, start, func() (int, error) {
 		var list kustomizev1.KustomizationList
 		if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
-			return false, err
+			return 0, err
 		}
 		ready := 0
 		for _, k := range list.Items {
@@ -278,11 +266,7 @@ func measureErr(n, concurrency int, withKubectl, shared, requests bool) (result,
 				ready++
 			}
 		}
-		if time.Since(last) > 10*time.Second {
-			fmt.Fprintf(os.Stderr, "   %d/%d Ready after %s\n", ready, n, time.Since(start).Round(time.Second))
-			last = time.Now()
-		}
-		return ready == n, nil
+		return ready, nil
 	}); err != nil {
 		return res, fmt.Errorf("waiting for Ready: %w", err)
 	}

@@ -109,10 +109,6 @@ func main() {
 }
 
 func parent(kinds, list, rowsFile string, concurrency int, timeout time.Duration) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	var rows []benchproc.Row
 	for _, kind := range strings.Split(kinds, ",") {
 		kind = strings.TrimSpace(kind)
@@ -125,16 +121,10 @@ func parent(kinds, list, rowsFile string, concurrency int, timeout time.Duration
 				return fmt.Errorf("bad count %q", s)
 			}
 			fmt.Fprintf(os.Stderr, ">> sourcescale: %d %s objects (controller concurrency %d)\n", n, kind, concurrency)
-			cmd := exec.Command(self, "-child", strconv.Itoa(n), "-kind", kind,
-				"-concurrency", strconv.Itoa(concurrency), "-timeout", timeout.String())
-			cmd.Stderr = os.Stderr
-			out, err := cmd.Output()
-			if err != nil {
-				return fmt.Errorf("child for %d %s objects: %w", n, kind, err)
-			}
 			var r result
-			if err := json.Unmarshal(out, &r); err != nil {
-				return fmt.Errorf("child for %d %s objects: %w: %s", n, kind, err, out)
+			if err := benchproc.RunChild(&r, "-child", strconv.Itoa(n), "-kind", kind,
+				"-concurrency", strconv.Itoa(concurrency), "-timeout", timeout.String()); err != nil {
+				return fmt.Errorf("child for %d %s objects: %w", n, kind, err)
 			}
 			if r.Err != "" {
 				return fmt.Errorf("child for %d %s objects: %s", n, kind, r.Err)
@@ -251,17 +241,8 @@ func measureErr(kind string, n, concurrency int, timeout time.Duration, requests
 			return res, err
 		}
 	}
-	last := time.Now()
-	if err := benchproc.WaitFor(ctx, timeout, func() (bool, error) {
-		ready, err := countReady(ctx, c, kind)
-		if err != nil {
-			return false, err
-		}
-		if time.Since(last) > 10*time.Second {
-			fmt.Fprintf(os.Stderr, "   %d/%d Ready after %s\n", ready, n, time.Since(start).Round(time.Second))
-			last = time.Now()
-		}
-		return ready == n, nil
+	if err := benchproc.WaitAllReady(ctx, timeout, n, start, func() (int, error) {
+		return countReady(ctx, c, kind)
 	}); err != nil {
 		return res, fmt.Errorf("waiting for Ready: %w", err)
 	}

@@ -2,8 +2,11 @@ package benchproc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,4 +120,41 @@ func WaitFor(ctx context.Context, timeout time.Duration, cond func() (bool, erro
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// WaitAllReady calls count, which returns how many of the n objects are
+// Ready, as WaitFor does until all are, and prints the progress to stderr
+// every ten seconds (the time counted from start).
+func WaitAllReady(ctx context.Context, timeout time.Duration, n int, start time.Time, count func() (int, error)) error {
+	last := time.Now()
+	return WaitFor(ctx, timeout, func() (bool, error) {
+		ready, err := count()
+		if err != nil {
+			return false, err
+		}
+		if time.Since(last) > 10*time.Second {
+			fmt.Fprintf(os.Stderr, "   %d/%d Ready after %s\n", ready, n, time.Since(start).Round(time.Second))
+			last = time.Now()
+		}
+		return ready == n, nil
+	})
+}
+
+// RunChild runs this program again with args, its stderr passed through,
+// and decodes the JSON it prints on stdout into out.
+func RunChild(out any, args ...string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Stderr = os.Stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%w: %s", err, b)
+	}
+	return nil
 }
