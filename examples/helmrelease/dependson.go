@@ -6,8 +6,6 @@ import (
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/gitopskit/gitopskit/reconcile"
 )
@@ -52,20 +50,4 @@ func (r *Reconciler) checkDependencies(ctx context.Context, unit reconcile.Unit)
 func dependencyKeys(hr *helmv2.HelmRelease) []string {
 	unit, _ := Dependencies(hr)
 	return reconcile.DependencyKeys(unit, helmv2.HelmReleaseKind)
-}
-
-// kustomizationReady passes Kustomization updates that made it Ready or
-// changed its applied revision, which is what dependents wait for.
-func kustomizationReady() predicate.Funcs {
-	return predicate.Funcs{
-		CreateFunc:  func(event.CreateEvent) bool { return false },
-		DeleteFunc:  func(event.DeleteEvent) bool { return false },
-		GenericFunc: func(event.GenericEvent) bool { return false },
-		UpdateFunc: func(e event.UpdateEvent) bool {
-			o, ok1 := e.ObjectOld.(*kustomizev1.Kustomization)
-			n, ok2 := e.ObjectNew.(*kustomizev1.Kustomization)
-			return ok1 && ok2 && reconcile.IsReady(n.Status.Conditions, n.Generation) &&
-				(!reconcile.IsReady(o.Status.Conditions, o.Generation) || o.Status.LastAppliedRevision != n.Status.LastAppliedRevision)
-		},
-	}
 }

@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	ctrlreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -69,8 +68,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 		Named("helmrelease").
 		For(&helmv2.HelmRelease{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&helmv2.HelmRelease{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(readyChanged{})).
-		Watches(&kustomizev1.Kustomization{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(kustomizationReady())).
+		Watches(&helmv2.HelmRelease{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(fluxadapter.DependencyReady())).
+		Watches(&kustomizev1.Kustomization{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(fluxadapter.DependencyReady())).
 		Watches(&sourcev1.HelmChart{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.HelmChartKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
 		Watches(&sourcev1.OCIRepository{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.OCIRepositoryKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
 		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.forChart(sourcev1.GitRepositoryKind)), builder.WithPredicates(fluxadapter.ArtifactChanged())).
@@ -129,20 +128,4 @@ func (r *Reconciler) dependents(ctx context.Context, o client.Object) []ctrlreco
 
 func (r *Reconciler) list(ctx context.Context, sel client.MatchingFields) []ctrlreconcile.Request {
 	return fluxadapter.Requests(ctx, r.Client, &helmv2.HelmReleaseList{}, sel)
-}
-
-// readyChanged passes HelmRelease updates that made it Ready, which is
-// what dependents wait for.
-type readyChanged struct{ predicate.Funcs }
-
-func (readyChanged) Create(event.CreateEvent) bool   { return false }
-func (readyChanged) Delete(event.DeleteEvent) bool   { return false }
-func (readyChanged) Generic(event.GenericEvent) bool { return false }
-func (readyChanged) Update(e event.UpdateEvent) bool {
-	o, ok1 := e.ObjectOld.(*helmv2.HelmRelease)
-	n, ok2 := e.ObjectNew.(*helmv2.HelmRelease)
-	if !ok1 || !ok2 {
-		return false
-	}
-	return reconcile.IsReady(n.Status.Conditions, n.Generation) && !reconcile.IsReady(o.Status.Conditions, o.Generation)
 }

@@ -6,8 +6,6 @@ import (
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/gitopskit/gitopskit/reconcile"
 )
@@ -50,20 +48,4 @@ func (r *Reconciler) checkDependencies(ctx context.Context, unit reconcile.Unit,
 func dependencyKeys(k *kustomizev1.Kustomization) []string {
 	unit, _ := Dependencies(k)
 	return reconcile.DependencyKeys(unit, kustomizev1.KustomizationKind)
-}
-
-// helmReleaseReady passes HelmRelease updates that made it Ready, which is
-// what dependents wait for.
-func helmReleaseReady() predicate.Funcs {
-	return predicate.Funcs{
-		CreateFunc:  func(event.CreateEvent) bool { return false },
-		DeleteFunc:  func(event.DeleteEvent) bool { return false },
-		GenericFunc: func(event.GenericEvent) bool { return false },
-		UpdateFunc: func(e event.UpdateEvent) bool {
-			o, ok1 := e.ObjectOld.(*helmv2.HelmRelease)
-			n, ok2 := e.ObjectNew.(*helmv2.HelmRelease)
-			return ok1 && ok2 && reconcile.IsReady(n.Status.Conditions, n.Generation) &&
-				!reconcile.IsReady(o.Status.Conditions, o.Generation)
-		},
-	}
 }

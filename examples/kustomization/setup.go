@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -66,9 +65,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 		For(&kustomizev1.Kustomization{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&kustomizev1.Kustomization{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
-			builder.WithPredicates(readyChanged{})).
+			builder.WithPredicates(fluxadapter.DependencyReady())).
 		Watches(&helmv2.HelmRelease{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
-			builder.WithPredicates(helmReleaseReady())).
+			builder.WithPredicates(fluxadapter.DependencyReady())).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 			SkipNameValidation:      &opts.SkipNameValidation,
@@ -116,21 +115,4 @@ func (r *Reconciler) dependents(ctx context.Context, o client.Object) []reconcil
 
 func (r *Reconciler) list(ctx context.Context, sel client.MatchingFields) []reconcile.Request {
 	return fluxadapter.Requests(ctx, r.Client, &kustomizev1.KustomizationList{}, sel)
-}
-
-// readyChanged passes Kustomization updates that made it Ready or changed
-// its applied revision, which is what dependents wait for.
-type readyChanged struct{ predicate.Funcs }
-
-func (readyChanged) Create(event.CreateEvent) bool   { return false }
-func (readyChanged) Delete(event.DeleteEvent) bool   { return false }
-func (readyChanged) Generic(event.GenericEvent) bool { return false }
-func (readyChanged) Update(e event.UpdateEvent) bool {
-	o, ok1 := e.ObjectOld.(*kustomizev1.Kustomization)
-	n, ok2 := e.ObjectNew.(*kustomizev1.Kustomization)
-	if !ok1 || !ok2 {
-		return false
-	}
-	return gkreconcile.IsReady(n.Status.Conditions, n.Generation) &&
-		(!gkreconcile.IsReady(o.Status.Conditions, o.Generation) || o.Status.LastAppliedRevision != n.Status.LastAppliedRevision)
 }
