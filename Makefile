@@ -180,7 +180,8 @@ BENCH_N    ?= 100,500,1000
 BENCH_ROWS := $(CURDIR)/tmp/bench-fleet.jsonl
 # The controllers never load Go plugins: without kustomize's Go plugin
 # loader the linker drops unused methods (232 MB -> 167 MB executable, fewer
-# pages resident).
+# pages resident). The scale commands build their controller commands with
+# this tag themselves (their -tags flag).
 GO_TAGS    := -tags kustomize_disable_go_plugin_support
 
 bench: $(CONTROL_PLANE_DEPS) tools $(BIN)/crane

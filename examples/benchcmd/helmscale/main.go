@@ -4,9 +4,13 @@
 // ServiceAccount, a Service, an Ingress and a Deployment with replicas 0
 // (Helm's wait on, so resource readiness is part of Ready), on the local
 // control plane with kwok nodes. For each N it reports the time from
-// creating the HelmReleases until all are Ready and the peak RSS (VmHWM)
-// of the process running the controllers. Each N runs in a child process
-// with its own control plane, so peaks do not carry over.
+// creating the HelmReleases until all are Ready and the peak RSS of the
+// HelmRelease controller's process. As in Flux, the controllers run as
+// processes of their own: the command builds examples/benchcmd/helm-controller
+// and source-controller (with the build tags of -tags) and measures
+// helm-controller, whose executable links the HelmRelease controller only.
+// Each N runs in a child process with its own control plane, so peaks do
+// not carry over.
 //
 // Every HelmRelease refers through spec.chartRef to the same HelmChart,
 // so one chart artifact serves the whole fleet and the measurement is the
@@ -21,10 +25,11 @@
 // release after another (first N only, 20 releases); Flux v2.9's
 // published row is printed next to ours.
 //
-// Usage: go run ./examples/benchcmd/helmscale [-n 100,500,1000] [-timeout 10m] [-concurrency 20] [-rows FILE]
+// Usage: go run ./examples/benchcmd/helmscale [-n 100,500,1000] [-timeout 10m] [-concurrency 20] [-rows FILE] [-tags TAGS]
 //
-// -cpuprofile and -memprofile apply to a child run (-child N): the heap
-// profile is written once all N are Ready.
+// -cpuprofile, -memprofile (allocations, written when the process stops
+// once all N are Ready) and -requests apply to the helm-controller process
+// of a child run (-child N -bin DIR).
 package main
 
 import (
@@ -35,7 +40,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +53,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/gitopskit/examples/benchcmd/internal/benchproc"
-	"github.com/gitopskit/gitopskit/examples/controllers"
 	"github.com/gitopskit/gitopskit/internal/testbin"
 	"github.com/gitopskit/gitopskit/source/helm/helmtest"
 )
@@ -61,8 +64,8 @@ type result struct {
 	PeakRSSKiB int64         `json:"peakRSSKiB"`
 	// PeakAnonKiB is the sampled peak of anonymous memory.
 	PeakAnonKiB int64 `json:"peakAnonKiB"`
-	// BaseRSSKiB is VmHWM before the HelmReleases are created: control
-	// plane client, chart repository, controllers started and the chart
+	// BaseRSSKiB is the helm-controller process's peak RSS before the
+	// HelmReleases are created: started, caches synced, the chart
 	// artifact ready.
 	BaseRSSKiB int64 `json:"baseRSSKiB"`
 	// Helm is the time of HelmReleases sequential `helm upgrade --install
@@ -90,34 +93,44 @@ func main() {
 	child := flag.Int("child", 0, "internal: run one measurement with this count")
 	helmRef := flag.Bool("helm", false, "internal: also time the helm CLI in the child")
 	concurrency := flag.Int("concurrency", 20, "parallel HelmRelease reconciles")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of a -child run to this file")
-	memProfile := flag.String("memprofile", "", "write a heap profile of a -child run to this file once all are Ready")
+	tags := flag.String("tags", "kustomize_disable_go_plugin_support", "build tags of the controller commands")
+	binDir := flag.String("bin", "", "internal: directory of the built controller commands")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the helm-controller process of a -child run to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the helm-controller process of a -child run to this file")
+	requests := flag.Bool("requests", false, "print the helm-controller process's API requests by verb and resource of a -child run to stderr")
 	rows := flag.String("rows", "", "append the measured rows (JSON lines) to this file, for the table command")
 	flag.Parse()
+	var diag []string
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err == nil && pprof.StartCPUProfile(f) == nil {
-			defer pprof.StopCPUProfile()
-		}
+		diag = append(diag, "-cpuprofile", *cpuProfile)
+	}
+	if *memProfile != "" {
+		diag = append(diag, "-memprofile", *memProfile)
+	}
+	if *requests {
+		diag = append(diag, "-requests")
 	}
 	if *child > 0 {
-		r := measure(*child, *concurrency, *timeout, *helmRef)
-		if *memProfile != "" {
-			if f, err := os.Create(*memProfile); err == nil {
-				_ = pprof.Lookup("heap").WriteTo(f, 0)
-				f.Close()
-			}
-		}
+		r := measure(*child, *concurrency, *timeout, *helmRef, *binDir, diag)
 		_ = json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	if err := parent(*ns, *rows, *concurrency, *timeout); err != nil {
+	if err := parent(*ns, *rows, *tags, *concurrency, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "helmscale:", err)
 		os.Exit(1)
 	}
 }
 
-func parent(list, rowsFile string, concurrency int, timeout time.Duration) error {
+func parent(list, rowsFile, tags string, concurrency int, timeout time.Duration) error {
+	bin, err := os.MkdirTemp("", "gitopskit-helmscale-bin-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(bin)
+	fmt.Fprintln(os.Stderr, ">> helmscale: building helm-controller and source-controller")
+	if _, err := benchproc.BuildCommands(bin, tags, "helm-controller", "source-controller"); err != nil {
+		return err
+	}
 	var results []result
 	for i, s := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -125,7 +138,7 @@ func parent(list, rowsFile string, concurrency int, timeout time.Duration) error
 			return fmt.Errorf("bad count %q", s)
 		}
 		fmt.Fprintf(os.Stderr, ">> helmscale: %d HelmReleases (controller concurrency %d)\n", n, concurrency)
-		args := []string{"-child", strconv.Itoa(n), "-concurrency", strconv.Itoa(concurrency), "-timeout", timeout.String()}
+		args := []string{"-child", strconv.Itoa(n), "-concurrency", strconv.Itoa(concurrency), "-timeout", timeout.String(), "-bin", bin}
 		if i == 0 {
 			args = append(args, "-helm")
 		}
@@ -148,7 +161,7 @@ func parent(list, rowsFile string, concurrency int, timeout time.Duration) error
 		fmt.Printf("%-6d %-8d %16s %10.1f MiB %14.1f MiB %15.1f ms\n", r.N, objects*r.N, r.Ready.Round(100*time.Millisecond),
 			float64(r.PeakRSSKiB)/1024, float64(r.BaseRSSKiB)/1024, float64(r.Ready.Milliseconds())/float64(r.N))
 	}
-	fmt.Println("(peak RSS is the whole process: the controllers plus the benchmark's own client and chart repository; RSS before HRs is its peak before the first HelmRelease)")
+	fmt.Println("(peak RSS is the helm-controller process; source-controller runs in another, as in Flux; RSS before HRs is its peak before the first HelmRelease)")
 	fmt.Println()
 	for _, r := range results {
 		if r.Helm > 0 {
@@ -168,19 +181,21 @@ func parent(list, rowsFile string, concurrency int, timeout time.Duration) error
 }
 
 // measure runs one child measurement; errors are reported in the result.
-func measure(n, concurrency int, timeout time.Duration, withHelm bool) result {
-	r, err := measureErr(n, concurrency, timeout, withHelm)
+func measure(n, concurrency int, timeout time.Duration, withHelm bool, bin string, diag []string) result {
+	r, err := measureErr(n, concurrency, timeout, withHelm, bin, diag)
 	if err != nil {
 		r.Err = err.Error()
 	}
 	return r
 }
 
-func measureErr(n, concurrency int, timeout time.Duration, withHelm bool) (result, error) {
+func measureErr(n, concurrency int, timeout time.Duration, withHelm bool, bin string, diag []string) (result, error) {
 	res := result{N: n}
+	if bin == "" {
+		return res, fmt.Errorf("-bin is required with -child")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	peakAnon := benchproc.PeakAnon(ctx, 100*time.Millisecond)
 	cl, err := benchproc.StartCluster(ctx, "gitopskit-helmscale-")
 	if err != nil {
 		return res, err
@@ -198,14 +213,18 @@ func measureErr(n, concurrency int, timeout time.Duration, withHelm bool) (resul
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		return res, err
 	}
-	running, err := controllers.Start(ctx, controllers.Config{
-		REST: env.Config, StoreDir: store,
-		KustomizationConcurrency: concurrency,
-	})
+	sources, err := benchproc.StartProcess(filepath.Join(bin, "source-controller"),
+		"-kubeconfig", env.KubeconfigPath, "-storage-path", store)
 	if err != nil {
 		return res, err
 	}
-	defer running.Stop()
+	defer sources.Stop()
+	helm, err := benchproc.StartProcess(filepath.Join(bin, "helm-controller"), append([]string{
+		"-kubeconfig", env.KubeconfigPath, "-concurrency", strconv.Itoa(concurrency)}, diag...)...)
+	if err != nil {
+		return res, err
+	}
+	defer helm.Stop()
 
 	c := env.Client
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
@@ -236,9 +255,11 @@ func measureErr(n, concurrency int, timeout time.Duration, withHelm bool) (resul
 		return res, fmt.Errorf("HelmChart: %w", err)
 	}
 
-	if res.BaseRSSKiB, err = benchproc.PeakRSS(); err != nil {
+	base, err := helm.Memory()
+	if err != nil {
 		return res, err
 	}
+	res.BaseRSSKiB = base.Peak
 	for i := range n {
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: target(i)}}); err != nil {
 			return res, err
@@ -281,10 +302,14 @@ func measureErr(n, concurrency int, timeout time.Duration, withHelm bool) (resul
 		return res, fmt.Errorf("waiting for Ready: %w%s", err, notReady(ctx, c))
 	}
 	res.Ready = time.Since(start)
-	if res.PeakRSSKiB, err = benchproc.PeakRSS(); err != nil {
+	use, err := helm.Stop()
+	if err != nil {
 		return res, err
 	}
-	res.PeakAnonKiB = peakAnon()
+	res.PeakRSSKiB, res.PeakAnonKiB = use.PeakRSSKiB, use.PeakAnonKiB
+	if use, err := sources.Stop(); err == nil {
+		fmt.Fprintf(os.Stderr, "   source-controller peak RSS %.1f MiB (anon %.1f)\n", float64(use.PeakRSSKiB)/1024, float64(use.PeakAnonKiB)/1024)
+	}
 	if res.Kubectl, err = kubectlApply(env.KubeconfigPath, work, n); err != nil {
 		return res, err
 	}

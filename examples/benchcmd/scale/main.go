@@ -3,9 +3,13 @@
 // applying a ServiceAccount, a Service, a ConfigMap and a Deployment with
 // replicas 0 (wait: true, so health is part of Ready), on the local control
 // plane. For each N it reports the time from creating the Kustomizations
-// until all are Ready and the peak RSS (VmHWM) of the process running the
-// controllers. Each N runs in a child process with its own control plane,
-// so peaks do not carry over.
+// until all are Ready and the peak RSS of the Kustomization controller's
+// process. As in Flux, the controllers run as processes of their own: the
+// command builds examples/benchcmd/kustomize-controller and
+// source-controller (with the build tags of -tags) and measures
+// kustomize-controller, whose executable links the Kustomization
+// controller only. Each N runs in a child process with its own control
+// plane, so peaks do not carry over.
 //
 // The reference measured in the same run, for every N, is `kubectl apply
 // --server-side` of the same 4N objects (under other names, in one file),
@@ -16,20 +20,22 @@
 // a fleet of tenants.
 //
 // Usage: go run ./examples/benchcmd/scale [-n 100,500,1000] [-rows FILE]
+// [-tags TAGS]
 //
 // -rows appends the measured rows for the table command; -cpuprofile,
-// -memprofile and -requests apply to a child run (-child N).
+// -memprofile and -requests apply to the kustomize-controller process of a
+// child run (-child N -bin DIR).
 package main
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +48,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/gitopskit/examples/benchcmd/internal/benchproc"
-	"github.com/gitopskit/gitopskit/examples/controllers"
 	"github.com/gitopskit/gitopskit/internal/testbin"
 	"github.com/gitopskit/gitopskit/source/git/gittest"
 )
@@ -66,35 +71,44 @@ func main() {
 	kubectlRef := flag.Bool("kubectl", false, "internal: also time kubectl apply in the child")
 	rows := flag.String("rows", "", "append the measured rows (JSON lines) to this file, for the table command")
 	concurrency := flag.Int("concurrency", 20, "parallel Kustomization reconciles")
+	tags := flag.String("tags", "kustomize_disable_go_plugin_support", "build tags of the controller commands")
+	binDir := flag.String("bin", "", "internal: directory of the built controller commands")
 	shared := flag.Bool("shared-namespace", false, "put every app in one namespace instead of one namespace per app")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of a -child run to this file")
-	memProfile := flag.String("memprofile", "", "write an allocation profile of a -child run to this file once all are Ready")
-	requests := flag.Bool("requests", false, "print the controllers' API requests by verb and resource of a -child run to stderr")
+	var diag []string
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the kustomize-controller process of a -child run to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the kustomize-controller process of a -child run to this file")
+	requests := flag.Bool("requests", false, "print the kustomize-controller process's API requests by verb and resource of a -child run to stderr")
 	flag.Parse()
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err == nil && pprof.StartCPUProfile(f) == nil {
-			defer pprof.StopCPUProfile()
-		}
+		diag = append(diag, "-cpuprofile", *cpuProfile)
+	}
+	if *memProfile != "" {
+		diag = append(diag, "-memprofile", *memProfile)
+	}
+	if *requests {
+		diag = append(diag, "-requests")
 	}
 	if *child > 0 {
-		r := measure(*child, *concurrency, *kubectlRef, *shared, *requests)
-		if *memProfile != "" {
-			if f, err := os.Create(*memProfile); err == nil {
-				_ = pprof.Lookup("allocs").WriteTo(f, 0)
-				f.Close()
-			}
-		}
+		r := measure(*child, *concurrency, *binDir, *kubectlRef, *shared, diag)
 		_ = json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	if err := parent(*ns, *rows, *concurrency, *shared); err != nil {
+	if err := parent(*ns, *rows, *tags, *concurrency, *shared); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
 }
 
-func parent(list, rowsFile string, concurrency int, shared bool) error {
+func parent(list, rowsFile, tags string, concurrency int, shared bool) error {
+	bin, err := os.MkdirTemp("", "gitopskit-scale-bin-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(bin)
+	fmt.Fprintln(os.Stderr, ">> scale: building kustomize-controller and source-controller")
+	if _, err := benchproc.BuildCommands(bin, tags, "kustomize-controller", "source-controller"); err != nil {
+		return err
+	}
 	var results []result
 	for _, s := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -102,7 +116,7 @@ func parent(list, rowsFile string, concurrency int, shared bool) error {
 			return fmt.Errorf("bad count %q", s)
 		}
 		fmt.Fprintf(os.Stderr, ">> scale: %d Kustomizations (controller concurrency %d)\n", n, concurrency)
-		args := []string{"-child", strconv.Itoa(n), "-concurrency", strconv.Itoa(concurrency), "-kubectl"}
+		args := []string{"-child", strconv.Itoa(n), "-concurrency", strconv.Itoa(concurrency), "-bin", bin, "-kubectl"}
 		if shared {
 			args = append(args, "-shared-namespace")
 		}
@@ -124,6 +138,7 @@ func parent(list, rowsFile string, concurrency int, shared bool) error {
 	fmt.Println("layout:", layout)
 	fmt.Println("local control plane on this machine (2 cores shared with etcd, kube-apiserver, kube-controller-manager)")
 	fmt.Println()
+	fmt.Println("peak RSS: the kustomize-controller process (source-controller runs in another, as in Flux)")
 	fmt.Printf("%-6s %-8s %16s %14s %18s\n", "N", "objects", "all Ready (ours)", "peak RSS", "Ready/object")
 	for _, r := range results {
 		fmt.Printf("%-6d %-8d %16s %10.1f MiB %15.1f ms\n", r.N, 4*r.N, r.Ready.Round(100*time.Millisecond),
@@ -147,19 +162,21 @@ func parent(list, rowsFile string, concurrency int, shared bool) error {
 }
 
 // measure runs one child measurement; errors are reported in the result.
-func measure(n, concurrency int, withKubectl, shared, requests bool) result {
-	r, err := measureErr(n, concurrency, withKubectl, shared, requests)
+func measure(n, concurrency int, bin string, withKubectl, shared bool, diag []string) result {
+	r, err := measureErr(n, concurrency, bin, withKubectl, shared, diag)
 	if err != nil {
 		r.Err = err.Error()
 	}
 	return r
 }
 
-func measureErr(n, concurrency int, withKubectl, shared, requests bool) (result, error) {
+func measureErr(n, concurrency int, bin string, withKubectl, shared bool, diag []string) (result, error) {
 	res := result{N: n}
+	if bin == "" {
+		return res, errors.New("-bin is required with -child")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	peakAnon := benchproc.PeakAnon(ctx, 100*time.Millisecond)
 	cl, err := benchproc.StartCluster(ctx, "gitopskit-scale-")
 	if err != nil {
 		return res, err
@@ -183,21 +200,18 @@ func measureErr(n, concurrency int, withKubectl, shared, requests bool) (result,
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		return res, err
 	}
-	rest := env.Config
-	var counter *benchproc.RequestCounter
-	if requests {
-		counter = &benchproc.RequestCounter{}
-		rest = counter.Wrap(env.Config)
-	}
-	running, err := controllers.Start(ctx, controllers.Config{
-		REST: rest, StoreDir: store,
-		KustomizationConcurrency: concurrency,
-		HealthPollInterval:       time.Second,
-	})
+	sources, err := benchproc.StartProcess(filepath.Join(bin, "source-controller"),
+		"-kubeconfig", env.KubeconfigPath, "-storage-path", store)
 	if err != nil {
 		return res, err
 	}
-	defer running.Stop()
+	defer sources.Stop()
+	ks, err := benchproc.StartProcess(filepath.Join(bin, "kustomize-controller"), append([]string{
+		"-kubeconfig", env.KubeconfigPath, "-concurrency", strconv.Itoa(concurrency), "-health-poll", "1s"}, diag...)...)
+	if err != nil {
+		return res, err
+	}
+	defer ks.Stop()
 
 	c := env.Client
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
@@ -271,13 +285,14 @@ func measureErr(n, concurrency int, withKubectl, shared, requests bool) (result,
 		return res, fmt.Errorf("waiting for Ready: %w", err)
 	}
 	res.Ready = time.Since(start)
-	if counter != nil {
-		counter.Print(os.Stderr)
-	}
-	if res.PeakRSSKiB, err = benchproc.PeakRSS(); err != nil {
+	use, err := ks.Stop()
+	if err != nil {
 		return res, err
 	}
-	res.PeakAnonKiB = peakAnon()
+	res.PeakRSSKiB, res.PeakAnonKiB = use.PeakRSSKiB, use.PeakAnonKiB
+	if use, err := sources.Stop(); err == nil {
+		fmt.Fprintf(os.Stderr, "   source-controller peak RSS %.1f MiB (anon %.1f)\n", float64(use.PeakRSSKiB)/1024, float64(use.PeakAnonKiB)/1024)
+	}
 	if withKubectl {
 		if res.Kubectl, err = kubectlApply(env.KubeconfigPath, work, n); err != nil {
 			return res, err

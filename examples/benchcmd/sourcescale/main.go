@@ -6,9 +6,11 @@
 // HelmRelease has its own HelmChart of the same chart). For each kind and
 // N it reports the time from creating the objects until all are Ready
 // (artifact fetched, packed, stored and its status written) and the peak
-// RSS (VmHWM) of the process running the controllers. Each kind and N runs
-// in a child process with its own control plane, so peaks do not carry
-// over.
+// RSS of the source controllers' process: as in Flux, they run in a process
+// of their own, examples/benchcmd/source-controller, which the command
+// builds (with the build tags of -tags) and whose executable links the
+// source controllers only. Each kind and N runs in a child process with
+// its own control plane, so peaks do not carry over.
 //
 // The kubectl reference measured in the same run is `kubectl apply
 // --server-side` of the same N source objects (suspended, in another
@@ -20,7 +22,10 @@
 // The registry runs in a child process of its own (pushing a thousand
 // artifacts into memory is the benchmark's work, not the controllers').
 //
-// Usage: go run ./examples/benchcmd/sourcescale [-kinds OCIRepository,HelmChart] [-n 100,500,1000] [-rows FILE]
+// Usage: go run ./examples/benchcmd/sourcescale [-kinds OCIRepository,HelmChart] [-n 100,500,1000] [-rows FILE] [-tags TAGS]
+//
+// -cpuprofile, -memprofile and -requests apply to the source-controller
+// process of a child run (-child N -kind K -bin DIR).
 package main
 
 import (
@@ -34,7 +39,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +50,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/gitopskit/examples/benchcmd/internal/benchproc"
-	"github.com/gitopskit/gitopskit/examples/controllers"
 	"github.com/gitopskit/gitopskit/internal/testbin"
 	"github.com/gitopskit/gitopskit/source/helm/helmtest"
 	"github.com/gitopskit/gitopskit/source/oci"
@@ -75,10 +78,22 @@ func main() {
 	child := flag.Int("child", 0, "internal: run one measurement with this count")
 	kind := flag.String("kind", "", "internal: the kind of a -child run")
 	serveRegistry := flag.Int("serve-registry", 0, "internal: push this many artifacts to an in-process registry, print its apps URL and serve until stdin closes")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of a -child run to this file")
-	memProfile := flag.String("memprofile", "", "write an allocation profile of a -child run to this file once all are Ready")
-	requests := flag.Bool("requests", false, "print the controllers' API requests by verb and resource of a -child run to stderr")
+	tags := flag.String("tags", "kustomize_disable_go_plugin_support", "build tags of the controller command")
+	binDir := flag.String("bin", "", "internal: directory of the built controller command")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the source-controller process of a -child run to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the source-controller process of a -child run to this file")
+	requests := flag.Bool("requests", false, "print the source-controller process's API requests by verb and resource of a -child run to stderr")
 	flag.Parse()
+	var diag []string
+	if *cpuProfile != "" {
+		diag = append(diag, "-cpuprofile", *cpuProfile)
+	}
+	if *memProfile != "" {
+		diag = append(diag, "-memprofile", *memProfile)
+	}
+	if *requests {
+		diag = append(diag, "-requests")
+	}
 	if *serveRegistry > 0 {
 		if err := serve(*serveRegistry); err != nil {
 			fmt.Fprintln(os.Stderr, "sourcescale: registry:", err)
@@ -87,28 +102,26 @@ func main() {
 		return
 	}
 	if *child > 0 {
-		if *cpuProfile != "" {
-			if f, err := os.Create(*cpuProfile); err == nil && pprof.StartCPUProfile(f) == nil {
-				defer pprof.StopCPUProfile()
-			}
-		}
-		r := measure(*kind, *child, *concurrency, *timeout, *requests)
-		if *memProfile != "" {
-			if f, err := os.Create(*memProfile); err == nil {
-				_ = pprof.Lookup("allocs").WriteTo(f, 0)
-				f.Close()
-			}
-		}
+		r := measure(*kind, *child, *concurrency, *timeout, *binDir, diag)
 		_ = json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	if err := parent(*kinds, *ns, *rows, *concurrency, *timeout); err != nil {
+	if err := parent(*kinds, *ns, *rows, *tags, *concurrency, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "sourcescale:", err)
 		os.Exit(1)
 	}
 }
 
-func parent(kinds, list, rowsFile string, concurrency int, timeout time.Duration) error {
+func parent(kinds, list, rowsFile, tags string, concurrency int, timeout time.Duration) error {
+	bin, err := os.MkdirTemp("", "gitopskit-sourcescale-bin-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(bin)
+	fmt.Fprintln(os.Stderr, ">> sourcescale: building source-controller")
+	if _, err := benchproc.BuildCommands(bin, tags, "source-controller"); err != nil {
+		return err
+	}
 	var rows []benchproc.Row
 	for _, kind := range strings.Split(kinds, ",") {
 		kind = strings.TrimSpace(kind)
@@ -123,7 +136,7 @@ func parent(kinds, list, rowsFile string, concurrency int, timeout time.Duration
 			fmt.Fprintf(os.Stderr, ">> sourcescale: %d %s objects (controller concurrency %d)\n", n, kind, concurrency)
 			var r result
 			if err := benchproc.RunChild(&r, "-child", strconv.Itoa(n), "-kind", kind,
-				"-concurrency", strconv.Itoa(concurrency), "-timeout", timeout.String()); err != nil {
+				"-concurrency", strconv.Itoa(concurrency), "-timeout", timeout.String(), "-bin", bin); err != nil {
 				return fmt.Errorf("child for %d %s objects: %w", n, kind, err)
 			}
 			if r.Err != "" {
@@ -143,8 +156,8 @@ func parent(kinds, list, rowsFile string, concurrency int, timeout time.Duration
 }
 
 // measure runs one child measurement; errors are reported in the result.
-func measure(kind string, n, concurrency int, timeout time.Duration, requests bool) result {
-	r, err := measureErr(kind, n, concurrency, timeout, requests)
+func measure(kind string, n, concurrency int, timeout time.Duration, bin string, diag []string) result {
+	r, err := measureErr(kind, n, concurrency, timeout, bin, diag)
 	res := result{Row: r}
 	if err != nil {
 		res.Err = err.Error()
@@ -152,11 +165,13 @@ func measure(kind string, n, concurrency int, timeout time.Duration, requests bo
 	return res
 }
 
-func measureErr(kind string, n, concurrency int, timeout time.Duration, requests bool) (benchproc.Row, error) {
+func measureErr(kind string, n, concurrency int, timeout time.Duration, bin string, diag []string) (benchproc.Row, error) {
 	res := benchproc.Row{Kind: kind, N: n}
+	if bin == "" {
+		return res, fmt.Errorf("-bin is required with -child")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	peakAnon := benchproc.PeakAnon(ctx, 100*time.Millisecond)
 	cl, err := benchproc.StartCluster(ctx, "gitopskit-sourcescale-")
 	if err != nil {
 		return res, err
@@ -206,17 +221,12 @@ func measureErr(kind string, n, concurrency int, timeout time.Duration, requests
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		return res, err
 	}
-	rest := env.Config
-	var counter *benchproc.RequestCounter
-	if requests {
-		counter = &benchproc.RequestCounter{}
-		rest = counter.Wrap(env.Config)
-	}
-	running, err := controllers.Start(ctx, controllers.Config{REST: rest, StoreDir: store, GitConcurrency: concurrency})
+	sources, err := benchproc.StartProcess(filepath.Join(bin, "source-controller"), append([]string{
+		"-kubeconfig", env.KubeconfigPath, "-storage-path", store, "-concurrency", strconv.Itoa(concurrency)}, diag...)...)
 	if err != nil {
 		return res, err
 	}
-	defer running.Stop()
+	defer sources.Stop()
 
 	if kind == chartKind {
 		// The one HelmRepository is ready before the clock starts, as the
@@ -232,7 +242,7 @@ func measureErr(kind string, n, concurrency int, timeout time.Duration, requests
 		}
 	}
 
-	if m, err := benchproc.ReadMemory(); err == nil {
+	if m, err := sources.Memory(); err == nil {
 		fmt.Fprintf(os.Stderr, "   before the %s objects: peak RSS %.1f MiB, anon %.1f MiB\n", kind, float64(m.Peak)/1024, float64(m.Anon)/1024)
 	}
 	start := time.Now()
@@ -247,13 +257,11 @@ func measureErr(kind string, n, concurrency int, timeout time.Duration, requests
 		return res, fmt.Errorf("waiting for Ready: %w", err)
 	}
 	res.Ready = time.Since(start)
-	if counter != nil {
-		counter.Print(os.Stderr)
-	}
-	if res.PeakRSSKiB, err = benchproc.PeakRSS(); err != nil {
+	use, err := sources.Stop()
+	if err != nil {
 		return res, err
 	}
-	res.PeakAnonKiB = peakAnon()
+	res.PeakRSSKiB, res.PeakAnonKiB = use.PeakRSSKiB, use.PeakAnonKiB
 
 	// The reference: the same N objects, suspended, in another namespace.
 	kubectl, err := testbin.Path("kubectl")

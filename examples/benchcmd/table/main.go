@@ -31,7 +31,7 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println()
-	fmt.Println("Fleet scale: time from creating N objects until all are Ready, peak RSS of the controllers' process")
+	fmt.Println("Fleet scale: time from creating N objects until all are Ready, peak RSS of the measured controller's process")
 	fmt.Println("(ours: 2 shared cores, local etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on the same machine;")
 	fmt.Println(" Flux v2.9: published, not measured here: 16-core runner, kind cluster, one process per controller)")
 	fmt.Println()

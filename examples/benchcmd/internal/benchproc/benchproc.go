@@ -37,8 +37,11 @@ type Memory struct {
 }
 
 // ReadMemory reads this process's Memory.
-func ReadMemory() (Memory, error) {
-	b, err := os.ReadFile("/proc/self/status")
+func ReadMemory() (Memory, error) { return readMemory("/proc/self/status") }
+
+// readMemory reads the Memory in a /proc/<pid>/status file.
+func readMemory(status string) (Memory, error) {
+	b, err := os.ReadFile(status)
 	if err != nil {
 		return Memory{}, err
 	}
@@ -64,7 +67,7 @@ func ReadMemory() (Memory, error) {
 		}
 	}
 	if m.Peak == 0 {
-		return Memory{}, errors.New("VmHWM not found in /proc/self/status")
+		return Memory{}, errors.New("VmHWM not found in " + status)
 	}
 	return m, nil
 }
@@ -74,10 +77,15 @@ func ReadMemory() (Memory, error) {
 // sample so far in KiB (the kernel keeps a peak only for the whole
 // resident set).
 func PeakAnon(ctx context.Context, interval time.Duration) func() int64 {
+	return peakAnon(ctx, interval, ReadMemory)
+}
+
+// peakAnon is PeakAnon for the process whose Memory read returns.
+func peakAnon(ctx context.Context, interval time.Duration, read func() (Memory, error)) func() int64 {
 	var mu sync.Mutex
 	var peak int64
 	sample := func() {
-		if m, err := ReadMemory(); err == nil {
+		if m, err := read(); err == nil {
 			mu.Lock()
 			peak = max(peak, m.Anon)
 			mu.Unlock()

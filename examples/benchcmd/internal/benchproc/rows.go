@@ -152,7 +152,7 @@ func PrintTable(w io.Writer, rows []Row) {
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "peak RSS: VmHWM of the one process running every controller (and the benchmark's client and servers);")
+	fmt.Fprintln(w, "peak RSS: maxrss of the controller's own process (kustomize-, helm- or source-controller, each its own executable, as Flux measures each controller);")
 	fmt.Fprintln(w, "(anon): its sampled peak of anonymous memory (heap, stacks); the rest is file-backed pages of the executable.")
 	fmt.Fprintln(w, "/kubectl, /Flux t, /Flux mem: ours divided by theirs (below 1 is better for us).")
 	if len(kinds) > 0 {
