@@ -58,6 +58,11 @@ type Options struct {
 	// whose CRD an action created outside the chart's crds directory (a
 	// CRD in templates, say, used by a post-install hook) are found.
 	FreshClients bool
+	// StorageBuffers, when set, is shared by the Clients of a controller
+	// so that the release storage reuses its compression state and
+	// buffers across Clients; nil gives the Client buffers of its own.
+	// Releases are stored in Helm's Secret format either way.
+	StorageBuffers *StorageBuffers
 }
 
 // Client runs Helm actions on one release namespace and storage
@@ -100,8 +105,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	kc.Namespace = opts.Namespace
 	kc.SetLogger(handler)
-	d := driver.NewSecrets(cs.CoreV1().Secrets(storageNS))
-	d.SetLogger(handler)
+	d := newSecrets(cs.CoreV1().Secrets(storageNS), opts.StorageBuffers, handler)
 	cfg.RESTClientGetter = getter
 	cfg.KubeClient = kc
 	cfg.Releases = storage.Init(d)

@@ -42,4 +42,12 @@
 // the server validates, so that those documents are read once per kind
 // rather than on every action; a kind not yet seen, such as one a CRD
 // policy just installed, is looked up as before.
+//
+// Release Secrets are written and read in Helm's own format (name
+// sh.helm.release.v1.<release>.v<revision>, type helm.sh/release.v1,
+// Helm's labels, the release as base64 of gzipped JSON), so the helm CLI
+// and Flux's helm-controller share the records, but with compression
+// state reused from record to record: StorageBuffers shared by the
+// Clients of a controller (Options.StorageBuffers) keep it across
+// reconciles.
 package cluster
