@@ -3,17 +3,19 @@ package helmrelease
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"strings"
 
 	"sigs.k8s.io/kustomize/api/filters/annotations"
 	"sigs.k8s.io/kustomize/api/filters/labels"
 	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/api/provider"
-	"sigs.k8s.io/kustomize/api/resmap"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/resid"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/gitopskit/gitopskit/kustomize"
 )
@@ -103,15 +105,12 @@ func (c CommonMetadata) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
 		ts = append(ts, labelFilter(c.Labels))
 	}
 	if len(c.Annotations) > 0 {
-		ts = append(ts, annotations.Filter{
-			Annotations: c.Annotations,
-			FsSlice:     []kustypes.FieldSpec{{Path: "metadata/annotations", CreateIfNotPresent: true}},
-		})
+		ts = append(ts, annotationFilter(c.Annotations))
 	}
 	if len(ts) == 0 {
 		return rendered, nil
 	}
-	return transform(rendered, ts...)
+	return setMetadata(rendered, ts...)
 }
 
 // OriginLabels sets the labels Flux puts on every object of a release,
@@ -124,7 +123,7 @@ type OriginLabels struct {
 
 // Run implements PostRenderer.
 func (o OriginLabels) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
-	return transform(rendered, labelFilter(map[string]string{
+	return setMetadata(rendered, labelFilter(map[string]string{
 		"helm.toolkit.fluxcd.io/name":      o.Name,
 		"helm.toolkit.fluxcd.io/namespace": o.Namespace,
 	}))
@@ -167,27 +166,122 @@ func labelFilter(m map[string]string) kio.Filter {
 	}
 }
 
-func transform(rendered *bytes.Buffer, ts ...kio.Filter) (out *bytes.Buffer, err error) {
+// annotationFilter sets annotations in metadata only.
+func annotationFilter(m map[string]string) kio.Filter {
+	return annotations.Filter{
+		Annotations: m,
+		FsSlice:     []kustypes.FieldSpec{{Path: "metadata/annotations", CreateIfNotPresent: true}},
+	}
+}
+
+// setMetadata runs the metadata filters ts over every object of the YAML
+// stream rendered, the items of a List included, and leaves the rest as
+// rendered: every document in its order, Lists as Lists, comments, and
+// documents that are not objects. Only metadata changes, so the stream is
+// walked document by document instead of being loaded into a kustomize
+// ResMap (which would also validate ids, expand Lists and copy each object
+// several times). Unlike a ResMap, objects without a name (generateName)
+// and objects rendered twice pass on unchanged in number, for Helm to
+// judge.
+func setMetadata(rendered *bytes.Buffer, ts ...kio.Filter) (out *bytes.Buffer, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("post-renderer: kustomize failed: %v", r)
+			out, err = nil, fmt.Errorf("post-renderer: YAML failed: %v", r)
 		}
 	}()
-	f := resmap.NewFactory(provider.NewDefaultDepProvider().GetResourceFactory())
-	rm, err := f.NewResMapFromBytes(rendered.Bytes())
+	docs, err := readDocuments(rendered.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("post-renderer: %w", err)
 	}
+	var objs []*yaml.RNode
+	for _, d := range docs {
+		objs = appendObjects(objs, d.Content[0])
+	}
 	for _, t := range ts {
-		if err := rm.ApplyFilter(t); err != nil {
+		if _, err := t.Filter(objs); err != nil {
 			return nil, fmt.Errorf("post-renderer: %w", err)
 		}
 	}
-	y, err := rm.AsYaml()
-	if err != nil {
+	out = new(bytes.Buffer)
+	out.Grow(rendered.Len() + len(objs)*64)
+	enc := yaml.NewEncoder(out)
+	enc.CompactSeqIndent()
+	for _, d := range docs {
+		if err := enc.Encode(d); err != nil {
+			return nil, fmt.Errorf("post-renderer: %w", err)
+		}
+	}
+	if err := enc.Close(); err != nil {
 		return nil, fmt.Errorf("post-renderer: %w", err)
 	}
-	return bytes.NewBuffer(y), nil
+	return out, nil
+}
+
+// readDocuments parses a YAML stream into its documents, leaving out
+// empty and null ones, with anchors and merge keys resolved (as kustomize
+// reads a stream) in the documents that have them.
+func readDocuments(b []byte) ([]*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var docs []*yaml.Node
+	for i := 0; ; i++ {
+		d := new(yaml.Node)
+		if err := dec.Decode(d); err != nil {
+			if errors.Is(err, io.EOF) {
+				return docs, nil
+			}
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		if d.Kind != yaml.DocumentNode || len(d.Content) == 0 || d.Content[0] == nil {
+			continue
+		}
+		if c := d.Content[0]; c.Kind == yaml.ScalarNode && c.ShortTag() == yaml.NodeTagNull {
+			continue
+		}
+		if anchored(d) {
+			if err := yaml.NewRNode(d).DeAnchor(); err != nil {
+				return nil, fmt.Errorf("document %d: %w", i, err)
+			}
+		}
+		docs = append(docs, d)
+	}
+}
+
+// mergeTag is the tag of a merge key ("<<").
+const mergeTag = "!!merge"
+
+// anchored reports whether n holds an anchor, an alias or a merge key.
+func anchored(n *yaml.Node) bool {
+	if n.Anchor != "" || n.Kind == yaml.AliasNode || (n.Kind == yaml.ScalarNode && n.ShortTag() == mergeTag) {
+		return true
+	}
+	for _, c := range n.Content {
+		if anchored(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendObjects appends to objs the object n is, or the objects of the
+// List n is (a kind ending in List, with items, as kustomize and kubectl
+// read it), nested Lists included. Nodes that are not mappings are no
+// objects.
+func appendObjects(objs []*yaml.RNode, n *yaml.Node) []*yaml.RNode {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return objs
+	}
+	rn := yaml.NewRNode(n)
+	if strings.HasSuffix(rn.GetKind(), "List") {
+		if items := rn.Field("items"); items != nil {
+			if items.Value.YNode().Kind == yaml.SequenceNode {
+				for _, it := range items.Value.YNode().Content {
+					objs = appendObjects(objs, it)
+				}
+			}
+			return objs
+		}
+	}
+	return append(objs, rn)
 }
 
 func resIDOf(t *kustomize.Selector) resid.ResId {
