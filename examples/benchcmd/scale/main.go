@@ -60,7 +60,12 @@ type result struct {
 	// PeakAnonKiB is the sampled peak of anonymous memory.
 	PeakAnonKiB int64         `json:"peakAnonKiB"`
 	Kubectl     time.Duration `json:"kubectl,omitempty"`
-	Err         string        `json:"err,omitempty"`
+	// APIOurs and APIKubectl are the requests the API server served while
+	// the Kustomizations converged and while kubectl applied, from every
+	// client (kube-controller-manager's included).
+	APIOurs    benchproc.APIRequests `json:"apiOurs,omitempty"`
+	APIKubectl benchproc.APIRequests `json:"apiKubectl,omitempty"`
+	Err        string                `json:"err,omitempty"`
 }
 
 const namespace = "scale"
@@ -149,6 +154,8 @@ func parent(list, rowsFile, tags string, concurrency int, shared bool) error {
 		if r.Kubectl > 0 {
 			fmt.Printf("reference, same run: kubectl apply --server-side of the same %d objects: %s (ours, incl. Git fetch, build, apply and health: %s; ratio ours/kubectl %.2f)\n",
 				4*r.N, r.Kubectl.Round(100*time.Millisecond), r.Ready.Round(100*time.Millisecond), r.Ready.Seconds()/r.Kubectl.Seconds())
+			fmt.Printf("  API server, every client (kube-controller-manager included), N=%d: while ours converged %s, writes %d;\n  while kubectl applied %s, writes %d\n",
+				r.N, r.APIOurs, r.APIOurs.Writes(), r.APIKubectl, r.APIKubectl.Writes())
 		}
 	}
 	rows := make([]benchproc.Row, 0, len(results))
@@ -249,6 +256,10 @@ func measureErr(n, concurrency int, bin string, withKubectl, shared bool, diag [
 			}
 		}
 	}
+	api0, err := benchproc.ReadAPIRequests(ctx, env.Config)
+	if err != nil {
+		return res, err
+	}
 	start := time.Now()
 	for i := range n {
 		name := fmt.Sprintf("app-%04d", i)
@@ -285,6 +296,11 @@ func measureErr(n, concurrency int, bin string, withKubectl, shared bool, diag [
 		return res, fmt.Errorf("waiting for Ready: %w", err)
 	}
 	res.Ready = time.Since(start)
+	api1, err := benchproc.ReadAPIRequests(ctx, env.Config)
+	if err != nil {
+		return res, err
+	}
+	res.APIOurs = api1.Sub(api0)
 	use, err := ks.Stop()
 	if err != nil {
 		return res, err
@@ -294,9 +310,18 @@ func measureErr(n, concurrency int, bin string, withKubectl, shared bool, diag [
 		fmt.Fprintf(os.Stderr, "   source-controller peak RSS %.1f MiB (anon %.1f)\n", float64(use.PeakRSSKiB)/1024, float64(use.PeakAnonKiB)/1024)
 	}
 	if withKubectl {
+		api2, err := benchproc.ReadAPIRequests(ctx, env.Config)
+		if err != nil {
+			return res, err
+		}
 		if res.Kubectl, err = kubectlApply(env.KubeconfigPath, work, n); err != nil {
 			return res, err
 		}
+		api3, err := benchproc.ReadAPIRequests(ctx, env.Config)
+		if err != nil {
+			return res, err
+		}
+		res.APIKubectl = api3.Sub(api2)
 	}
 	return res, nil
 }
