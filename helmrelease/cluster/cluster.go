@@ -63,6 +63,11 @@ type Options struct {
 	// buffers across Clients; nil gives the Client buffers of its own.
 	// Releases are stored in Helm's Secret format either way.
 	StorageBuffers *StorageBuffers
+	// Discovery, when set, is shared by the Clients of a controller so
+	// that they download the servers' discovery documents and build REST
+	// mappings together instead of one set per Client; the data a Client
+	// sees is as recent as without sharing. Ignored with FreshClients.
+	Discovery *Discovery
 }
 
 // Client runs Helm actions on one release namespace and storage
@@ -87,7 +92,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if storageNS == "" {
 		storageNS = opts.Namespace
 	}
-	getter, err := newRESTGetter(opts.Config, opts.Namespace, opts.FreshClients)
+	getter, err := newRESTGetter(opts.Config, opts.Namespace, opts.FreshClients, opts.Discovery)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}

@@ -50,4 +50,12 @@
 // state reused from record to record: StorageBuffers shared by the
 // Clients of a controller (Options.StorageBuffers) keep it across
 // reconciles.
+//
+// Each Client otherwise downloads the server's discovery documents and
+// builds its own REST mapping. A Discovery shared by the Clients of a
+// controller (Options.Discovery) keeps one per API server and identity,
+// which Clients needing data newer than it download again together: a
+// Client never sees discovery data older than its creation or its last
+// invalidation (Helm invalidates before each action and after installing
+// CRDs), as without sharing.
 package cluster

@@ -11,8 +11,9 @@ import (
 )
 
 // restGetter gives Helm's kube client a rest.Config (Helm wants
-// genericclioptions.RESTClientGetter), with a discovery cache per getter,
-// or, when fresh, a new discovery client and REST mapper on every call.
+// genericclioptions.RESTClientGetter), with a discovery cache per getter
+// (a view of a shared Discovery when there is one), or, when fresh, a new
+// discovery client and REST mapper on every call.
 type restGetter struct {
 	cfg       *rest.Config
 	namespace string
@@ -21,8 +22,16 @@ type restGetter struct {
 	mapper    meta.RESTMapper
 }
 
-func newRESTGetter(cfg *rest.Config, namespace string, fresh bool) (*restGetter, error) {
+func newRESTGetter(cfg *rest.Config, namespace string, fresh bool, shared *Discovery) (*restGetter, error) {
 	g := &restGetter{cfg: cfg, namespace: namespace, fresh: fresh}
+	if shared != nil && !fresh {
+		dc, err := shared.client(cfg)
+		if err != nil {
+			return nil, err
+		}
+		g.disco, g.mapper = dc, restmapper.NewShortcutExpander(sharedMapper{dc}, dc, nil)
+		return g, nil
+	}
 	var err error
 	g.disco, g.mapper, err = g.discovery()
 	return g, err
