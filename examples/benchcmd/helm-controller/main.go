@@ -12,9 +12,6 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
-	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -23,17 +20,9 @@ import (
 )
 
 func main() {
-	// A flag set of our own: controller-runtime registers -kubeconfig on
-	// the global one.
-	fs := flag.NewFlagSet(os.Args[0], flag.ExitOnError)
-	var f ctrlcmd.Flags
-	f.Register(fs, 20)
-	_ = fs.Parse(os.Args[1:])
-	err := ctrlcmd.Run(f, func(ctx context.Context, mgr ctrl.Manager) error {
-		return (&helmrelease.Reconciler{}).SetupWithManager(ctx, mgr, helmrelease.Options{MaxConcurrentReconciles: f.Concurrency})
+	ctrlcmd.Main("helm-controller", 20, nil, func(f ctrlcmd.Flags) ctrlcmd.Setup {
+		return func(ctx context.Context, mgr ctrl.Manager) error {
+			return (&helmrelease.Reconciler{}).SetupWithManager(ctx, mgr, helmrelease.Options{MaxConcurrentReconciles: f.Concurrency})
+		}
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "helm-controller:", err)
-		os.Exit(1)
-	}
 }

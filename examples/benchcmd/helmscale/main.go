@@ -95,21 +95,10 @@ func main() {
 	concurrency := flag.Int("concurrency", 20, "parallel HelmRelease reconciles")
 	tags := flag.String("tags", "kustomize_disable_go_plugin_support", "build tags of the controller commands")
 	binDir := flag.String("bin", "", "internal: directory of the built controller commands")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the helm-controller process of a -child run to this file")
-	memProfile := flag.String("memprofile", "", "write an allocation profile of the helm-controller process of a -child run to this file")
-	requests := flag.Bool("requests", false, "print the helm-controller process's API requests by verb and resource of a -child run to stderr")
+	diagArgs := benchproc.DiagFlags(flag.CommandLine, "helm-controller")
 	rows := flag.String("rows", "", "append the measured rows (JSON lines) to this file, for the table command")
 	flag.Parse()
-	var diag []string
-	if *cpuProfile != "" {
-		diag = append(diag, "-cpuprofile", *cpuProfile)
-	}
-	if *memProfile != "" {
-		diag = append(diag, "-memprofile", *memProfile)
-	}
-	if *requests {
-		diag = append(diag, "-requests")
-	}
+	diag := diagArgs()
 	if *child > 0 {
 		r := measure(*child, *concurrency, *timeout, *helmRef, *binDir, diag)
 		_ = json.NewEncoder(os.Stdout).Encode(r)

@@ -13,8 +13,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
-	"os"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -24,19 +22,13 @@ import (
 )
 
 func main() {
-	// A flag set of our own: controller-runtime registers -kubeconfig on
-	// the global one.
-	fs := flag.NewFlagSet(os.Args[0], flag.ExitOnError)
-	var f ctrlcmd.Flags
-	f.Register(fs, 20)
-	poll := fs.Duration("health-poll", time.Second, "interval of health polls")
-	_ = fs.Parse(os.Args[1:])
-	err := ctrlcmd.Run(f, func(ctx context.Context, mgr ctrl.Manager) error {
-		r := &kustomization.Reconciler{PollInterval: *poll}
-		return r.SetupWithManager(ctx, mgr, kustomization.Options{MaxConcurrentReconciles: f.Concurrency})
+	var poll time.Duration
+	ctrlcmd.Main("kustomize-controller", 20, func(fs *flag.FlagSet) {
+		fs.DurationVar(&poll, "health-poll", time.Second, "interval of health polls")
+	}, func(f ctrlcmd.Flags) ctrlcmd.Setup {
+		return func(ctx context.Context, mgr ctrl.Manager) error {
+			r := &kustomization.Reconciler{PollInterval: poll}
+			return r.SetupWithManager(ctx, mgr, kustomization.Options{MaxConcurrentReconciles: f.Concurrency})
+		}
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "kustomize-controller:", err)
-		os.Exit(1)
-	}
 }

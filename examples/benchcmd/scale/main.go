@@ -79,20 +79,9 @@ func main() {
 	tags := flag.String("tags", "kustomize_disable_go_plugin_support", "build tags of the controller commands")
 	binDir := flag.String("bin", "", "internal: directory of the built controller commands")
 	shared := flag.Bool("shared-namespace", false, "put every app in one namespace instead of one namespace per app")
-	var diag []string
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the kustomize-controller process of a -child run to this file")
-	memProfile := flag.String("memprofile", "", "write an allocation profile of the kustomize-controller process of a -child run to this file")
-	requests := flag.Bool("requests", false, "print the kustomize-controller process's API requests by verb and resource of a -child run to stderr")
+	diagArgs := benchproc.DiagFlags(flag.CommandLine, "kustomize-controller")
 	flag.Parse()
-	if *cpuProfile != "" {
-		diag = append(diag, "-cpuprofile", *cpuProfile)
-	}
-	if *memProfile != "" {
-		diag = append(diag, "-memprofile", *memProfile)
-	}
-	if *requests {
-		diag = append(diag, "-requests")
-	}
+	diag := diagArgs()
 	if *child > 0 {
 		r := measure(*child, *concurrency, *binDir, *kubectlRef, *shared, diag)
 		_ = json.NewEncoder(os.Stdout).Encode(r)

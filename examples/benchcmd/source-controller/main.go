@@ -18,7 +18,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -33,43 +32,37 @@ import (
 )
 
 func main() {
-	// A flag set of our own: controller-runtime registers -kubeconfig on
-	// the global one.
-	fs := flag.NewFlagSet(os.Args[0], flag.ExitOnError)
-	var f ctrlcmd.Flags
-	f.Register(fs, 10)
-	dir := fs.String("storage-path", "", "existing directory of the artifact store (required)")
-	addr := fs.String("storage-addr", "127.0.0.1:0", "listen address of the artifact server")
-	_ = fs.Parse(os.Args[1:])
-	err := ctrlcmd.Run(f, func(ctx context.Context, mgr ctrl.Manager) error {
-		if *dir == "" {
-			return errors.New("-storage-path is required")
+	var dir, addr string
+	ctrlcmd.Main("source-controller", 10, func(fs *flag.FlagSet) {
+		fs.StringVar(&dir, "storage-path", "", "existing directory of the artifact store (required)")
+		fs.StringVar(&addr, "storage-addr", "127.0.0.1:0", "listen address of the artifact server")
+	}, func(f ctrlcmd.Flags) ctrlcmd.Setup {
+		return func(ctx context.Context, mgr ctrl.Manager) error {
+			if dir == "" {
+				return errors.New("-storage-path is required")
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("artifact server: %w", err)
+			}
+			store, err := artifact.NewStore(dir, "http://"+ln.Addr().String())
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			if err := mgr.Add(&gitrepository.StorageServer{Store: store, Listener: ln}); err != nil {
+				ln.Close()
+				return err
+			}
+			n := f.Concurrency
+			cache := helm.NewIndexCache(helm.CacheOptions{})
+			return errors.Join(
+				(&gitrepository.Reconciler{Store: store}).SetupWithManager(mgr, gitrepository.Options{MaxConcurrentReconciles: n}),
+				(&ocirepository.Reconciler{Store: store}).SetupWithManager(mgr, ocirepository.Options{MaxConcurrentReconciles: n}),
+				(&bucket.Reconciler{Store: store}).SetupWithManager(mgr, bucket.Options{MaxConcurrentReconciles: n}),
+				(&helmrepository.Reconciler{Store: store, Cache: cache}).SetupWithManager(mgr, helmrepository.Options{MaxConcurrentReconciles: n}),
+				(&helmchart.Reconciler{Store: store, Cache: cache}).SetupWithManager(ctx, mgr, helmchart.Options{MaxConcurrentReconciles: n}),
+			)
 		}
-		ln, err := net.Listen("tcp", *addr)
-		if err != nil {
-			return fmt.Errorf("artifact server: %w", err)
-		}
-		store, err := artifact.NewStore(*dir, "http://"+ln.Addr().String())
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		if err := mgr.Add(&gitrepository.StorageServer{Store: store, Listener: ln}); err != nil {
-			ln.Close()
-			return err
-		}
-		n := f.Concurrency
-		cache := helm.NewIndexCache(helm.CacheOptions{})
-		return errors.Join(
-			(&gitrepository.Reconciler{Store: store}).SetupWithManager(mgr, gitrepository.Options{MaxConcurrentReconciles: n}),
-			(&ocirepository.Reconciler{Store: store}).SetupWithManager(mgr, ocirepository.Options{MaxConcurrentReconciles: n}),
-			(&bucket.Reconciler{Store: store}).SetupWithManager(mgr, bucket.Options{MaxConcurrentReconciles: n}),
-			(&helmrepository.Reconciler{Store: store, Cache: cache}).SetupWithManager(mgr, helmrepository.Options{MaxConcurrentReconciles: n}),
-			(&helmchart.Reconciler{Store: store, Cache: cache}).SetupWithManager(ctx, mgr, helmchart.Options{MaxConcurrentReconciles: n}),
-		)
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "source-controller:", err)
-		os.Exit(1)
-	}
 }

@@ -80,20 +80,9 @@ func main() {
 	serveRegistry := flag.Int("serve-registry", 0, "internal: push this many artifacts to an in-process registry, print its apps URL and serve until stdin closes")
 	tags := flag.String("tags", "kustomize_disable_go_plugin_support", "build tags of the controller command")
 	binDir := flag.String("bin", "", "internal: directory of the built controller command")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the source-controller process of a -child run to this file")
-	memProfile := flag.String("memprofile", "", "write an allocation profile of the source-controller process of a -child run to this file")
-	requests := flag.Bool("requests", false, "print the source-controller process's API requests by verb and resource of a -child run to stderr")
+	diagArgs := benchproc.DiagFlags(flag.CommandLine, "source-controller")
 	flag.Parse()
-	var diag []string
-	if *cpuProfile != "" {
-		diag = append(diag, "-cpuprofile", *cpuProfile)
-	}
-	if *memProfile != "" {
-		diag = append(diag, "-memprofile", *memProfile)
-	}
-	if *requests {
-		diag = append(diag, "-requests")
-	}
+	diag := diagArgs()
 	if *serveRegistry > 0 {
 		if err := serve(*serveRegistry); err != nil {
 			fmt.Fprintln(os.Stderr, "sourcescale: registry:", err)

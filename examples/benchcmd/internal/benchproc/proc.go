@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -139,4 +140,26 @@ func (p *Process) Stop() (Usage, error) {
 		return u, errors.New(p.name + ": no peak RSS in its resource usage")
 	}
 	return u, nil
+}
+
+// DiagFlags registers -cpuprofile, -memprofile and -requests on fs, each
+// meant for the named controller process of a child run, and returns a
+// function giving the arguments to pass that process once fs is parsed.
+func DiagFlags(fs *flag.FlagSet, process string) func() []string {
+	cpu := fs.String("cpuprofile", "", "write a CPU profile of the "+process+" process of a -child run to this file")
+	mem := fs.String("memprofile", "", "write an allocation profile of the "+process+" process of a -child run to this file")
+	req := fs.Bool("requests", false, "print the "+process+" process's API requests by verb and resource of a -child run to stderr")
+	return func() []string {
+		var args []string
+		if *cpu != "" {
+			args = append(args, "-cpuprofile", *cpu)
+		}
+		if *mem != "" {
+			args = append(args, "-memprofile", *mem)
+		}
+		if *req {
+			args = append(args, "-requests")
+		}
+		return args
+	}
 }

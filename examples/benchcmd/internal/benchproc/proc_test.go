@@ -1,6 +1,7 @@
 package benchproc
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -68,5 +69,19 @@ func TestProcessExitsBeforeReady(t *testing.T) {
 	_, err := StartProcess("/bin/sh", "-c", "echo starting; exit 3")
 	if err == nil || !strings.Contains(err.Error(), "exited before it was ready") || !strings.Contains(err.Error(), "exit status 3") {
 		t.Errorf("err = %v, want one saying sh exited before it was ready with its status", err)
+	}
+}
+
+func TestDiagFlags(t *testing.T) {
+	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
+	args := DiagFlags(fs, "kustomize-controller")
+	if err := fs.Parse([]string{"-memprofile", "m.out", "-requests"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(args(), " "); got != "-memprofile m.out -requests" {
+		t.Errorf("args = %q, want %q", got, "-memprofile m.out -requests")
+	}
+	if u := fs.Lookup("cpuprofile").Usage; !strings.Contains(u, "kustomize-controller process") {
+		t.Errorf("-cpuprofile usage %q does not name the process", u)
 	}
 }

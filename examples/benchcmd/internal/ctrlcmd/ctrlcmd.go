@@ -123,3 +123,23 @@ func Run(f Flags, setup Setup) error {
 	}
 	return err
 }
+
+// Main is a controller command's main function: it parses the command line
+// into the common Flags and the flags register adds (register may be nil),
+// runs the manager with the reconcilers setup returns as Run does, and
+// exits with status 1 and the error, prefixed with name, on failure.
+func Main(name string, defaultConcurrency int, register func(fs *flag.FlagSet), setup func(f Flags) Setup) {
+	// A flag set of our own: controller-runtime registers -kubeconfig on
+	// the global one.
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	var f Flags
+	f.Register(fs, defaultConcurrency)
+	if register != nil {
+		register(fs)
+	}
+	_ = fs.Parse(os.Args[1:])
+	if err := Run(f, setup(f)); err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
+}
