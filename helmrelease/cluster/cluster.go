@@ -60,7 +60,7 @@ type Options struct {
 	FreshClients bool
 	// StorageBuffers, when set, is shared by the Clients of a controller
 	// so that the release storage reuses its compression state and
-	// buffers across Clients; nil gives the Client buffers of its own.
+	// buffers across Clients; nil reuses nothing, as Helm's own driver.
 	// Releases are stored in Helm's Secret format either way.
 	StorageBuffers *StorageBuffers
 	// Discovery, when set, is shared by the Clients of a controller so

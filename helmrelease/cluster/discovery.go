@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	openapi_v2 "github.com/google/gnostic-models/openapiv2"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -31,12 +32,16 @@ import (
 // sharing; concurrent Clients that need newer data wait for one download
 // together. Data is kept per API server and identity (rest.Config host,
 // credentials and impersonation), so identities whose RBAC differs never
-// see each other's view. The zero value is ready to use; it is safe for
-// concurrent use.
+// see each other's view, and only as long as a Client holds it. The zero
+// value is ready to use; it is safe for concurrent use.
 type Discovery struct {
 	mu      sync.Mutex
 	servers map[string]*serverDiscovery
 }
+
+// sweepAt is the number of servers and identities from which Discovery
+// forgets, on adding one, those whose data no Client holds.
+const sweepAt = 64
 
 // client returns a view of the discovery data of cfg's server and
 // identity, fresh from now on.
@@ -53,6 +58,15 @@ func (d *Discovery) client(cfg *rest.Config) (*sharedDiscoveryClient, error) {
 		s = &serverDiscovery{dc: dc}
 		if d.servers == nil {
 			d.servers = map[string]*serverDiscovery{}
+		}
+		if len(d.servers) >= sweepAt {
+			// Identities come and go (one per service account, say):
+			// forget those no Client holds data of.
+			for k, o := range d.servers {
+				if o.current() == nil {
+					delete(d.servers, k)
+				}
+			}
 		}
 		d.servers[key] = s
 	}
@@ -126,7 +140,11 @@ type serverDiscovery struct {
 	// fetch serializes downloads: Clients needing newer data than snap
 	// wait for one download instead of each making its own.
 	fetch sync.Mutex
-	snap  atomic.Pointer[discoverySnapshot]
+	mu    sync.RWMutex
+	// snap is the latest download, held only as long as a Client holds
+	// it: a download serves the Clients created before it started, so
+	// keeping it longer would serve no one.
+	snap weak.Pointer[discoverySnapshot]
 }
 
 // discoverySnapshot is one download of the groups and resources, and the
@@ -138,14 +156,20 @@ type discoverySnapshot struct {
 	mapper meta.RESTMapper
 }
 
+func (s *serverDiscovery) current() *discoverySnapshot {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.snap.Value()
+}
+
 // get returns discovery data downloaded after floor.
 func (s *serverDiscovery) get(floor time.Time) (*discoverySnapshot, error) {
-	if sn := s.snap.Load(); sn != nil && !sn.at.Before(floor) {
+	if sn := s.current(); sn != nil && !sn.at.Before(floor) {
 		return sn, nil
 	}
 	s.fetch.Lock()
 	defer s.fetch.Unlock()
-	if sn := s.snap.Load(); sn != nil && !sn.at.Before(floor) {
+	if sn := s.current(); sn != nil && !sn.at.Before(floor) {
 		return sn, nil
 	}
 	at := time.Now()
@@ -155,7 +179,9 @@ func (s *serverDiscovery) get(floor time.Time) (*discoverySnapshot, error) {
 		return nil, err
 	}
 	sn := &discoverySnapshot{at: at, cache: cache, mapper: restmapper.NewDiscoveryRESTMapper(groups)}
-	s.snap.Store(sn)
+	s.mu.Lock()
+	s.snap = weak.Make(sn)
+	s.mu.Unlock()
 	return sn, nil
 }
 
@@ -165,19 +191,37 @@ func (s *serverDiscovery) get(floor time.Time) (*discoverySnapshot, error) {
 type sharedDiscoveryClient struct {
 	s     *serverDiscovery
 	floor atomic.Int64 // UnixNano
+	// last is the data the view served last, kept alive by the view.
+	last atomic.Pointer[discoverySnapshot]
 }
 
 var _ discovery.CachedDiscoveryInterface = (*sharedDiscoveryClient)(nil)
 
 func (c *sharedDiscoveryClient) snapshot() (*discoverySnapshot, error) {
-	return c.s.get(time.Unix(0, c.floor.Load()))
+	floor := time.Unix(0, c.floor.Load())
+	if sn := c.last.Load(); sn != nil && !sn.at.Before(floor) {
+		if cur := c.s.current(); cur == nil || !cur.at.After(sn.at) {
+			return sn, nil
+		}
+	}
+	sn, err := c.s.get(floor)
+	if err != nil {
+		return nil, err
+	}
+	c.last.Store(sn)
+	return sn, nil
 }
 
 // Fresh reports whether the data the view would serve now needs no
 // download, as a memory cache reports it after filling.
 func (c *sharedDiscoveryClient) Fresh() bool {
-	sn := c.s.snap.Load()
-	return sn != nil && !sn.at.Before(time.Unix(0, c.floor.Load()))
+	floor := time.Unix(0, c.floor.Load())
+	for _, sn := range []*discoverySnapshot{c.last.Load(), c.s.current()} {
+		if sn != nil && !sn.at.Before(floor) {
+			return true
+		}
+	}
+	return false
 }
 
 // Invalidate makes the view serve only data downloaded from now on.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -217,6 +218,38 @@ func TestDiscoveryShared(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestDiscoveryReleased: discovery data lives as long as a Client holds
+// it, not longer.
+func TestDiscoveryReleased(t *testing.T) {
+	d := new(cluster.Discovery)
+	hold := func() *cluster.Client {
+		c, err := cluster.New(context.Background(), cluster.Options{Config: env.Config, Namespace: "default", Discovery: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Inventory(&cluster.Release{Name: "x", Manifest: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"}); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	func() {
+		c := hold()
+		runtime.GC()
+		if n := cluster.DiscoveryHeld(d); n != 1 {
+			t.Fatalf("%d downloads held while a Client uses one, want 1", n)
+		}
+		runtime.KeepAlive(c)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for cluster.DiscoveryHeld(d) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("discovery data still held with no Client left")
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

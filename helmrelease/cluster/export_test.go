@@ -22,3 +22,17 @@ func DiscoveryView(d *Discovery, cfg *rest.Config) (discovery.CachedDiscoveryInt
 	}
 	return c, sharedMapper{c}, nil
 }
+
+// DiscoveryHeld is the number of servers and identities whose discovery
+// data d still holds.
+func DiscoveryHeld(d *Discovery) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, s := range d.servers {
+		if s.current() != nil {
+			n++
+		}
+	}
+	return n
+}

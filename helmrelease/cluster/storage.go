@@ -61,7 +61,15 @@ type StorageBuffers struct {
 	buffers sync.Pool // *bytes.Buffer
 }
 
+// buffer returns an empty buffer. A nil *StorageBuffers pools nothing: a
+// Client of its own would hold a compressor of about a megabyte through
+// every wait for the little reuse one reconcile offers, so without shared
+// buffers each record allocates its compression state anew, as Helm's
+// driver does.
 func (c *StorageBuffers) buffer() *bytes.Buffer {
+	if c == nil {
+		return new(bytes.Buffer)
+	}
 	if b, ok := c.buffers.Get().(*bytes.Buffer); ok {
 		b.Reset()
 		return b
@@ -70,6 +78,9 @@ func (c *StorageBuffers) buffer() *bytes.Buffer {
 }
 
 func (c *StorageBuffers) release(bs ...*bytes.Buffer) {
+	if c == nil {
+		return
+	}
 	for _, b := range bs {
 		if b != nil && b.Cap() <= maxPooledBuffer {
 			c.buffers.Put(b)
@@ -90,7 +101,11 @@ func (c *StorageBuffers) encode(rls *releasev1.Release) ([]byte, error) {
 	// Encode ends the document with a newline that json.Marshal, which
 	// Helm uses, does not write.
 	js.Truncate(js.Len() - 1)
-	zw, ok := c.writers.Get().(*gzip.Writer)
+	var zw *gzip.Writer
+	ok := false
+	if c != nil {
+		zw, ok = c.writers.Get().(*gzip.Writer)
+	}
 	if ok {
 		zw.Reset(zs)
 	} else {
@@ -103,8 +118,10 @@ func (c *StorageBuffers) encode(rls *releasev1.Release) ([]byte, error) {
 	if cerr := zw.Close(); err == nil {
 		err = cerr
 	}
-	zw.Reset(nil)
-	c.writers.Put(zw)
+	if c != nil {
+		zw.Reset(nil)
+		c.writers.Put(zw)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +159,11 @@ func (c *StorageBuffers) decode(data []byte) (*releasev1.Release, error) {
 
 func (c *StorageBuffers) gunzip(dst *bytes.Buffer, src []byte) error {
 	br := bytes.NewReader(src)
-	zr, ok := c.readers.Get().(*gzip.Reader)
+	var zr *gzip.Reader
+	ok := false
+	if c != nil {
+		zr, ok = c.readers.Get().(*gzip.Reader)
+	}
 	if ok {
 		if err := zr.Reset(br); err != nil {
 			c.readers.Put(zr)
@@ -154,7 +175,9 @@ func (c *StorageBuffers) gunzip(dst *bytes.Buffer, src []byte) error {
 			return err
 		}
 	}
-	defer c.readers.Put(zr)
+	if c != nil {
+		defer c.readers.Put(zr)
+	}
 	if _, err := dst.ReadFrom(zr); err != nil {
 		return err
 	}
@@ -172,12 +195,9 @@ type secrets struct {
 
 var _ driver.Driver = (*secrets)(nil)
 
-// newSecrets returns a driver over impl using buffers b (nil: its own)
-// and logging to h (nil: nowhere).
+// newSecrets returns a driver over impl using buffers b (nil: none
+// reused) and logging to h (nil: nowhere).
 func newSecrets(impl corev1client.SecretInterface, b *StorageBuffers, h slog.Handler) *secrets {
-	if b == nil {
-		b = new(StorageBuffers)
-	}
 	if h == nil {
 		h = slog.DiscardHandler
 	}
