@@ -77,6 +77,10 @@ func TestLightPackages(t *testing.T) {
 			"github.com/getsops/sops", "helm.sh/helm", "github.com/sigstore", "k8s.io/client-go"}},
 		{"notify", slices.Concat(notifyVendors, heavy)},
 		{"notify/provider", slices.Concat(notifyVendors, heavy)},
+		// SOPS's key services but not its configuration package, which pulls
+		// in the Google Cloud Storage client and gRPC's xDS (envoy) packages.
+		{"kustomize/sopsdecrypt", []string{"github.com/getsops/sops/v3/config", "github.com/getsops/sops/v3/publish",
+			"cloud.google.com/go/storage", "google.golang.org/grpc/xds", "github.com/envoyproxy"}},
 	} {
 		t.Run(tc.pkg, func(t *testing.T) {
 			g, err := depcheck.Load(ctx, goCmd, ".", module+tc.pkg)

@@ -18,13 +18,8 @@ import (
 	pgparmor "github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/getsops/sops/v3"
 	"github.com/getsops/sops/v3/aes"
-	"github.com/getsops/sops/v3/config"
 	"github.com/getsops/sops/v3/keyservice"
 	"github.com/getsops/sops/v3/stores"
-	"github.com/getsops/sops/v3/stores/dotenv"
-	"github.com/getsops/sops/v3/stores/ini"
-	sopsjson "github.com/getsops/sops/v3/stores/json"
-	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopskit/gitopskit/internal/sopsmark"
@@ -309,25 +304,6 @@ type session struct {
 
 var _ kustomize.DecryptSession = (*session)(nil)
 
-type sopsStore interface {
-	LoadEncryptedFile(in []byte) (sops.Tree, error)
-	EmitPlainFile(in sops.TreeBranches) ([]byte, error)
-}
-
-func storeFor(format string) sopsStore {
-	switch format {
-	case sopsmark.YAML:
-		return sopsyaml.NewStore(&config.YAMLStoreConfig{})
-	case sopsmark.JSON:
-		return sopsjson.NewStore(&config.JSONStoreConfig{Indent: -1})
-	case sopsmark.Dotenv:
-		return dotenv.NewStore(&config.DotenvStoreConfig{})
-	case sopsmark.INI:
-		return ini.NewStore(&config.INIStoreConfig{})
-	}
-	return sopsjson.NewBinaryStore(&config.JSONBinaryStoreConfig{Indent: -1})
-}
-
 // inputFormat is the format to parse data in: format when data carries
 // SOPS metadata in it, else the format the metadata is in.
 func inputFormat(data []byte, format string) string {
@@ -355,7 +331,7 @@ func (s *session) load(data []byte, in string) (_ sops.Tree, err error) {
 			return sops.Tree{}, fmt.Errorf("load SOPS document: %w", err)
 		}
 	}
-	tree, err := storeFor(in).LoadEncryptedFile(data)
+	tree, err := loadEncrypted(data, in)
 	if err != nil {
 		return sops.Tree{}, fmt.Errorf("load SOPS document: %w", err)
 	}
@@ -413,10 +389,10 @@ func (s *session) keyError(tree *sops.Tree, err error) error {
 func emit(tree *sops.Tree, out string) (_ []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = errors.New("emit decrypted SOPS document: sops panicked")
+			err = errors.New("emit decrypted SOPS document: the writer panicked")
 		}
 	}()
-	b, err := storeFor(out).EmitPlainFile(tree.Branches)
+	b, err := emitPlain(tree.Branches, out)
 	if err != nil {
 		return nil, errors.New("emit decrypted SOPS document: the plaintext does not fit the output format")
 	}
@@ -545,7 +521,7 @@ func (s *session) documents(data []byte) (_ []sops.Tree, err error) {
 			err = errors.New("load SOPS document: the parser panicked")
 		}
 	}()
-	branches, err := sopsyaml.NewStore(&config.YAMLStoreConfig{}).LoadPlainFile(data)
+	branches, err := loadYAML(data)
 	if err != nil {
 		return nil, err
 	}
