@@ -100,6 +100,11 @@ type Reconciler struct {
 
 	validationOnce sync.Once
 	validation     *cluster.FieldValidation
+	// storage pools the release Secrets' compression buffers, and
+	// discovery shares API discovery, across the Clients of every
+	// reconcile.
+	storage   cluster.StorageBuffers
+	discovery cluster.Discovery
 }
 
 // Reconcile brings one HelmRelease's release in line with its chart and

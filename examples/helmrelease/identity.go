@@ -52,7 +52,8 @@ func (r *Reconciler) clientFor(ctx context.Context, obj *helmv2.HelmRelease, nam
 	}
 	r.validationOnce.Do(func() { r.validation = cluster.NewFieldValidation() })
 	return cluster.New(ctx, cluster.Options{Config: cfg, Namespace: namespace, StorageNamespace: storageNamespace, MaxHistory: maxHistory,
-		FieldValidation: r.validation, FreshClients: !obj.UsePersistentClient()})
+		FieldValidation: r.validation, FreshClients: !obj.UsePersistentClient(),
+		StorageBuffers: &r.storage, Discovery: &r.discovery})
 }
 
 // retarget uninstalls the release the history records when its storage
