@@ -100,9 +100,7 @@ type Reconciler struct {
 
 	validationOnce sync.Once
 	validation     *cluster.FieldValidation
-	// storage pools the release Secrets' compression buffers, and
-	// discovery shares API discovery, across the Clients of every
-	// reconcile.
+	// Shared by the Clients of every reconcile.
 	storage   cluster.StorageBuffers
 	discovery cluster.Discovery
 }
