@@ -90,7 +90,7 @@
 // ValuesDecryptionSecretAnnotation ("gitopskit.io/values-decryption-secret")
 // names a Secret in the HelmRelease's namespace holding SOPS keys under
 // the key names of a Kustomization's spec.decryption.secretRef ("*.agekey",
-// "*.asc"; kustomization.SOPSDecryptor reads it for both controllers).
+// "*.asc", read by sopsdecrypt.KeysFromSecretData as for a Kustomization).
 // Values documents and Secret or ConfigMap keys of spec.valuesFrom that
 // carry SOPS metadata are decrypted before composition; the plaintext is
 // handed to Helm only, never logged nor put in a status or Event (the

@@ -6,10 +6,12 @@ import (
 	"fmt"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/gitopskit/gitopskit/examples/kustomization"
 	"github.com/gitopskit/gitopskit/helmrelease"
 	"github.com/gitopskit/gitopskit/kustomize"
+	"github.com/gitopskit/gitopskit/kustomize/sopsdecrypt"
 )
 
 // ValuesDecryptionSecretAnnotation opts a HelmRelease into SOPS-encrypted
@@ -39,11 +41,17 @@ func (r *Reconciler) composeValues(ctx context.Context, obj *helmv2.HelmRelease)
 	opts.Files = files
 	secret := obj.GetAnnotations()[ValuesDecryptionSecretAnnotation]
 	if secret != "" {
-		dec, err := kustomization.SOPSDecryptor(ctx, r.Client, obj.Namespace, secret)
-		if err != nil {
-			return helmrelease.ComposedValues{}, fmt.Errorf("annotation %s: %w", ValuesDecryptionSecretAnnotation, err)
+		var s corev1.Secret
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: obj.Namespace, Name: secret}, &s); err != nil {
+			return helmrelease.ComposedValues{}, fmt.Errorf("annotation %s: reading decryption Secret %q: %w", ValuesDecryptionSecretAnnotation, secret, err)
 		}
-		opts.Decryptor = dec
+		// The key names of a Kustomization's spec.decryption.secretRef;
+		// errors name the Secret, never its data.
+		keys, err := sopsdecrypt.KeysFromSecretData(s.Data)
+		if err != nil {
+			return helmrelease.ComposedValues{}, fmt.Errorf("annotation %s: decryption Secret %q: %w", ValuesDecryptionSecretAnnotation, secret, err)
+		}
+		opts.Decryptor = &sopsdecrypt.Decryptor{Keys: keys}
 	}
 	values, err := helmrelease.ComposeValues(ctx, opts)
 	if err != nil && secret == "" && errors.Is(err, kustomize.ErrStillEncrypted) {

@@ -65,9 +65,8 @@ func (r *Reconciler) addDecryption(ctx context.Context, obj *kustomizev1.Kustomi
 
 // SOPSDecryptor returns a SOPS decryptor with the keys of the Secret
 // namespace/name, read as Flux reads spec.decryption.secretRef (age
-// identities under "*.agekey", OpenPGP private keys under "*.asc"). The
-// HelmRelease controller decrypts values with it too. Errors name the
-// Secret, never its data.
+// identities under "*.agekey", OpenPGP private keys under "*.asc").
+// Errors name the Secret, never its data.
 func SOPSDecryptor(ctx context.Context, reader client.Reader, namespace, name string) (*sopsdecrypt.Decryptor, error) {
 	var s corev1.Secret
 	if err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s); err != nil {

@@ -22,9 +22,9 @@
 // it (reason InvalidDependsOn, naming the entry); NoCrossNamespaceRefs
 // refuses entries in other namespaces (AccessDenied).
 //
-// SOPSDecryptor builds the decryptor of spec.decryption.secretRef; the
-// HelmRelease controller (examples/helmrelease) uses it for its
-// SOPS-encrypted values too, so both read keys from a Secret the same way.
+// SOPSDecryptor builds the decryptor of spec.decryption.secretRef from the
+// Secret's keys (sopsdecrypt.KeysFromSecretData, which the HelmRelease
+// controller uses for its SOPS-encrypted values too).
 //
 // Status follows Flux: inventory, lastAppliedRevision,
 // lastAttemptedRevision, lastHandledReconcileAt, observedGeneration and the
