@@ -179,10 +179,9 @@ func annotationFilter(m map[string]string) kio.Filter {
 // rendered: every document in its order, Lists as Lists, comments, and
 // documents that are not objects. Only metadata changes, so the stream is
 // walked document by document instead of being loaded into a kustomize
-// ResMap (which would also validate ids, expand Lists and copy each object
-// several times). Unlike a ResMap, objects without a name (generateName)
-// and objects rendered twice pass on unchanged in number, for Helm to
-// judge.
+// ResMap (which would expand Lists and copy each object several times);
+// what a ResMap refuses, and so Flux's post-renderers, is refused all the
+// same (checkIDs).
 func setMetadata(rendered *bytes.Buffer, ts ...kio.Filter) (out *bytes.Buffer, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -196,6 +195,9 @@ func setMetadata(rendered *bytes.Buffer, ts ...kio.Filter) (out *bytes.Buffer, e
 	var objs []*yaml.RNode
 	for _, d := range docs {
 		objs = appendObjects(objs, d.Content[0])
+	}
+	if err := checkIDs(objs); err != nil {
+		return nil, fmt.Errorf("post-renderer: %w", err)
 	}
 	for _, t := range ts {
 		if _, err := t.Filter(objs); err != nil {
@@ -260,6 +262,38 @@ func anchored(n *yaml.Node) bool {
 		}
 	}
 	return false
+}
+
+// checkIDs refuses what a kustomize ResMap refuses, so that the metadata
+// passes fail where Flux's post-renderers (which load the stream into a
+// ResMap) fail: an object without metadata, kind or metadata.name (one
+// named by generateName only included), and two objects of one apiVersion
+// and kind with the same name and namespace, no namespace counting as
+// "default".
+func checkIDs(objs []*yaml.RNode) error {
+	seen := make(map[string]bool, len(objs))
+	for _, o := range objs {
+		if o.Field("metadata") == nil {
+			return errors.New("an object without metadata")
+		}
+		kind, name := o.GetKind(), o.GetName()
+		if kind == "" {
+			return fmt.Errorf("object %q has no kind", name)
+		}
+		if name == "" {
+			return fmt.Errorf("a %s without metadata.name", kind)
+		}
+		ns := o.GetNamespace()
+		if ns == "" {
+			ns = "default"
+		}
+		key := o.GetApiVersion() + " " + kind + " " + ns + " " + name
+		if seen[key] {
+			return fmt.Errorf("%s %q in namespace %q is rendered twice", kind, name, ns)
+		}
+		seen[key] = true
+	}
+	return nil
 }
 
 // appendObjects appends to objs the object n is, or the objects of the

@@ -246,40 +246,52 @@ func TestSetMetadataMatchesResMap(t *testing.T) {
 	}
 }
 
-// TestSetMetadataKeepsWhatResMapRejects: objects named by generateName
-// and objects rendered twice, which a ResMap refuses, get the labels and
-// stay, for Helm to judge; a malformed stream is an error.
-func TestSetMetadataKeepsWhatResMapRejects(t *testing.T) {
-	in := `apiVersion: batch/v1
-kind: Job
-metadata:
-  generateName: migrate-
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: twice
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: twice
-`
-	if _, err := resmapMetadata([]byte(in), labelFilter(map[string]string{"a": "b"})); err == nil {
-		t.Error("the ResMap pass accepted the stream; this test no longer shows a difference")
-	}
-	out, err := OriginLabels{Namespace: "ns", Name: "n"}.Run(bytes.NewBufferString(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs := objectsOf(t, out.Bytes())
-	if len(objs) != 3 {
-		t.Fatalf("%d objects, want 3:\n%s", len(objs), out)
-	}
-	for _, o := range objs {
-		if !strings.Contains(o, `"labels":{"helm.toolkit.fluxcd.io/name":"n","helm.toolkit.fluxcd.io/namespace":"ns"}`) {
-			t.Errorf("not labelled: %s", o)
+// TestSetMetadataRefusesWhatResMapRefuses: the metadata passes fail where
+// Flux's post-renderers, which load the stream into a kustomize ResMap,
+// fail (objects without metadata, kind or name, objects rendered twice,
+// in a List too, no namespace counting as "default") and pass where it
+// passes.
+func TestSetMetadataRefusesWhatResMapRefuses(t *testing.T) {
+	cm := func(apiVersion, name, ns string) string {
+		s := "kind: ConfigMap\nmetadata:\n  name: " + name + "\n"
+		if apiVersion != "" {
+			s = "apiVersion: " + apiVersion + "\n" + s
 		}
+		if ns != "" {
+			s += "  namespace: " + ns + "\n"
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name, stream string
+		fails        bool
+	}{
+		{"generateName only", "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: migrate-\n", true},
+		{"empty metadata", "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", true},
+		{"no metadata", "foo: bar\n", true},
+		{"no kind", "apiVersion: v1\nmetadata:\n  name: a\n", true},
+		{"twice", cm("v1", "a", "") + "---\n" + cm("v1", "a", ""), true},
+		{"twice, default namespace", cm("v1", "a", "") + "---\n" + cm("v1", "a", "default"), true},
+		{"twice, same namespace", cm("v1", "a", "x") + "---\n" + cm("v1", "a", "x"), true},
+		{"twice in a List", "apiVersion: v1\nkind: List\nitems:\n- " + strings.ReplaceAll(strings.TrimSuffix(cm("v1", "a", ""), "\n"), "\n", "\n  ") + "\n- " + strings.ReplaceAll(strings.TrimSuffix(cm("v1", "a", ""), "\n"), "\n", "\n  ") + "\n", true},
+		{"other namespaces", cm("v1", "a", "x") + "---\n" + cm("v1", "a", "y"), false},
+		{"other versions", cm("v1", "a", "") + "---\n" + cm("v2", "a", ""), false},
+		{"one without apiVersion", cm("v1", "a", "") + "---\n" + cm("", "a", ""), false},
+		{"other names", cm("v1", "a", "") + "---\n" + cm("v1", "b", ""), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, rerr := resmapMetadata([]byte(tc.stream), labelFilter(map[string]string{"a": "b"}))
+			out, err := OriginLabels{Namespace: "ns", Name: "n"}.Run(bytes.NewBufferString(tc.stream))
+			if (rerr != nil) != tc.fails {
+				t.Fatalf("the ResMap pass: %v, want failing %v; this case no longer shows what Flux does", rerr, tc.fails)
+			}
+			if (err != nil) != tc.fails {
+				t.Fatalf("err = %v (output %q), want failing %v as the ResMap pass (%v)", err, out, tc.fails, rerr)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), "post-renderer: ") {
+				t.Errorf("err = %v, want it to start with post-renderer:", err)
+			}
+		})
 	}
 	if _, err := (OriginLabels{Namespace: "ns", Name: "n"}).Run(bytes.NewBufferString("a: [b\n")); err == nil {
 		t.Error("malformed YAML post-rendered")
