@@ -111,15 +111,11 @@ func main() {
 }
 
 func parent(list, rowsFile, tags string, concurrency int, timeout time.Duration) error {
-	bin, err := os.MkdirTemp("", "gitopskit-helmscale-bin-")
+	bin, err := benchproc.BuildCommands(tags, "helm-controller", "source-controller")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(bin)
-	fmt.Fprintln(os.Stderr, ">> helmscale: building helm-controller and source-controller")
-	if _, err := benchproc.BuildCommands(bin, tags, "helm-controller", "source-controller"); err != nil {
-		return err
-	}
 	var results []result
 	for i, s := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))

@@ -94,15 +94,11 @@ func main() {
 }
 
 func parent(list, rowsFile, tags string, concurrency int, shared bool) error {
-	bin, err := os.MkdirTemp("", "gitopskit-scale-bin-")
+	bin, err := benchproc.BuildCommands(tags, "kustomize-controller", "source-controller")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(bin)
-	fmt.Fprintln(os.Stderr, ">> scale: building kustomize-controller and source-controller")
-	if _, err := benchproc.BuildCommands(bin, tags, "kustomize-controller", "source-controller"); err != nil {
-		return err
-	}
 	var results []result
 	for _, s := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))

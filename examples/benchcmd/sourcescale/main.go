@@ -102,15 +102,11 @@ func main() {
 }
 
 func parent(kinds, list, rowsFile, tags string, concurrency int, timeout time.Duration) error {
-	bin, err := os.MkdirTemp("", "gitopskit-sourcescale-bin-")
+	bin, err := benchproc.BuildCommands(tags, "source-controller")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(bin)
-	fmt.Fprintln(os.Stderr, ">> sourcescale: building source-controller")
-	if _, err := benchproc.BuildCommands(bin, tags, "source-controller"); err != nil {
-		return err
-	}
 	var rows []benchproc.Row
 	for _, kind := range strings.Split(kinds, ",") {
 		kind = strings.TrimSpace(kind)

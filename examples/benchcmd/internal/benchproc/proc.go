@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -19,10 +20,15 @@ import (
 const Module = "github.com/gitopskit/gitopskit/examples/benchcmd/"
 
 // BuildCommands builds the named commands of examples/benchcmd (for
-// example "kustomize-controller") into dir with the given build tags ("" for
-// none) and returns their paths by name. The working directory must be
-// inside the module.
-func BuildCommands(dir, tags string, names ...string) (map[string]string, error) {
+// example "kustomize-controller") with the given build tags ("" for none)
+// into a new temporary directory, which it returns; the caller removes it.
+// The working directory must be inside the module.
+func BuildCommands(tags string, names ...string) (string, error) {
+	dir, err := os.MkdirTemp("", "gitopskit-bench-bin-")
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(os.Stderr, ">> building %s\n", strings.Join(names, ", "))
 	args := []string{"build", "-o", dir + string(filepath.Separator)}
 	if tags != "" {
 		args = append(args, "-tags", tags)
@@ -33,13 +39,10 @@ func BuildCommands(dir, tags string, names ...string) (map[string]string, error)
 	cmd := exec.Command("go", args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("building %v: %w", names, err)
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("building %v: %w", names, err)
 	}
-	out := make(map[string]string, len(names))
-	for _, n := range names {
-		out[n] = filepath.Join(dir, n)
-	}
-	return out, nil
+	return dir, nil
 }
 
 // Process is a controller command running as a child process, watched
